@@ -1,0 +1,1 @@
+"""The hub's HTTP API and status page (FastAPI)."""

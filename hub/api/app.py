@@ -1,0 +1,319 @@
+"""The HTTP API of INTERFACES.md, built by :func:`create_app` around a running hub.
+
+Reads go straight to the database; every change goes through the ingest worker, so the
+API and MQTT never race on a resident's state.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Protocol, TypeVar
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from sqlalchemy import Engine, func, select
+
+from alerts.inputs import Acknowledge, RecordStep, Resolve
+from alerts.state import ResidentState
+from hub.api.schemas import AckIn, ActionIn, ContactIn, DeviceIn, ResidentIn, ResolveIn
+from hub.service import ConflictError, HubCore, NotFoundError
+from hub.settings import Settings
+from hub.store.tables import (
+    alert_timeline,
+    alerts,
+    contacts,
+    dead_letters,
+    devices,
+    outbox,
+    residents,
+)
+
+T = TypeVar("T")
+_WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+class Backend(Protocol):
+    """What the API needs from the running hub."""
+
+    settings: Settings
+    engine: Engine
+    core: HubCore
+
+    def call(self, fn: Callable[[datetime], T]) -> T: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+    def now(self) -> datetime: ...
+
+
+def describe_state(state: ResidentState | None, now: datetime) -> str:  # noqa: PLR0911 - one return per board state, in priority order
+    """The resident's state in one word, as the board shows it."""
+    if state is None:
+        return "unknown"
+    kinds = {alert.kind: alert for alert in state.alerts.values()}
+    if "emergency" in kinds:
+        return "emergency"
+    if "inactivity" in kinds:
+        return f"inactive_{kinds['inactivity'].stage}"
+    if "monitoring_lost" in kinds:
+        return "monitoring_lost"
+    if state.policy.away_until is not None and state.policy.away_until > now:
+        return "away"
+    if any(not device.online for device in state.devices.values()):
+        return "device_problem"
+    if state.checkin_sent_for is not None:
+        basis = state.last_activity_at or state.monitoring_since
+        if state.checkin_sent_for >= basis:
+            return "checkin_pending"
+    return "normal"
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The caller's role; only the bootstrap admin token exists so far."""
+    expected = request.app.state.backend.settings.admin_token
+    if credentials is None or expected is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "인증이 필요합니다 (Bearer token)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not hmac.compare_digest(
+        credentials.credentials.encode(), expected.get_secret_value().encode()
+    ):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "권한이 없습니다")
+    return "admin"
+
+
+Admin = Annotated[str, Depends(require_admin)]
+
+
+def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per route
+    app = FastAPI(
+        title="Anbu hub API",
+        version="1",
+        description="안부 허브 API: 어르신, 기기, 연락처, 경보, 알림",
+    )
+    app.state.backend = backend
+
+    def run(fn: Callable[[datetime], T]) -> T:
+        try:
+            return backend.call(fn)
+        except NotFoundError as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+        except ConflictError as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+        except (ValidationError, ValueError) as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+
+    @app.get("/health", tags=["ops"])
+    def health() -> JSONResponse:
+        report = backend.health()
+        code = 200 if report["status"] == "ok" else 503
+        return JSONResponse(report, status_code=code)
+
+    @app.get("/", include_in_schema=False)
+    def status_page() -> FileResponse:
+        return FileResponse(_WEB / "index.html", media_type="text/html; charset=utf-8")
+
+    @app.post("/api/v1/residents", status_code=201, tags=["residents"])
+    def create_resident(body: ResidentIn, _: Admin) -> dict[str, Any]:
+        return run(lambda now: backend.core.register_resident(body.model_dump(), now))
+
+    @app.get("/api/v1/residents", tags=["residents"])
+    def list_residents(_: Admin) -> list[dict[str, Any]]:
+        now = backend.now()
+        with backend.engine.connect() as conn:
+            rows = conn.execute(select(residents).order_by(residents.c.id)).all()
+        result = []
+        for row in rows:
+            state = backend.core.state_of(row.id)
+            result.append(
+                {
+                    "id": row.id,
+                    "name": row.name,
+                    "district": row.district,
+                    "state": describe_state(state, now),
+                    "last_activity_at": state.last_activity_at if state else None,
+                }
+            )
+        return result
+
+    @app.get("/api/v1/residents/{resident_id}", tags=["residents"])
+    def get_resident(resident_id: str, _: Admin) -> dict[str, Any]:
+        with backend.engine.connect() as conn:
+            row = conn.execute(select(residents).where(residents.c.id == resident_id)).first()
+            if row is None:
+                raise HTTPException(404, f"resident {resident_id} not found")
+            device_rows = conn.execute(
+                select(devices).where(devices.c.resident_id == resident_id)
+            ).all()
+            contact_rows = conn.execute(
+                select(contacts).where(contacts.c.resident_id == resident_id)
+            ).all()
+        state = backend.core.state_of(resident_id)
+        core_devices = state.devices if state else {}
+        return {
+            "id": row.id,
+            "name": row.name,
+            "district": row.district,
+            "phone": row.phone,
+            "address": row.address,
+            "policy": state.policy.model_dump(mode="json") if state else None,
+            "state": describe_state(state, backend.now()),
+            "last_activity_at": state.last_activity_at if state else None,
+            "devices": [
+                {
+                    "id": d.id,
+                    "kind": d.kind,
+                    "online": core_devices[d.id].online if d.id in core_devices else d.online,
+                    "last_seen_at": (
+                        core_devices[d.id].last_seen_at if d.id in core_devices else None
+                    ),
+                }
+                for d in device_rows
+            ],
+            "contacts": [
+                {"id": c.id, "role": c.role, "name": c.name, "phone": c.phone} for c in contact_rows
+            ],
+            "open_alerts": sorted(state.alerts) if state else [],
+        }
+
+    @app.post("/api/v1/residents/{resident_id}/devices", status_code=201, tags=["residents"])
+    def add_device(resident_id: str, body: DeviceIn, _: Admin) -> dict[str, str]:
+        run(lambda now: backend.core.register_device(resident_id, body.id, body.kind, now))
+        return {"resident": resident_id, "id": body.id, "kind": body.kind}
+
+    @app.post("/api/v1/residents/{resident_id}/contacts", status_code=201, tags=["residents"])
+    def add_contact(resident_id: str, body: ContactIn, _: Admin) -> dict[str, Any]:
+        contact_id = run(
+            lambda now: backend.core.add_contact(resident_id, body.role, body.name, body.phone, now)
+        )
+        return {"id": contact_id, "resident": resident_id, **body.model_dump()}
+
+    @app.get("/api/v1/alerts", tags=["alerts"])
+    def list_alerts(
+        _: Admin,
+        state: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved)$")] = None,
+        resident: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> list[dict[str, Any]]:
+        query = select(alerts).order_by(alerts.c.opened_at.desc()).limit(limit)
+        if state is not None:
+            query = query.where(alerts.c.state == state)
+        if resident is not None:
+            query = query.where(alerts.c.resident_id == resident)
+        with backend.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    @app.get("/api/v1/alerts/{alert_id}", tags=["alerts"])
+    def get_alert(alert_id: str, _: Admin) -> dict[str, Any]:
+        with backend.engine.connect() as conn:
+            row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+            if row is None:
+                raise HTTPException(404, f"alert {alert_id} not found")
+            timeline = conn.execute(
+                select(alert_timeline)
+                .where(alert_timeline.c.alert_id == alert_id)
+                .order_by(alert_timeline.c.id)
+            ).all()
+        return {
+            **dict(row._mapping),
+            "timeline": [
+                {"at": t.at, "what": t.what, "by": t.by, "note": t.note} for t in timeline
+            ],
+        }
+
+    @app.post("/api/v1/alerts/{alert_id}/ack", tags=["alerts"])
+    def ack_alert(alert_id: str, _: Admin, body: AckIn | None = None) -> dict[str, Any]:
+        by = body.by if body else "관제센터"
+        run(
+            lambda now: backend.core.operator_input(
+                alert_id, Acknowledge(alert_id=alert_id, by=by, role="control_center"), now
+            )
+        )
+        return get_alert(alert_id, _)
+
+    @app.post("/api/v1/alerts/{alert_id}/resolve", tags=["alerts"])
+    def resolve_alert(alert_id: str, body: ResolveIn, _: Admin) -> dict[str, Any]:
+        run(
+            lambda now: backend.core.operator_input(
+                alert_id, Resolve(alert_id=alert_id, by=body.by, outcome=body.outcome), now
+            )
+        )
+        return get_alert(alert_id, _)
+
+    @app.post("/api/v1/alerts/{alert_id}/actions", tags=["alerts"])
+    def record_action(alert_id: str, body: ActionIn, _: Admin) -> dict[str, Any]:
+        run(
+            lambda now: backend.core.operator_input(
+                alert_id,
+                RecordStep(alert_id=alert_id, by=body.by, step=body.step, note=body.note),
+                now,
+            )
+        )
+        return get_alert(alert_id, _)
+
+    @app.get("/api/v1/notifications", tags=["alerts"])
+    def list_notifications(
+        _: Admin,
+        resident: str | None = None,
+        alert_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    ) -> list[dict[str, Any]]:
+        query = (
+            select(
+                outbox.c.id,
+                outbox.c.alert_id,
+                outbox.c.resident_id,
+                outbox.c.role,
+                outbox.c.recipient,
+                outbox.c.kind,
+                outbox.c.stage,
+                outbox.c.body,
+                outbox.c.state,
+                outbox.c.attempts,
+                outbox.c.created_at,
+                outbox.c.sent_at,
+            )
+            .where(outbox.c.channel == "sms")
+            .order_by(outbox.c.id.desc())
+            .limit(limit)
+        )
+        if resident is not None:
+            query = query.where(outbox.c.resident_id == resident)
+        if alert_id is not None:
+            query = query.where(outbox.c.alert_id == alert_id)
+        with backend.engine.connect() as conn:
+            return [
+                {**dict(row._mapping), "to": row.recipient, "delivery": row.state}
+                for row in conn.execute(query)
+            ]
+
+    @app.get("/api/v1/dead-letters", tags=["ops"])
+    def list_dead_letters(
+        _: Admin, limit: Annotated[int, Query(ge=1, le=5000)] = 200
+    ) -> dict[str, Any]:
+        with backend.engine.connect() as conn:
+            rows = conn.execute(
+                select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
+            ).all()
+            counts = conn.execute(
+                select(dead_letters.c.reason, func.count()).group_by(dead_letters.c.reason)
+            ).all()
+        return {
+            "counts": {reason: count for reason, count in sorted(counts)},
+            "items": [dict(row._mapping) for row in rows],
+        }
+
+    return app

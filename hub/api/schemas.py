@@ -1,0 +1,57 @@
+"""Request bodies of the HTTP API, validated before anything reaches the hub's core."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IdStr = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+Phone = Field(pattern=r"^\+?[0-9-]{6,20}$")
+
+
+class ResidentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = IdStr
+    name: str = Field(min_length=1, max_length=100)
+    district: str = Field(min_length=1, max_length=100)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9-]{6,20}$")
+    address: str | None = Field(default=None, max_length=300)
+    policy: dict[str, Any] | None = None
+
+
+class DeviceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = IdStr
+    kind: Literal["speaker", "phone", "sensors"]
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["guardian", "official", "control_center", "health_center", "supervisor"]
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Phone
+
+
+class AckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field(default="관제센터", min_length=1, max_length=100)
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field(default="관제센터", min_length=1, max_length=100)
+    outcome: Literal["false_alarm", "resolved_by_phone", "visited", "transported", "other"]
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field(default="관제센터", min_length=1, max_length=100)
+    step: Literal["called_resident", "no_answer", "dispatched", "called_119", "note"]
+    note: str | None = Field(default=None, max_length=1000)

@@ -1,0 +1,135 @@
+"""The ``anbu`` command line: one entry point for hub, demo, edge, simulators and benchmarks.
+
+Imports of heavy parts happen inside each command so ``anbu edge`` on a speaker never
+loads FastAPI or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="anbu",
+    help="안부 (Anbu): safety monitoring for older people who live alone.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+protocol_app = typer.Typer(help="The MQTT wire protocol.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks; figures printed and written as JSON.", no_args_is_help=True
+)
+app.add_typer(protocol_app, name="protocol")
+app.add_typer(bench_app, name="bench")
+
+JsonLogs = Annotated[bool, typer.Option("--json-logs", help="Log as JSON lines.")]
+
+
+def wait_for_stop_signal() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+
+    def _handler(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
+    while not stop.wait(0.5):
+        pass
+
+
+@app.command()
+def hub(
+    json_logs: JsonLogs = False,
+    http: Annotated[str | None, typer.Option(help="Overrides ANBU_HTTP (host:port).")] = None,
+    db_url: Annotated[str | None, typer.Option(help="Overrides ANBU_DB_URL.")] = None,
+    mqtt_url: Annotated[str | None, typer.Option(help="Overrides ANBU_MQTT_URL.")] = None,
+) -> None:
+    """Run the hub: MQTT ingest, escalation, notifications, HTTP API and status page."""
+    from pydantic import ValidationError
+
+    from hub.logs import configure_logging
+    from hub.runtime import Hub
+    from hub.settings import Settings
+
+    configure_logging(json=json_logs)
+    overrides = {
+        key: value
+        for key, value in {"http": http, "db_url": db_url, "mqtt_url": mqtt_url}.items()
+        if value is not None
+    }
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        typer.echo(f"설정 오류 (settings error):\n{error}", err=True)
+        raise typer.Exit(2) from error
+    running = Hub(settings).start()
+    try:
+        wait_for_stop_signal()
+    finally:
+        running.stop()
+
+
+@app.command()
+def demo(
+    json_logs: JsonLogs = False,
+    http: Annotated[str, typer.Option(help="Where the dashboard listens.")] = "127.0.0.1:8080",
+    workdir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its database and SMS log.")
+    ] = Path(".anbu-demo"),
+) -> None:
+    """Everything on one machine: broker, hub, three simulated households, dashboard."""
+    from hub.demo import run_demo
+    from hub.logs import configure_logging
+
+    configure_logging(json=json_logs, level="WARNING")
+    run_demo(http=http, workdir=workdir)
+
+
+@protocol_app.command("schema")
+def protocol_schema(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the JSON Schema files to.")],
+) -> None:
+    """Write JSON Schema files of every payload for device vendors."""
+    from protocol.schema import write_schemas
+
+    for path in write_schemas(directory):
+        typer.echo(str(path))
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    events: Annotated[int, typer.Option("--events", "-n", help="Events to publish.")] = 20_000,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-ingest.json"
+    ),
+    db_url: Annotated[
+        str | None, typer.Option(help="Database for the hub under test (default: temp SQLite).")
+    ] = None,
+) -> None:
+    """Durable ingest rate through a real broker, emergency latency, and the raw broker rate."""
+    from hub.bench import run_ingest_bench
+
+    run_ingest_bench(events=events, output=output, db_url=db_url)
+
+
+@app.command()
+def edge() -> None:
+    """An edge agent for a speaker, phone or sensor gateway (not built yet: issue 3)."""
+    typer.echo("anbu edge: the edge agent is not built yet (planned in issue 3).", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def simulate() -> None:
+    """Simulated households against a hub (fleet simulator: issue 6)."""
+    typer.echo("anbu simulate: the fleet simulator is not built yet (issue 6).", err=True)
+    raise typer.Exit(2)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,184 @@
+"""The paho-mqtt bridge: a persistent-session subscriber that acknowledges only on request.
+
+The hub hands every received message to ``on_message`` and calls :meth:`MqttBridge.ack`
+once the message's effect is committed, so a crash before the commit leaves the message
+unacknowledged and the broker delivers it again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+import structlog
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from protocol.topics import SUBSCRIPTION
+
+log = structlog.get_logger(__name__)
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+# How many unacknowledged messages the broker may have in flight to us; the ingest worker
+# commits them in batches, so this bounds the batch size.
+RECEIVE_MAXIMUM = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One received message, with what is needed to acknowledge it later."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    retain: bool
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+class MqttBridge:
+    """Subscribes to every device topic with QoS 1 and a session that outlives restarts."""
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        on_message: Callable[[Incoming], None],
+        *,
+        protocol: str = "5",
+        subscription: str = SUBSCRIPTION,
+    ) -> None:
+        self._address = BrokerAddress.parse(url)
+        self._on_message = on_message
+        self._subscription = subscription
+        self._v5 = protocol == "5"
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.connected = threading.Event()
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311,
+            clean_session=None if self._v5 else False,
+            manual_ack=True,
+        )
+        if self._address.username:
+            self._client.username_pw_set(self._address.username, self._address.password)
+        if self._address.tls:
+            self._client.tls_set()
+        self._client.max_inflight_messages_set(1000)
+        self._client.max_queued_messages_set(0)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_message = self._handle_message
+
+    def start(self) -> None:
+        properties = None
+        if self._v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.ReceiveMaximum = RECEIVE_MAXIMUM
+        self._client.connect_async(
+            self._address.host,
+            self._address.port,
+            keepalive=30,
+            clean_start=False if self._v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=properties,
+        )
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def ack(self, message: Incoming) -> None:
+        """Acknowledge ``message`` if it came on the current connection.
+
+        A message id is only meaningful on the connection it arrived on; after a reconnect
+        the broker resends what we did not acknowledge, and the dedup by ``(device, id)``
+        absorbs the repeat.
+        """
+        if message.qos == 0:
+            return
+        with self._lock:
+            if message.generation != self._generation:
+                return
+        self._client.ack(message.mid, message.qos)
+
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> mqtt.MQTTMessageInfo:
+        return self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("mqtt.connect_refused", reason=str(reason))
+            return
+        with self._lock:
+            self._generation += 1
+        # Subscribing again on every connect is harmless with a persistent session and
+        # repairs a session the broker dropped.
+        client.subscribe(self._subscription, qos=1)
+        self.connected.set()
+        log.info("mqtt.connected", host=self._address.host, port=self._address.port)
+
+    def _handle_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        self.connected.clear()
+        log.warning("mqtt.disconnected", reason=str(reason))
+
+    def _handle_message(
+        self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
+    ) -> None:
+        with self._lock:
+            generation = self._generation
+        self._on_message(
+            Incoming(
+                topic=message.topic,
+                payload=bytes(message.payload),
+                mid=message.mid,
+                qos=message.qos,
+                retain=bool(message.retain),
+                generation=generation,
+            )
+        )

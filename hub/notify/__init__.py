@@ -1,0 +1,1 @@
+"""Delivering notifications: SMS providers and the outbox dispatcher that drives them."""

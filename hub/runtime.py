@@ -1,0 +1,178 @@
+"""The running hub: builds storage, core, MQTT bridge, dispatcher and HTTP server from settings.
+
+``Hub(settings).start()`` brings everything up in dependency order; ``stop()`` takes it
+down in reverse. Tests and the demo pass their own settings, clock and broker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+import uvicorn
+from sqlalchemy import Engine, text
+
+from alerts.calendar import WorkingCalendar
+from alerts.clock import Clock, SystemClock
+from alerts.engine import Escalation
+from hub.api.app import create_app
+from hub.mqtt import MqttBridge
+from hub.notify.dispatcher import Dispatcher
+from hub.notify.providers import SmsProvider, provider_from_setting
+from hub.service import HubCore
+from hub.settings import Settings
+from hub.store.db import migrate, open_engine
+from hub.worker import IngestWorker
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+PUBLISH_TIMEOUT_S = 5.0
+
+
+class Hub:
+    """One hub process's parts, started and stopped together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        provider: SmsProvider | None = None,
+        serve_http: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self._provider = provider
+        self._serve_http = serve_http
+        self._broker: Any = None
+        self._server: uvicorn.Server | None = None
+        self._server_thread: threading.Thread | None = None
+        self.engine: Engine
+        self.core: HubCore
+        self.worker: IngestWorker
+        self.bridge: MqttBridge
+        self.dispatcher: Dispatcher
+
+    # -------------------------------------------------------------- lifecycle
+
+    def start(self) -> Hub:
+        settings = self.settings
+        self.engine = open_engine(settings.db_url)
+        migrate(self.engine)
+        escalation = Escalation(WorkingCalendar(tz=settings.tz))
+        self.core = HubCore(self.engine, escalation, settings)
+        mqtt_url, protocol = self._broker_url()
+        self.bridge = MqttBridge(
+            mqtt_url,
+            settings.mqtt_client_id,
+            self._on_message,
+            protocol=protocol,
+        )
+        provider = self._provider or provider_from_setting(settings.sms)
+        self.dispatcher = Dispatcher(self.engine, provider, self._publish, self.clock)
+        self.worker = IngestWorker(
+            self.core,
+            self.clock,
+            self.bridge.ack,
+            self.dispatcher.wake,
+            batch_max=settings.ingest_batch,
+        )
+        self.worker.start()
+        self.dispatcher.start()
+        self.bridge.start()
+        if self._serve_http:
+            self._start_http()
+        log.info("hub.started", http=settings.http, db=self.engine.url.get_backend_name())
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._server_thread is not None:
+                self._server_thread.join(timeout=10)
+        self.bridge.stop()
+        self.worker.stop()
+        self.dispatcher.stop()
+        self.engine.dispose()
+        if self._broker is not None:
+            self._broker.stop()
+        log.info("hub.stopped")
+
+    def wait_ready(self, timeout: float = 15.0) -> bool:
+        """Block until the hub is connected to its broker (and serving HTTP, if it does)."""
+        if not self.bridge.connected.wait(timeout):
+            return False
+        if self._server is None:
+            return True
+        deadline = threading.Event()
+        for _ in range(int(timeout * 20)):
+            if self._server.started:
+                return True
+            deadline.wait(0.05)
+        return False
+
+    def _broker_url(self) -> tuple[str, str]:
+        if self.settings.mqtt_url != "embedded":
+            return self.settings.mqtt_url, self.settings.mqtt_protocol
+        from hub.broker import Broker
+
+        self._broker = Broker.best()
+        self._broker.start()
+        protocol = "5" if "5" in self._broker.protocol_versions else "3.1.1"
+        return self._broker.url, protocol
+
+    def _start_http(self) -> None:
+        app = create_app(self)
+        config = uvicorn.Config(
+            app,
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_level="warning",
+            access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._server_thread = threading.Thread(
+            target=self._server.run, name="anbu-http", daemon=True
+        )
+        self._server_thread.start()
+
+    # ---------------------------------------------------------- collaborators
+
+    def _on_message(self, message: Any) -> None:
+        self.worker.submit(message)
+
+    def _publish(self, topic: str, payload: bytes) -> bool:
+        if not self.bridge.connected.is_set():
+            return False
+        info = self.bridge.publish(topic, payload, qos=1)
+        try:
+            info.wait_for_publish(timeout=PUBLISH_TIMEOUT_S)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
+    # -------------------------------------------------------------- API backend
+
+    def call(self, fn: Callable[[datetime], T]) -> T:
+        return self.worker.call(fn)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def health(self) -> dict[str, Any]:
+        database = True
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            database = False
+        mqtt = self.bridge.connected.is_set()
+        return {
+            "status": "ok" if database and mqtt else "degraded",
+            "mqtt": mqtt,
+            "database": database,
+            "backlog": self.worker.backlog(),
+        }

@@ -1,0 +1,687 @@
+"""Load → decide → carry out: the hub's one writer around the pure escalation core.
+
+Everything that changes a resident's state runs here, on the ingest worker's thread, inside
+one database transaction per batch: the event rows, the new core state, alert rows and the
+outbox rows of every notification. Only after the commit are MQTT messages acknowledged
+and the dispatcher woken, so a crash at any point either loses nothing or repeats work
+that the unique keys make harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from alerts.actions import (
+    AcknowledgeAlert,
+    Action,
+    ChangeStage,
+    MarkDevice,
+    Notify,
+    OpenAlert,
+    QueueDigest,
+    RecordTimeline,
+    ResolveAlert,
+    SendCheckin,
+)
+from alerts.engine import Decision, Escalation
+from alerts.inputs import Input, RegisterDevice, Tick
+from alerts.messages import DigestItem, checkin_prompt, render, render_digest
+from alerts.policy import DEFAULT_POLICY, Policy
+from alerts.state import ResidentState
+from hub.ingest import to_input
+from hub.mqtt import Incoming
+from hub.settings import Settings
+from hub.store.tables import (
+    alert_timeline,
+    alerts,
+    contacts,
+    dead_letters,
+    devices,
+    digest_items,
+    events,
+    outbox,
+    resident_state,
+    residents,
+)
+from protocol import Event, Rejection, parse
+from protocol.topics import ALERTS_TOPIC, cmd_topic
+
+log = structlog.get_logger(__name__)
+
+_PAYLOAD_KEEP = 8192
+
+
+class NotFoundError(LookupError):
+    """The resident, device or alert named does not exist."""
+
+
+class ConflictError(ValueError):
+    """The thing to create exists already."""
+
+
+def _storable(text: str, limit: int) -> str:
+    """Text any backend accepts: PostgreSQL refuses NUL characters in text columns."""
+    return text[:limit].replace("\x00", "\\x00")
+
+
+def _key(*parts: str) -> str:
+    """Idempotency key: a digest, so phone numbers never appear in keys or logs."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
+
+
+@dataclass
+class _Batch:
+    """What one transaction has changed, applied to the caches only after it commits."""
+
+    states: dict[str, ResidentState] = field(default_factory=dict)
+    seen: set[tuple[str, str, str]] = field(default_factory=set)
+    woke_outbox: bool = False
+
+
+class HubCore:
+    """The hub's state machine around :class:`alerts.engine.Escalation`.
+
+    Not thread-safe by design: the ingest worker is its only caller.
+    """
+
+    def __init__(self, engine: Engine, escalation: Escalation, settings: Settings) -> None:
+        self._engine = engine
+        self._escalation = escalation
+        self._settings = settings
+        self._states: dict[str, ResidentState] = {}
+        self._names: dict[str, str] = {}
+        self._devices: set[tuple[str, str]] = set()
+        self._load_registry()
+        self.rejected: dict[str, int] = {}
+
+    # ----------------------------------------------------------------- registry
+
+    def _load_registry(self) -> None:
+        with self._engine.connect() as conn:
+            self._devices = {(r.resident_id, r.id) for r in conn.execute(select(devices))}
+            self._names = {
+                r.id: r.name for r in conn.execute(select(residents.c.id, residents.c.name))
+            }
+
+    def register_resident(self, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+        overrides = dict(data.get("policy") or {})
+        policy = DEFAULT_POLICY.with_overrides(overrides)
+        resident_id = str(data["id"])
+        state = ResidentState.new(resident_id, policy, now)
+        with self._engine.begin() as conn:
+            if conn.execute(select(residents.c.id).where(residents.c.id == resident_id)).first():
+                raise ConflictError(f"resident {resident_id} exists")
+            conn.execute(
+                insert(residents).values(
+                    id=resident_id,
+                    name=data["name"],
+                    district=data["district"],
+                    phone=data.get("phone"),
+                    address=data.get("address"),
+                    policy=policy.model_dump(mode="json", include=set(overrides)),
+                    created_at=now,
+                )
+            )
+            decision = self._escalation.decide(state, Tick(), now)
+            self._save_state(conn, decision, now)
+        self._states[resident_id] = decision.state
+        self._names[resident_id] = str(data["name"])
+        return {"id": resident_id, "policy": policy.model_dump(mode="json")}
+
+    def register_device(self, resident_id: str, device_id: str, kind: str, now: datetime) -> None:
+        with self._engine.begin() as conn:
+            self._require_resident(conn, resident_id)
+            if (resident_id, device_id) in self._devices:
+                raise ConflictError(f"device {device_id} exists")
+            conn.execute(
+                insert(devices).values(
+                    resident_id=resident_id,
+                    id=device_id,
+                    kind=kind,
+                    registered_at=now,
+                    online=True,
+                )
+            )
+            state = self._state(conn, resident_id, None)
+            decision = self._escalation.decide(
+                state,
+                RegisterDevice(device=device_id, kind=kind),  # type: ignore[arg-type]
+                now,
+            )
+            self._apply(conn, resident_id, decision, now, None)
+        self._devices.add((resident_id, device_id))
+        self._states[resident_id] = decision.state
+
+    def add_contact(self, resident_id: str, role: str, name: str, phone: str, now: datetime) -> int:
+        with self._engine.begin() as conn:
+            self._require_resident(conn, resident_id)
+            result = conn.execute(
+                insert(contacts).values(
+                    resident_id=resident_id, role=role, name=name, phone=phone, created_at=now
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def _require_resident(self, conn: Connection, resident_id: str) -> None:
+        if resident_id not in self._names:
+            row = conn.execute(select(residents.c.name).where(residents.c.id == resident_id))
+            found = row.first()
+            if found is None:
+                raise NotFoundError(f"resident {resident_id} not found")
+            self._names[resident_id] = found.name
+
+    # ------------------------------------------------------------------ ingest
+
+    def ingest(self, batch: list[Incoming], now: datetime) -> None:
+        """Store and decide a batch of MQTT messages in one transaction.
+
+        If the batch fails as a whole, each message is retried alone so one bad message
+        is dead-lettered instead of holding up the others.
+        """
+        try:
+            self._ingest_tx(batch, now)
+        except (OperationalError, InterfaceError):
+            # The database is unreachable: nothing is acknowledged, the caller retries.
+            self._states.clear()
+            raise
+        except Exception:
+            self._states.clear()
+            if len(batch) == 1:
+                log.exception("ingest.message_failed", topic=batch[0].topic)
+                self._dead_letter_alone(batch[0], now, "internal_error", "hub failed on message")
+                return
+            log.warning("ingest.batch_failed_retrying_singly", size=len(batch))
+            for message in batch:
+                self.ingest([message], now)
+
+    def _ingest_tx(self, batch: list[Incoming], now: datetime) -> None:
+        work = _Batch()
+        with self._engine.begin() as conn:
+            for message in batch:
+                self._ingest_one(conn, message, now, work)
+        self._states.update(work.states)
+
+    def _ingest_one(self, conn: Connection, message: Incoming, now: datetime, work: _Batch) -> None:
+        parsed = parse(message.topic, message.payload, now=now)
+        if isinstance(parsed, Rejection):
+            self._dead_letter(conn, message, now, parsed.reason, parsed.detail)
+            return
+        if (parsed.resident, parsed.device) not in self._devices:
+            self._dead_letter(
+                conn,
+                message,
+                now,
+                "unknown_device",
+                f"device {parsed.device} is not registered for resident {parsed.resident}",
+            )
+            return
+        if parsed.kind == "status":
+            if not self._newer_status(conn, parsed, now):
+                return
+        elif not self._store_event(conn, parsed, message, now, work):
+            return
+        core_input = to_input(parsed, now)
+        if core_input is None:
+            return
+        self._decide(conn, parsed.resident, core_input, now, work)
+
+    def _newer_status(self, conn: Connection, event: Event, now: datetime) -> bool:
+        status: Any = event.message
+        at = min(status.ts, now)
+        row = conn.execute(
+            select(devices.c.status_at).where(
+                (devices.c.resident_id == event.resident) & (devices.c.id == event.device)
+            )
+        ).first()
+        # Retained status comes again on every resubscribe; only a newer one means anything.
+        if row is not None and row.status_at is not None and row.status_at >= at:
+            return False
+        conn.execute(
+            update(devices)
+            .where((devices.c.resident_id == event.resident) & (devices.c.id == event.device))
+            .values(status_at=at, online=status.state == "online")
+        )
+        return True
+
+    def _store_event(
+        self, conn: Connection, event: Event, message: Incoming, now: datetime, work: _Batch
+    ) -> bool:
+        body: Any = event.message
+        dedup = (event.resident, event.device, body.id)
+        if dedup in work.seen:
+            return False
+        work.seen.add(dedup)
+        exists = conn.execute(
+            select(events.c.event_id).where(
+                (events.c.resident_id == event.resident)
+                & (events.c.device_id == event.device)
+                & (events.c.event_id == body.id)
+            )
+        ).first()
+        if exists is not None:
+            return False
+        conn.execute(
+            insert(events).values(
+                resident_id=event.resident,
+                device_id=event.device,
+                event_id=body.id,
+                kind=event.kind,
+                ts=body.ts,
+                received_at=now,
+                payload=message.payload.decode("utf-8"),
+            )
+        )
+        return True
+
+    def _dead_letter(
+        self, conn: Connection, message: Incoming, now: datetime, reason: str, detail: str
+    ) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        conn.execute(
+            insert(dead_letters).values(
+                received_at=now,
+                topic=_storable(message.topic, 300),
+                reason=reason,
+                detail=_storable(detail, 2000),
+                payload=_storable(
+                    message.payload[:_PAYLOAD_KEEP].decode("utf-8", "backslashreplace"),
+                    _PAYLOAD_KEEP,
+                ),
+            )
+        )
+        log.info("ingest.rejected", reason=reason, topic=message.topic[:120])
+
+    def _dead_letter_alone(
+        self, message: Incoming, now: datetime, reason: str, detail: str
+    ) -> None:
+        try:
+            with self._engine.begin() as conn:
+                self._dead_letter(conn, message, now, reason, detail)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            # Even the dead-letter row failed: keep the raw bytes as hex so nothing is lost.
+            log.exception("ingest.dead_letter_failed", topic=message.topic[:120])
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(dead_letters).values(
+                        received_at=now,
+                        topic=_storable(message.topic.encode().hex(), 300),
+                        reason=reason,
+                        detail=detail,
+                        payload=message.payload[: _PAYLOAD_KEEP // 2].hex(),
+                    )
+                )
+
+    # --------------------------------------------------------------- decisions
+
+    def _state(self, conn: Connection, resident_id: str, work: _Batch | None) -> ResidentState:
+        if work is not None and resident_id in work.states:
+            return work.states[resident_id]
+        cached = self._states.get(resident_id)
+        if cached is not None:
+            return cached
+        row = conn.execute(
+            select(resident_state.c.state).where(resident_state.c.resident_id == resident_id)
+        ).first()
+        if row is None:
+            raise NotFoundError(f"resident {resident_id} not found")
+        return ResidentState.model_validate_json(row.state)
+
+    def _decide(
+        self, conn: Connection, resident_id: str, core_input: Input, now: datetime, work: _Batch
+    ) -> Decision:
+        state = self._state(conn, resident_id, work)
+        decision = self._escalation.decide(state, core_input, now)
+        self._apply(conn, resident_id, decision, now, work)
+        work.states[resident_id] = decision.state
+        return decision
+
+    def _save_state(self, conn: Connection, decision: Decision, now: datetime) -> None:
+        state = decision.state
+        values = {
+            "state": state.model_dump_json(),
+            "next_due_at": decision.next_due,
+            "last_activity_at": state.last_activity_at,
+            "updated_at": now,
+        }
+        updated = conn.execute(
+            update(resident_state)
+            .where(resident_state.c.resident_id == state.resident)
+            .values(**values)
+        ).rowcount
+        if not updated:
+            conn.execute(insert(resident_state).values(resident_id=state.resident, **values))
+
+    def _apply(
+        self,
+        conn: Connection,
+        resident_id: str,
+        decision: Decision,
+        now: datetime,
+        work: _Batch | None,
+    ) -> None:
+        self._save_state(conn, decision, now)
+        for action in decision.actions:
+            self._carry_out(conn, resident_id, action, now)
+        if decision.actions and work is not None:
+            work.woke_outbox = True
+
+    def _carry_out(self, conn: Connection, resident_id: str, action: Action, now: datetime) -> None:
+        match action:
+            case SendCheckin():
+                self._send_checkin(conn, resident_id, action, now)
+            case OpenAlert():
+                self._open_alert(conn, resident_id, action, now)
+            case ChangeStage():
+                self._update_alert(conn, action.alert_id, now, stage=action.stage)
+                self._timeline(conn, action.alert_id, now, f"stage:{action.stage}", None, None)
+                self._publish_change(conn, action.alert_id, now, action.reason)
+            case AcknowledgeAlert():
+                self._update_alert(
+                    conn,
+                    action.alert_id,
+                    now,
+                    state="acknowledged",
+                    acknowledged_at=now,
+                    acknowledged_by=action.by,
+                )
+                self._timeline(conn, action.alert_id, now, "acknowledged", action.by, action.role)
+                self._publish_change(conn, action.alert_id, now, "acknowledged")
+            case ResolveAlert():
+                self._update_alert(
+                    conn,
+                    action.alert_id,
+                    now,
+                    state="resolved",
+                    resolved_at=now,
+                    resolved_by=action.by,
+                    outcome=action.outcome,
+                )
+                self._timeline(conn, action.alert_id, now, "resolved", action.by, action.reason)
+                self._publish_change(conn, action.alert_id, now, action.reason)
+            case Notify():
+                self._notify(conn, resident_id, action, now)
+            case QueueDigest():
+                self._queue_digest(conn, resident_id, action, now)
+            case RecordTimeline():
+                self._timeline(conn, action.alert_id, now, action.what, action.by, action.note)
+            case MarkDevice():
+                conn.execute(
+                    update(devices)
+                    .where((devices.c.resident_id == resident_id) & (devices.c.id == action.device))
+                    .values(online=action.online)
+                )
+
+    # ------------------------------------------------------------ side effects
+
+    def _outbox(self, conn: Connection, key: str, **values: Any) -> None:
+        exists = conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first()
+        if exists is not None:
+            return
+        conn.execute(insert(outbox).values(key=key, state="pending", attempts=0, **values))
+
+    def _send_checkin(
+        self, conn: Connection, resident_id: str, action: SendCheckin, now: datetime
+    ) -> None:
+        for device in action.devices:
+            command = {
+                "v": 1,
+                "id": action.request_id,
+                "ts": now.isoformat(),
+                "type": "checkin",
+                "prompt": checkin_prompt(),
+                "expires_ts": action.expires_at.isoformat(),
+            }
+            self._outbox(
+                conn,
+                _key("checkin", resident_id, device, action.request_id),
+                channel="mqtt",
+                resident_id=resident_id,
+                recipient=cmd_topic(resident_id, device),
+                body=json.dumps(command, ensure_ascii=False),
+                created_at=now,
+            )
+
+    def _open_alert(
+        self, conn: Connection, resident_id: str, action: OpenAlert, now: datetime
+    ) -> None:
+        exists = conn.execute(select(alerts.c.id).where(alerts.c.id == action.alert_id)).first()
+        if exists is None:
+            conn.execute(
+                insert(alerts).values(
+                    id=action.alert_id,
+                    resident_id=resident_id,
+                    kind=action.kind,
+                    state="open",
+                    stage=action.stage,
+                    reason=action.reason,
+                    opened_at=now,
+                    updated_at=now,
+                )
+            )
+        self._timeline(conn, action.alert_id, now, "opened", None, action.reason)
+        self._publish_change(conn, action.alert_id, now, action.reason)
+
+    def _update_alert(self, conn: Connection, alert_id: str, now: datetime, **values: Any) -> None:
+        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(updated_at=now, **values))
+
+    def _timeline(
+        self,
+        conn: Connection,
+        alert_id: str,
+        now: datetime,
+        what: str,
+        by: str | None,
+        note: str | None,
+    ) -> None:
+        conn.execute(
+            insert(alert_timeline).values(alert_id=alert_id, at=now, what=what, by=by, note=note)
+        )
+
+    def _publish_change(self, conn: Connection, alert_id: str, now: datetime, reason: str) -> None:
+        row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+        if row is None:
+            return
+        change = {
+            "v": 1,
+            "alert_id": row.id,
+            "resident": row.resident_id,
+            "kind": row.kind,
+            "state": row.state,
+            "stage": row.stage,
+            "ts": now.isoformat(),
+            "reason": reason,
+        }
+        self._outbox(
+            conn,
+            _key("change", row.id, row.state, row.stage, reason),
+            channel="mqtt",
+            alert_id=row.id,
+            resident_id=row.resident_id,
+            kind=row.kind,
+            stage=row.stage,
+            recipient=ALERTS_TOPIC,
+            body=json.dumps(change, ensure_ascii=False),
+            created_at=now,
+        )
+
+    def recipients(self, conn: Connection, resident_id: str, role: str) -> list[str]:
+        phones = [
+            r.phone
+            for r in conn.execute(
+                select(contacts.c.phone)
+                .where((contacts.c.resident_id == resident_id) & (contacts.c.role == role))
+                .order_by(contacts.c.id)
+            )
+        ]
+        if role == "control_center":
+            phones += self._settings.control_center_phones
+        elif role == "supervisor":
+            phones += self._settings.supervisor_phones
+        return list(dict.fromkeys(phones))
+
+    def _message_text(self, resident_id: str, message: Any, now: datetime) -> str:
+        name = self._names.get(resident_id, resident_id)
+        return render(message, resident_name=name, at=now, tz=self._settings.tz)
+
+    def _notify(self, conn: Connection, resident_id: str, action: Notify, now: datetime) -> None:
+        phones = self.recipients(conn, resident_id, action.role)
+        if not phones:
+            log.warning("notify.no_recipients", role=action.role, alert_id=action.alert_id)
+            self._timeline(conn, action.alert_id, now, "no_recipients", None, action.role)
+            return
+        body = self._message_text(resident_id, action.message, now)
+        for phone in phones:
+            self._outbox(
+                conn,
+                _key(action.alert_id, action.step, action.role, phone),
+                channel="sms",
+                alert_id=action.alert_id,
+                resident_id=resident_id,
+                role=action.role,
+                recipient=phone,
+                kind=action.kind,
+                stage=action.stage,
+                body=body,
+                created_at=now,
+            )
+
+    def _queue_digest(
+        self, conn: Connection, resident_id: str, action: QueueDigest, now: datetime
+    ) -> None:
+        for phone in self.recipients(conn, resident_id, action.role):
+            key = _key("digest", action.alert_id, action.step, phone)
+            if conn.execute(select(digest_items.c.id).where(digest_items.c.key == key)).first():
+                continue
+            conn.execute(
+                insert(digest_items).values(
+                    key=key,
+                    resident_id=resident_id,
+                    alert_id=action.alert_id,
+                    recipient=phone,
+                    message=action.message,
+                    queued_at=now,
+                    deliver_at=action.deliver_at,
+                    delivered=False,
+                )
+            )
+        self._timeline(conn, action.alert_id, now, "digest_queued", None, action.role)
+
+    # -------------------------------------------------------------------- time
+
+    def next_due(self) -> datetime | None:
+        with self._engine.connect() as conn:
+            due = conn.execute(select(func.min(resident_state.c.next_due_at))).scalar()
+            digest = conn.execute(
+                select(func.min(digest_items.c.deliver_at)).where(
+                    digest_items.c.delivered.is_(False)
+                )
+            ).scalar()
+        candidates = [t for t in (due, digest) if t is not None]
+        return min(candidates) if candidates else None
+
+    def run_due(self, now: datetime, limit: int = 500) -> int:
+        """Fire every resident step and digest due at ``now``; returns how many fired."""
+        with self._engine.connect() as conn:
+            due_ids = [
+                r.resident_id
+                for r in conn.execute(
+                    select(resident_state.c.resident_id)
+                    .where(resident_state.c.next_due_at <= now)
+                    .order_by(resident_state.c.next_due_at)
+                    .limit(limit)
+                )
+            ]
+        fired = 0
+        for resident_id in due_ids:
+            work = _Batch()
+            try:
+                with self._engine.begin() as conn:
+                    self._decide(conn, resident_id, Tick(), now, work)
+            except Exception:
+                log.exception("tick.failed", resident=resident_id)
+                self._states.pop(resident_id, None)
+                continue
+            self._states.update(work.states)
+            fired += 1
+        fired += self._deliver_digests(now)
+        return fired
+
+    def _deliver_digests(self, now: datetime) -> int:
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                select(digest_items)
+                .where(digest_items.c.delivered.is_(False))
+                .where(digest_items.c.deliver_at <= now)
+                .order_by(digest_items.c.id)
+            ).all()
+            by_recipient: dict[str, list[Any]] = {}
+            for row in rows:
+                by_recipient.setdefault(row.recipient, []).append(row)
+            for phone, items in by_recipient.items():
+                body = render_digest(
+                    [
+                        DigestItem(
+                            resident_name=self._names.get(item.resident_id, item.resident_id),
+                            message=item.message,
+                            at=item.queued_at,
+                        )
+                        for item in items
+                    ],
+                    deliver_at=now,
+                    tz=self._settings.tz,
+                )
+                self._outbox(
+                    conn,
+                    _key("digest", phone, *(str(item.id) for item in items)),
+                    channel="sms",
+                    role="official",
+                    recipient=phone,
+                    kind="digest",
+                    body=body,
+                    created_at=now,
+                )
+            if rows:
+                conn.execute(
+                    update(digest_items)
+                    .where(digest_items.c.id.in_([row.id for row in rows]))
+                    .values(delivered=True)
+                )
+        return len(by_recipient)
+
+    # --------------------------------------------------------------- operators
+
+    def operator_input(self, alert_id: str, core_input: Input, now: datetime) -> None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(alerts.c.resident_id, alerts.c.state).where(alerts.c.id == alert_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"alert {alert_id} not found")
+        if row.state == "resolved":
+            raise ConflictError(f"alert {alert_id} is already resolved")
+        work = _Batch()
+        with self._engine.begin() as conn:
+            self._decide(conn, row.resident_id, core_input, now, work)
+        self._states.update(work.states)
+
+    def state_of(self, resident_id: str) -> ResidentState | None:
+        with self._engine.connect() as conn:
+            try:
+                return self._state(conn, resident_id, None)
+            except NotFoundError:
+                return None
+
+    @staticmethod
+    def policy_of(overrides: Mapping[str, Any]) -> Policy:
+        return DEFAULT_POLICY.with_overrides(dict(overrides))

@@ -1,0 +1,68 @@
+"""Hub settings: the ``ANBU_*`` environment variables of INTERFACES.md, validated once."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "password"}
+
+
+class Settings(BaseSettings):
+    """Everything the hub needs to start. Build with ``Settings()`` or pass values in tests."""
+
+    model_config = SettingsConfigDict(env_prefix="ANBU_", extra="ignore")
+
+    mqtt_url: str = Field(
+        default="embedded",
+        description="mqtt://[user:pass@]host:port, mqtts://…, or 'embedded' for a local broker",
+    )
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
+    mqtt_client_id: str = "anbu-hub"
+    db_url: str = "sqlite:///anbu.db"
+    http: str = "127.0.0.1:8080"
+    admin_token: SecretStr | None = None
+    sms: str = "log:anbu-outbox.jsonl"
+    tz: str = "Asia/Seoul"
+    control_center_phones: list[str] = Field(default_factory=list)
+    supervisor_phones: list[str] = Field(default_factory=list)
+    influx_url: str | None = None
+    influx_token: SecretStr | None = None
+    influx_org: str | None = None
+    influx_bucket: str | None = None
+    # Largest number of MQTT messages stored in one transaction; bigger batches trade
+    # latency for throughput.
+    ingest_batch: int = Field(default=500, ge=1, le=10_000)
+
+    @field_validator("admin_token")
+    @classmethod
+    def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if secret.lower() in _PLACEHOLDER_TOKENS or len(secret) < 16:
+            msg = "ANBU_ADMIN_TOKEN must be a real secret of at least 16 characters"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str) -> str:
+        if value == "embedded":
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
+            msg = f"ANBU_MQTT_URL must look like mqtt://host:port, got scheme {parts.scheme!r}"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def http_host(self) -> str:
+        return self.http.rsplit(":", 1)[0]
+
+    @property
+    def http_port(self) -> int:
+        return int(self.http.rsplit(":", 1)[1])

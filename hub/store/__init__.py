@@ -1,0 +1,1 @@
+"""Durable storage: tables, migrations and the small queries the hub runs against them."""

@@ -1,0 +1,166 @@
+"""The hub's tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from hub.store.types import UTCDateTime
+
+metadata = MetaData()
+
+residents = Table(
+    "residents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("district", String(100), nullable=False),
+    Column("phone", String(32)),
+    Column("address", String(300)),
+    Column("policy", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("resident_id", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("online", Boolean, nullable=False, default=True),
+    Column("status_at", UTCDateTime),
+    ForeignKeyConstraint(["resident_id"], ["residents.id"]),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resident_id", String(64), nullable=False, index=True),
+    Column("role", String(20), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("phone", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["resident_id"], ["residents.id"]),
+)
+
+# One row per resident: the escalation core's state and when it next needs a look.
+resident_state = Table(
+    "resident_state",
+    metadata,
+    Column("resident_id", String(64), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("next_due_at", UTCDateTime, index=True),
+    Column("last_activity_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["resident_id"], ["residents.id"]),
+)
+
+# Every accepted device message, once: the primary key is the protocol's dedup key.
+events = Table(
+    "events",
+    metadata,
+    Column("resident_id", String(64), primary_key=True),
+    Column("device_id", String(64), primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_events_resident_ts", "resident_id", "ts"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("topic", String(300), nullable=False),
+    Column("reason", String(40), nullable=False, index=True),
+    Column("detail", Text, nullable=False),
+    # Kept as text with undecodable bytes escaped, cut to the protocol's 8 KiB limit.
+    Column("payload", Text, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("resident_id", String(64), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False, index=True),
+    Column("acknowledged_at", UTCDateTime),
+    Column("acknowledged_by", String(100)),
+    Column("resolved_at", UTCDateTime),
+    Column("resolved_by", String(100)),
+    Column("outcome", String(40)),
+    Column("updated_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["resident_id"], ["residents.id"]),
+)
+
+alert_timeline = Table(
+    "alert_timeline",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", String(64), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("what", String(60), nullable=False),
+    Column("by", String(100)),
+    Column("note", Text),
+)
+
+# The notification log and send queue in one: a row is written in the same transaction as
+# the decision that caused it, and its unique key is the dedup memory.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("alert_id", String(64), index=True),
+    Column("resident_id", String(64), index=True),
+    Column("role", String(20)),
+    Column("recipient", String(300), nullable=False),
+    Column("kind", String(24)),
+    Column("stage", String(16)),
+    Column("body", Text, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("next_attempt_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("key", name="uq_outbox_key"),
+    Index("ix_outbox_state", "state", "id"),
+)
+
+# Officials' messages held outside working hours, sent as one digest per official.
+digest_items = Table(
+    "digest_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("resident_id", String(64), nullable=False),
+    Column("alert_id", String(64), nullable=False),
+    Column("recipient", String(32), nullable=False),
+    Column("message", String(40), nullable=False),
+    Column("queued_at", UTCDateTime, nullable=False),
+    Column("deliver_at", UTCDateTime, nullable=False, index=True),
+    Column("delivered", Boolean, nullable=False, default=False),
+    UniqueConstraint("key", name="uq_digest_key"),
+)

@@ -1,0 +1,96 @@
+"""Fixtures that run a real hub in-process against a real broker and database."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from alerts.clock import Clock
+from hub.runtime import Hub
+from hub.settings import Settings
+from tests.hub.support import ADMIN_TOKEN
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningHub:
+    """A started hub plus what tests need to reach it."""
+
+    def __init__(self, hub: Hub, sms_log: Path, mqtt_url: str) -> None:
+        self.hub = hub
+        self.sms_log = sms_log
+        self.mqtt_url = mqtt_url
+        self.base = f"http://{hub.settings.http}"
+        self.http = httpx.Client(
+            base_url=self.base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
+        )
+
+    def resident(
+        self,
+        resident_id: str,
+        devices: dict[str, str] | None = None,
+        policy: dict[str, Any] | None = None,
+        guardians: int = 1,
+        official: bool = True,
+    ) -> None:
+        body: dict[str, Any] = {"id": resident_id, "name": "김영희", "district": "유성구"}
+        if policy:
+            body["policy"] = policy
+        response = self.http.post("/api/v1/residents", json=body)
+        assert response.status_code == 201, response.text
+        for device, kind in (devices or {"spk1": "speaker"}).items():
+            response = self.http.post(
+                f"/api/v1/residents/{resident_id}/devices", json={"id": device, "kind": kind}
+            )
+            assert response.status_code == 201, response.text
+        for index in range(guardians):
+            self.contact(resident_id, "guardian", f"+8210000000{index:02d}")
+        if official:
+            self.contact(resident_id, "official", "+821099990000")
+
+    def contact(self, resident_id: str, role: str, phone: str) -> None:
+        response = self.http.post(
+            f"/api/v1/residents/{resident_id}/contacts",
+            json={"role": role, "name": "담당자", "phone": phone},
+        )
+        assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def start_hub(mosquitto: Any, db_url: str, tmp_path: Path) -> Iterator[Callable[..., RunningHub]]:
+    started: list[RunningHub] = []
+
+    def start(clock: Clock | None = None, **overrides: Any) -> RunningHub:
+        sms_log = tmp_path / "sms.jsonl"
+        settings = Settings(
+            mqtt_url=mosquitto.url,
+            db_url=db_url,
+            http=f"127.0.0.1:{_free_port()}",
+            admin_token=SecretStr(ADMIN_TOKEN),
+            sms=f"log:{sms_log}",
+            control_center_phones=["+8220000000"],
+            supervisor_phones=["+8220000001"],
+            mqtt_client_id=f"anbu-hub-test-{len(started)}",
+            **overrides,
+        )
+        hub = Hub(settings, clock=clock).start()
+        assert hub.wait_ready(15), "hub did not connect to the broker"
+        running = RunningHub(hub, sms_log, mosquitto.url)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.http.close()
+        running.hub.stop()

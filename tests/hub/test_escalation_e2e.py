@@ -1,0 +1,138 @@
+"""End-to-end escalation through a real broker, hub and database, on second-scale policies."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
+
+from hub.mqtt import BrokerAddress
+from hub.store.tables import digest_items
+from tests.hub.support import KST, Device, OffsetClock, read_sms, wait_until
+
+FAST = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT6S"}
+TOLERANCE_S = 2.0
+TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
+SATURDAY_10 = datetime(2026, 11, 28, 10, 0, tzinfo=KST)
+
+
+def _by_role(lines: list[dict[str, Any]], body_part: str | None = None) -> dict[str, list[Any]]:
+    roles: dict[str, list[Any]] = {}
+    for line in lines:
+        if body_part is None or body_part in line["body"]:
+            roles.setdefault(line["role"], []).append(line)
+    return roles
+
+
+def _elapsed(line: dict[str, Any], start: datetime) -> float:
+    return (datetime.fromisoformat(line["ts"]) - start).total_seconds()
+
+
+def test_inactivity_escalates_in_working_hours_and_resolves_on_activity(start_hub: Any) -> None:
+    clock = OffsetClock(TUESDAY_10)
+    running = start_hub(clock=clock)
+    commands: list[dict[str, Any]] = []
+    listener = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="spk")
+    address = BrokerAddress.parse(running.mqtt_url)
+    listener.on_message = lambda _c, _u, m: commands.append(json.loads(m.payload))
+    listener.connect(address.host, address.port)
+    listener.subscribe("anbu/v1/r1/spk1/cmd", qos=1)
+    listener.loop_start()
+    time.sleep(0.3)
+
+    start = clock.now()
+    running.resident("r1", policy=FAST)
+    sms = running.sms_log
+
+    wait_until(lambda: _by_role(read_sms(sms)).get("guardian"), timeout=3 + TOLERANCE_S + 1)
+    guardian = _by_role(read_sms(sms))["guardian"][0]
+    assert abs(_elapsed(guardian, start) - 3) <= TOLERANCE_S
+    assert guardian["kind"] == "inactivity"
+    assert guardian["stage"] == "guardian"
+    assert commands and commands[0]["type"] == "checkin", "check-in command not sent"
+
+    wait_until(lambda: _by_role(read_sms(sms)).get("control_center"), timeout=6)
+    roles = _by_role(read_sms(sms))
+    assert abs(_elapsed(roles["control_center"][0], start) - 6) <= TOLERANCE_S
+    assert roles["official"], "official must be paged inside working hours"
+    assert abs(_elapsed(roles["official"][0], start) - 6) <= TOLERANCE_S
+
+    device = Device(running.mqtt_url, "r1", "spk1", clock=clock.now)
+    device.activity()
+    device.close()
+    wait_until(lambda: len(_by_role(read_sms(sms), "활동")) >= 1, timeout=3)
+    wait_until(lambda: {"guardian", "control_center", "official"} <= set(_resumed(sms)), 3)
+    alerts = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()
+    assert [a["state"] for a in alerts] == ["resolved"]
+    listener.loop_stop()
+    listener.disconnect()
+
+    # Nobody is paged twice: every (recipient, body) pair appears once.
+    pairs = [(line["to"], line["body"]) for line in read_sms(sms)]
+    assert len(pairs) == len(set(pairs))
+
+
+def _resumed(sms: Any) -> dict[str, list[Any]]:
+    return {
+        role: lines
+        for role, lines in _by_role(read_sms(sms)).items()
+        if any("다시 확인" in line["body"] or "재개" in line["body"] for line in lines)
+    }
+
+
+def test_outside_working_hours_official_gets_digest_not_sms(start_hub: Any) -> None:
+    clock = OffsetClock(SATURDAY_10)
+    running = start_hub(clock=clock)
+    running.resident("r2", policy=FAST)
+    sms = running.sms_log
+    wait_until(lambda: _by_role(read_sms(sms)).get("control_center"), timeout=9)
+    time.sleep(0.5)
+    assert "official" not in _by_role(read_sms(sms))
+    with running.hub.engine.connect() as conn:
+        items = conn.execute(select(digest_items)).all()
+    assert items, "the official's message must wait in the digest"
+    monday_9 = datetime(2026, 11, 30, 9, 0, tzinfo=KST)
+    assert {item.deliver_at for item in items} == {monday_9}
+
+
+def test_emergency_reaches_control_centre_and_guardian_within_one_second(start_hub: Any) -> None:
+    running = start_hub()
+    running.resident("r3")
+    device = Device(running.mqtt_url, "r3", "spk1")
+    sent = time.monotonic()
+    device.emergency()
+    wait_until(
+        lambda: {"control_center", "guardian"} <= set(_by_role(read_sms(running.sms_log))),
+        timeout=5,
+        interval=0.01,
+    )
+    latency = time.monotonic() - sent
+    device.close()
+    assert latency < 1.0, f"emergency took {latency:.2f} s to reach the outbox"
+    lines = read_sms(running.sms_log)
+    assert all(line["kind"] == "emergency" for line in lines)
+    # No health details or the resident's words in an SMS.
+    assert not any("살려줘" in line["body"] for line in lines)
+
+
+def test_same_event_twice_has_one_effect(start_hub: Any) -> None:
+    running = start_hub()
+    running.resident("r4")
+    device = Device(running.mqtt_url, "r4", "spk1")
+    payload = json.dumps(
+        {"v": 1, "id": "e-dup", "ts": device.ts(), "trigger": "button"}, ensure_ascii=False
+    )
+    device.raw("emergency", payload)
+    device.raw("emergency", payload)
+    wait_until(lambda: read_sms(running.sms_log), timeout=5)
+    time.sleep(1.0)
+    device.close()
+    alerts = running.http.get("/api/v1/alerts", params={"resident": "r4"}).json()
+    assert len(alerts) == 1
+    roles = [line["role"] for line in read_sms(running.sms_log)]
+    assert sorted(roles) == sorted(set(roles)), roles
