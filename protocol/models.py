@@ -1,0 +1,279 @@
+"""Payload models of protocol v1: the JSON shapes of PROTOCOL.md as frozen pydantic models.
+
+All models are strict, so a string is never coerced into a number or a boolean (a vendor's
+`"count":"3"` is a bug to report, not to guess at). Unknown fields are ignored, so newer
+devices may add optional ones. Timestamps must be RFC 3339 with an offset: a naive time
+would be read in whatever zone the hub runs in, shifting a resident's day by hours.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+)
+
+from protocol.topics import ID_REGEX, EventKind
+
+PROTOCOL_VERSION: Final = 1
+MAX_TEXT_CHARS: Final = 500
+MAX_INTERVAL_S: Final = 86_400
+
+ActivitySource = Literal[
+    "voice", "speaker_use", "screen", "call", "motion", "door", "power", "app", "other"
+]
+EmergencyTrigger = Literal["voice", "button", "fall", "app", "sensor"]
+VitalKind = Literal["blood_pressure", "glucose", "weight", "heart_rate", "spo2", "steps"]
+VitalUnit = Literal["mmHg", "mg/dL", "kg", "bpm", "%", "steps"]
+DeviceState = Literal["online", "offline"]
+AlertKind = Literal[
+    "inactivity", "emergency", "monitoring_lost", "device_offline", "vital_out_of_range"
+]
+AlertState = Literal["open", "acknowledged", "resolved"]
+AlertStage = Literal["checkin", "guardian", "control_center"]
+
+VITAL_UNITS: Final[Mapping[VitalKind, VitalUnit]] = {
+    "blood_pressure": "mmHg",
+    "glucose": "mg/dL",
+    "weight": "kg",
+    "heart_rate": "bpm",
+    "spo2": "%",
+    "steps": "steps",
+}
+
+# Seconds are required and the offset is mandatory; `Z` and a space separator are RFC 3339.
+# [0-9] rather than \d: \d also matches non-ASCII digits.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, str):
+        if _RFC3339.fullmatch(value) is None:
+            msg = "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-22T09:15:00+09:00"
+            raise ValueError(msg)
+        return datetime.fromisoformat(value.upper())
+    # A datetime built in Python goes on to AwareDatetime, which still refuses a naive one.
+    return value
+
+
+def _exact_int(value: object) -> object:
+    # Literal[1] alone would let `true` and `1.0` through as version 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = "must be the integer 1"
+        raise ValueError(msg)
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    Field(description="RFC 3339 with offset, by the device clock"),
+]
+Version = Annotated[
+    Literal[1], BeforeValidator(_exact_int), Field(description="Protocol version, always 1")
+]
+MessageId = Annotated[str, Field(min_length=1, max_length=64)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+Reading = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+
+
+class _Common(_Wire):
+    v: Version
+    id: MessageId = Field(description="Unique per device; the hub drops a repeated (device, id)")
+    ts: Timestamp
+
+
+class Activity(_Common):
+    """Evidence that the resident is up and about."""
+
+    source: ActivitySource = Field(description="What the resident did")
+    count: int | None = Field(
+        default=None, ge=1, description="How many such signals were folded into this message"
+    )
+
+
+class Heartbeat(_Common):
+    """The device itself is alive. This is not resident activity."""
+
+    interval_s: int = Field(ge=1, le=MAX_INTERVAL_S, description="Seconds until the next one")
+    battery_pct: int | None = Field(default=None, ge=0, le=100)
+    fw: str | None = Field(default=None, max_length=200, description="Firmware/agent version")
+    rssi: int | None = Field(default=None, description="Signal strength, dBm")
+
+
+class Emergency(_Common):
+    """The resident asked for help, or a device detected a fall.
+
+    With ``cancel_of`` it takes back an earlier emergency; the control center still calls.
+    """
+
+    trigger: EmergencyTrigger
+    text: Text | None = Field(default=None, description="What the resident said, if anything")
+    cancel_of: MessageId | None = Field(default=None, description="id of the emergency withdrawn")
+
+
+class CheckinAnswer(_Common):
+    """The resident's answer to a check-in command; ``answered: true`` is also activity."""
+
+    request_id: MessageId = Field(description="id of the check-in command answered")
+    answered: bool = Field(description="false when nobody answered before expires_ts")
+    text: Text | None = None
+
+
+class BloodPressure(_Wire):
+    """A blood pressure reading in mmHg."""
+
+    systolic: Reading
+    diastolic: Reading
+
+
+def _vitals_schema(schema: dict[str, Any]) -> None:
+    # The unit/kind pairing lives in a validator, which JSON Schema cannot see; spell it out
+    # so vendors validating against the schema file get the same answer as the hub.
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": kind}}},
+            "then": {
+                "properties": {
+                    "unit": {"const": unit},
+                    "value": {"type": "object" if kind == "blood_pressure" else "number"},
+                }
+            },
+        }
+        for kind, unit in VITAL_UNITS.items()
+    ]
+
+
+def _value_shape(value: object) -> str:
+    return "blood_pressure" if isinstance(value, dict | BloodPressure) else "number"
+
+
+# Tagged by shape so an error names one branch ("value.blood_pressure.systolic") instead of
+# listing how the value failed to be every member of the union.
+VitalValue = Annotated[
+    Annotated[BloodPressure, Tag("blood_pressure")] | Annotated[Reading, Tag("number")],
+    Discriminator(_value_shape),
+]
+
+
+class Vitals(_Common):
+    """A reading from a home health device (blood pressure monitor, glucometer, scale)."""
+
+    model_config = ConfigDict(json_schema_extra=_vitals_schema)
+
+    kind: VitalKind
+    value: VitalValue = Field(
+        description="An object {systolic, diastolic} for blood_pressure, else a number"
+    )
+    unit: VitalUnit = Field(description="Fixed by kind: mmHg, mg/dL, kg, bpm, %, steps")
+
+    # Field validators rather than one model validator, so an error names `value` or `unit`.
+    # `kind` is declared first, so it is in info.data unless it was itself invalid.
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value_shape_matches_kind(cls, value: object, info: ValidationInfo) -> object:
+        kind = info.data.get("kind")
+        if kind is None:
+            return value
+        is_object = isinstance(value, dict | BloodPressure)
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if kind == "blood_pressure" and not is_object:
+            msg = "must be an object {systolic, diastolic} for blood_pressure"
+            raise ValueError(msg)
+        if kind != "blood_pressure" and not is_number:
+            msg = f"must be a number for {kind}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("unit")
+    @classmethod
+    def _unit_matches_kind(cls, unit: VitalUnit, info: ValidationInfo) -> VitalUnit:
+        kind = info.data.get("kind")
+        if kind is not None and unit != VITAL_UNITS[kind]:
+            msg = f"must be {VITAL_UNITS[kind]!r} for {kind}, not {unit!r}"
+            raise ValueError(msg)
+        return unit
+
+
+class Status(_Wire):
+    """Retained device presence: ``online`` on connect, ``offline`` as the Last Will."""
+
+    state: DeviceState
+    ts: Timestamp
+
+
+class CheckinCommand(_Common):
+    """Ask the resident whether they are all right; answered on the checkin topic."""
+
+    type: Literal["checkin"]
+    prompt: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What to say")
+    expires_ts: Timestamp
+
+    @field_validator("expires_ts")
+    @classmethod
+    def _expires_after_sent(cls, expires_ts: datetime, info: ValidationInfo) -> datetime:
+        sent = info.data.get("ts")
+        if sent is not None and expires_ts <= sent:
+            msg = "must be after ts"
+            raise ValueError(msg)
+        return expires_ts
+
+
+class ConfigCommand(_Common):
+    """Change a device setting."""
+
+    type: Literal["config"]
+    heartbeat_s: int = Field(ge=1, le=MAX_INTERVAL_S, description="Heartbeat interval, seconds")
+
+
+Command = Annotated[CheckinCommand | ConfigCommand, Field(discriminator="type")]
+
+
+class AlertChange(_Wire):
+    """An alert opened or changed state or stage, for control-center integrations."""
+
+    v: Version
+    alert_id: MessageId
+    resident: str = Field(pattern=ID_REGEX)
+    kind: AlertKind
+    state: AlertState
+    stage: AlertStage
+    ts: Timestamp
+    reason: Text
+
+
+Payload = Activity | Heartbeat | Emergency | CheckinAnswer | Vitals | Status
+"""Any device→hub message."""
+
+MODELS_BY_KIND: Final[Mapping[EventKind, type[Payload]]] = {
+    "activity": Activity,
+    "heartbeat": Heartbeat,
+    "emergency": Emergency,
+    "checkin": CheckinAnswer,
+    "vitals": Vitals,
+    "status": Status,
+}
+
+
+def to_json(model: BaseModel) -> bytes:
+    """Compact UTF-8 JSON for the wire: Korean stays readable, absent optionals are omitted."""
+    return model.model_dump_json(exclude_none=True).encode()
