@@ -1,0 +1,135 @@
+"""What the escalation core decides: plain values the hub carries out after committing.
+
+Every action that reaches a person carries a ``step`` so the hub can build an idempotency
+key ``(alert_id, step, recipient)``: replaying the same decision never pages twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from alerts.inputs import Role
+
+AlertKind = Literal[
+    "inactivity", "emergency", "monitoring_lost", "device_offline", "vital_out_of_range"
+]
+Stage = Literal["checkin", "guardian", "control_center"]
+MessageKey = Literal[
+    "inactivity_guardian",
+    "inactivity_control_center",
+    "inactivity_official",
+    "inactivity_guardian_reminder",
+    "activity_resumed",
+    "emergency_alert",
+    "emergency_realert",
+    "emergency_supervisor",
+    "emergency_cancel_requested",
+    "emergency_closed",
+    "monitoring_lost",
+    "monitoring_restored",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SendCheckin:
+    """Ask the resident through each listed speaker whether they are all right."""
+
+    devices: tuple[str, ...]
+    request_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    alert_id: str
+    kind: AlertKind
+    stage: Stage
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeStage:
+    alert_id: str
+    kind: AlertKind
+    stage: Stage
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AcknowledgeAlert:
+    alert_id: str
+    kind: AlertKind
+    by: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveAlert:
+    alert_id: str
+    kind: AlertKind
+    reason: str
+    by: str | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Send ``message`` to every contact of ``role`` now."""
+
+    alert_id: str
+    kind: AlertKind
+    stage: Stage
+    role: Role
+    message: MessageKey
+    step: str
+    event_at: datetime | None = None
+    """The moment the message speaks of (``messages.render``'s ``at``); the engine sets it."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDigest:
+    """Hold ``message`` for the official's digest at the next working-day start."""
+
+    alert_id: str
+    kind: AlertKind
+    stage: Stage
+    role: Role
+    message: MessageKey
+    step: str
+    deliver_at: datetime
+    event_at: datetime | None = None
+    """The moment the message speaks of (``messages.render``'s ``at``); the engine sets it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordTimeline:
+    """Note something on the alert's timeline (a cancel request, an operator's step)."""
+
+    alert_id: str
+    what: str
+    by: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkDevice:
+    """A device went offline or came back; no one is paged for this alone."""
+
+    device: str
+    online: bool
+    since: datetime
+
+
+Action = (
+    SendCheckin
+    | OpenAlert
+    | ChangeStage
+    | AcknowledgeAlert
+    | ResolveAlert
+    | Notify
+    | QueueDigest
+    | RecordTimeline
+    | MarkDevice
+)

@@ -1,0 +1,626 @@
+"""The escalation engine: one resident's state + one input + ``now`` -> new state and actions.
+
+Owns the rules of the default escalation policy (check-in, guardian, control centre,
+emergency re-alerts, device health, monitoring lost, activity resumed) and the order they
+fire in. Pure: no I/O, no clock; the same arguments always give the same
+:class:`Decision`, so a hub that crashes before committing can simply decide again.
+
+Each rule is one function named as the domain names it. A timed rule returns a
+:class:`_Due` (when it is due, and what firing it does) or ``None`` when nothing is pending;
+:meth:`Escalation.decide` fires everything due at ``now`` in time order and reports the
+earliest future due time as ``next_due``, so the rules and the wake-up time can't disagree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import assert_never
+
+from alerts.actions import (
+    AcknowledgeAlert,
+    Action,
+    AlertKind,
+    ChangeStage,
+    MarkDevice,
+    MessageKey,
+    Notify,
+    OpenAlert,
+    QueueDigest,
+    RecordTimeline,
+    ResolveAlert,
+    SendCheckin,
+)
+from alerts.calendar import WorkingCalendar
+from alerts.inputs import (
+    Acknowledge,
+    Activity,
+    CheckinAnswer,
+    DeviceStatus,
+    Emergency,
+    Heartbeat,
+    Input,
+    RecordStep,
+    RegisterDevice,
+    Resolve,
+    Role,
+    Tick,
+)
+from alerts.state import AlertState, DeviceState, ResidentState
+
+__all__ = [
+    "Decision",
+    "Escalation",
+    "checkin_request_id",
+    "inactivity_basis",
+    "make_alert_id",
+]
+
+# Fixed forever: alert ids derived from it must be the same after a restart or an upgrade.
+_ID_NAMESPACE = uuid.UUID("725dd0d5-a393-4c30-99dd-5e2cd9415d08")
+
+# Roles whose acknowledgement means "the centre has it" and stops emergency re-alerts.
+_CENTRE_ROLES: frozenset[Role] = frozenset({"control_center", "supervisor"})
+
+# How many closed emergency ids to remember; redeliveries come within hours, not weeks.
+_CLOSED_EMERGENCIES_KEPT = 20
+
+# Every firing retires its rule or moves it past ``now``, so a decision needs only a handful;
+# the bound turns a rule bug into an error instead of a hung hub.
+_MAX_FIRINGS = 1000
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one :meth:`Escalation.decide` call.
+
+    ``next_due`` is when the hub must call ``decide(state, Tick(), next_due)`` next, or
+    ``None`` when nothing is pending.
+    """
+
+    state: ResidentState
+    actions: tuple[Action, ...]
+    next_due: datetime | None
+
+
+class Escalation:
+    """Applies the escalation rules; holds only the (immutable) working calendar."""
+
+    def __init__(self, calendar: WorkingCalendar) -> None:
+        self.calendar = calendar
+
+    def decide(self, state: ResidentState, event: Input, now: datetime) -> Decision:
+        """Apply ``event`` at ``now``, then fire every rule due at or before ``now``.
+
+        ``state`` is not modified; the returned state is a new object.
+        """
+        turn = _Turn(state.clone(), _utc(now), self.calendar)
+        _apply(turn, event)
+        pending = _settle(turn)
+        return Decision(turn.state, tuple(turn.actions), _next_due(turn, pending))
+
+
+# --- identities -------------------------------------------------------------------------
+
+
+def make_alert_id(resident: str, kind: AlertKind, discriminator: str) -> str:
+    """A deterministic alert id, so deciding again after a crash yields the same id."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{resident}|{kind}|{discriminator}"))
+
+
+def checkin_request_id(resident: str, basis: datetime) -> str:
+    """A deterministic check-in request id: 40 characters of ``[a-z0-9-]``."""
+    return "checkin-" + uuid.uuid5(_ID_NAMESPACE, f"{resident}|checkin|{_iso(basis)}").hex
+
+
+def inactivity_basis(state: ResidentState) -> datetime:
+    """T: the time inactivity is counted from.
+
+    The latest of the last activity (or the start of monitoring), the end of away mode
+    (so while away, every inactivity rule lies after ``away_until``) and the moment a
+    person last closed an inactivity alert by hand.
+    """
+    basis = state.last_activity_at or state.monitoring_since
+    for later in (state.policy.away_until, state.inactivity_reset_at):
+        if later is not None and later > basis:
+            basis = later
+    return _utc(basis)
+
+
+# --- the working copy of one decision ---------------------------------------------------
+
+
+class _Turn:
+    """One decision in progress: a private copy of the state, ``now`` and the actions so far."""
+
+    def __init__(self, state: ResidentState, now: datetime, calendar: WorkingCalendar) -> None:
+        self.state = state
+        self.now = now
+        self.calendar = calendar
+        self.actions: list[Action] = []
+
+    def emit(self, action: Action) -> None:
+        self.actions.append(action)
+
+    def tell(
+        self, alert: AlertState, role: Role, message: MessageKey, step: str, about: datetime
+    ) -> None:
+        self.emit(Notify(alert.alert_id, alert.kind, alert.stage, role, message, step, about))
+        _mark_told(alert, role)
+
+
+@dataclass(frozen=True)
+class _Due:
+    at: datetime
+    fire: Callable[[], None]
+
+
+def _mark_told(alert: AlertState, role: Role) -> None:
+    if role not in alert.told:
+        alert.told.append(role)
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+def _apply(turn: _Turn, event: Input) -> None:
+    match event:
+        case RegisterDevice():
+            register_device(turn, event)
+        case Acknowledge():
+            acknowledge(turn, event)
+        case Resolve():
+            resolve(turn, event)
+        case RecordStep():
+            record_step(turn, event)
+        case Tick():
+            pass
+        case _:
+            _apply_device_message(turn, event)
+
+
+def _apply_device_message(
+    turn: _Turn, event: Activity | Heartbeat | DeviceStatus | Emergency | CheckinAnswer
+) -> None:
+    match event:
+        case Activity():
+            device_seen(turn, event.device)
+            resident_active(turn, event.at)
+        case Heartbeat():
+            heartbeat(turn, event)
+        case DeviceStatus():
+            device_status(turn, event)
+        case Emergency():
+            device_seen(turn, event.device)
+            if event.cancel_of is None:
+                emergency_raised(turn, event)
+            else:
+                emergency_cancel_requested(turn, event)
+        case CheckinAnswer():
+            device_seen(turn, event.device)
+            if event.answered:
+                resident_active(turn, event.at)
+        case _:
+            assert_never(event)
+
+
+def resident_active(turn: _Turn, at: datetime) -> None:
+    """Resident activity at ``at`` moves the inactivity basis and may end an alert."""
+    state = turn.state
+    at = _event_time(at, turn.now)
+    if state.last_activity_at is None or at > state.last_activity_at:
+        state.last_activity_at = at
+    alert = _open_alert(state, "inactivity")
+    if alert is not None:
+        activity_resumed(turn, alert, state.last_activity_at)
+
+
+def activity_resumed(turn: _Turn, alert: AlertState, latest: datetime) -> None:
+    """An inactivity alert resolves itself once activity newer than its basis is seen.
+
+    Only if that activity is recent: an old buffered event (sent late by a phone that was
+    off) says the resident was fine back then, not that they are fine now.
+    """
+    if alert.basis_at is None or latest <= alert.basis_at:
+        return
+    if turn.now - latest >= alert.policy.guardian_after:
+        return
+    turn.emit(ResolveAlert(alert.alert_id, alert.kind, reason="activity_resumed"))
+    del turn.state.alerts[alert.alert_id]
+    for role in list(alert.told):
+        if role == "official":
+            route_official(turn, alert, "activity_resumed", "resumed", latest)
+        else:
+            turn.tell(alert, role, "activity_resumed", "resumed", latest)
+
+
+def register_device(turn: _Turn, event: RegisterDevice) -> None:
+    """Add a device, or change the kind of a known one."""
+    device = turn.state.devices.get(event.device)
+    if device is None:
+        turn.state.devices[event.device] = DeviceState(kind=event.kind)
+    else:
+        device.kind = event.kind
+
+
+def heartbeat(turn: _Turn, event: Heartbeat) -> None:
+    """A heartbeat is not resident activity; it only keeps the device counted as online."""
+    device = turn.state.devices.get(event.device)
+    if device is None:
+        return
+    if event.interval_s > 0:
+        device.interval_s = event.interval_s
+    device_seen(turn, event.device)
+
+
+def device_status(turn: _Turn, event: DeviceStatus) -> None:
+    """The retained status topic: "online" on connect, "offline" as the broker's Last Will.
+
+    The Last Will is composed at connect time, so its ``at`` is stale: it means offline now.
+    A retained "online" is replayed to the hub on every reconnect with its old ``at``; it
+    only counts as news when it is newer than anything already known about the device.
+    """
+    device = turn.state.devices.get(event.device)
+    if device is None:
+        return
+    if not event.online:
+        if device.online:
+            device.online = False
+            device.offline_since = turn.now
+            turn.emit(MarkDevice(event.device, online=False, since=turn.now))
+        return
+    known = [t for t in (device.last_seen_at, device.offline_since) if t is not None]
+    if not known or _event_time(event.at, turn.now) > max(known):
+        device_seen(turn, event.device)
+
+
+def device_seen(turn: _Turn, device_id: str) -> None:
+    """Anything from a device proves it is connected now.
+
+    Receipt time is used, not the device's ``at``: device clocks drift and buffered events
+    carry old timestamps, but they arrive over a live connection.
+    """
+    state = turn.state
+    device = state.devices.get(device_id)
+    if device is None:
+        return
+    if device.last_seen_at is None or turn.now > device.last_seen_at:
+        device.last_seen_at = turn.now
+    if device.online:
+        return
+    device.online = True
+    device.offline_since = None
+    turn.emit(MarkDevice(device_id, online=True, since=turn.now))
+    alert = _open_alert(state, "monitoring_lost")
+    if alert is not None:
+        monitoring_restored(turn, alert)
+
+
+def monitoring_restored(turn: _Turn, alert: AlertState) -> None:
+    """A device is back: the monitoring_lost alert resolves and the centre is told."""
+    turn.emit(ResolveAlert(alert.alert_id, alert.kind, reason="monitoring_restored"))
+    del turn.state.alerts[alert.alert_id]
+    turn.tell(alert, "control_center", "monitoring_restored", "resumed", turn.now)
+
+
+def emergency_raised(turn: _Turn, event: Emergency) -> None:
+    """Help was asked for: the centre, guardians and (in hours) the official, at once.
+
+    While an emergency alert is open, further evidence (a second "살려줘", a fall after a
+    button press) goes on its timeline: the people already paged are not paged again. An
+    event that already had its alert closed is a redelivery and changes nothing.
+    """
+    state = turn.state
+    existing = _open_alert(state, "emergency")
+    if existing is not None:
+        turn.emit(
+            RecordTimeline(
+                existing.alert_id, "emergency_repeated", by=event.device, note=event.trigger
+            )
+        )
+        return
+    alert_id = make_alert_id(state.resident, "emergency", f"{event.device}|{event.event_id}")
+    if alert_id in state.closed_emergencies:
+        return  # the same event delivered again after it was handled and closed
+    at = _event_time(event.at, turn.now)
+    alert = AlertState(
+        alert_id=alert_id,
+        kind="emergency",
+        stage="control_center",
+        opened_at=turn.now,
+        basis_at=at,
+        policy=state.policy,
+        next_realert_at=turn.now + state.policy.emergency_ack_within,
+    )
+    state.alerts[alert_id] = alert
+    turn.emit(OpenAlert(alert_id, "emergency", "control_center", reason=event.trigger))
+    turn.tell(alert, "control_center", "emergency_alert", "open", at)
+    turn.tell(alert, "guardian", "emergency_alert", "open", at)
+    route_official(turn, alert, "emergency_alert", "open", at)
+
+
+def emergency_cancel_requested(turn: _Turn, event: Emergency) -> None:
+    """The resident takes an emergency back; the centre is told but still confirms by phone.
+
+    The alert stays open and re-alerts continue: a cancel can be said under duress or by
+    someone else, so only a person closes an emergency.
+    """
+    alert = _open_alert(turn.state, "emergency")
+    if alert is None:
+        return
+    turn.emit(
+        RecordTimeline(alert.alert_id, "cancel_requested", by=event.device, note=event.cancel_of)
+    )
+    if not alert.cancel_requested:
+        alert.cancel_requested = True
+        about = _event_time(event.at, turn.now)
+        turn.tell(alert, "control_center", "emergency_cancel_requested", "cancel", about)
+
+
+def acknowledge(turn: _Turn, event: Acknowledge) -> None:
+    """Someone took the alert on; only the centre's acknowledgement stops emergency re-alerts."""
+    alert = turn.state.alerts.get(event.alert_id)
+    if alert is None:
+        return
+    turn.emit(AcknowledgeAlert(alert.alert_id, alert.kind, event.by, event.role))
+    if alert.state == "open":
+        alert.state = "acknowledged"
+        alert.acknowledged_by = event.by
+        alert.acknowledged_at = turn.now
+    if event.role in _CENTRE_ROLES:
+        alert.next_realert_at = None
+
+
+def resolve(turn: _Turn, event: Resolve) -> None:
+    """A person closed the alert with an outcome.
+
+    Closing an inactivity alert restarts inactivity counting from now: someone has just
+    checked on the resident, and without a new basis the same alert would reopen at once.
+    """
+    state = turn.state
+    alert = state.alerts.pop(event.alert_id, None)
+    if alert is None:
+        return
+    turn.emit(
+        ResolveAlert(
+            alert.alert_id, alert.kind, reason="resolved", by=event.by, outcome=event.outcome
+        )
+    )
+    if alert.kind == "emergency":
+        kept = [*state.closed_emergencies, alert.alert_id]
+        state.closed_emergencies = kept[-_CLOSED_EMERGENCIES_KEPT:]
+        if "guardian" in alert.told:
+            turn.tell(alert, "guardian", "emergency_closed", "closed", turn.now)
+    if alert.kind == "inactivity":
+        state.inactivity_reset_at = turn.now
+
+
+def record_step(turn: _Turn, event: RecordStep) -> None:
+    """A control-centre step (called, no answer, dispatched, 119) goes on the timeline."""
+    if event.alert_id in turn.state.alerts:
+        turn.emit(RecordTimeline(event.alert_id, event.step, by=event.by, note=event.note))
+
+
+# --- timed rules --------------------------------------------------------------------------
+
+
+def checkin_due(turn: _Turn) -> _Due | None:
+    """T + checkin_after: every speaker asks "괜찮으세요?", once per T.
+
+    Skipped (but still marked as done) when there is no speaker, or when the guardian stage
+    is already due, as after a hub outage: a question nobody can answer in time only adds
+    noise.
+    """
+    state = turn.state
+    basis = inactivity_basis(state)
+    if state.checkin_sent_for is not None and _utc(state.checkin_sent_for) == basis:
+        return None
+
+    def fire() -> None:
+        state.checkin_sent_for = basis
+        expires_at = basis + state.policy.guardian_after
+        speakers = tuple(sorted(d for d, dev in state.devices.items() if dev.kind == "speaker"))
+        if speakers and expires_at > turn.now:
+            request_id = checkin_request_id(state.resident, basis)
+            turn.emit(SendCheckin(speakers, request_id, expires_at))
+
+    return _Due(basis + state.policy.checkin_after, fire)
+
+
+def guardian_after(turn: _Turn) -> _Due | None:
+    """T + guardian_after: an inactivity alert opens at stage guardian; guardians get SMS."""
+    state = turn.state
+    if _open_alert(state, "inactivity") is not None:
+        return None
+    basis = inactivity_basis(state)
+
+    def fire() -> None:
+        alert_id = make_alert_id(state.resident, "inactivity", _iso(basis))
+        alert = AlertState(
+            alert_id=alert_id,
+            kind="inactivity",
+            stage="guardian",
+            opened_at=turn.now,
+            basis_at=basis,
+            policy=state.policy,
+        )
+        state.alerts[alert_id] = alert
+        turn.emit(OpenAlert(alert_id, "inactivity", "guardian", reason="guardian_after"))
+        turn.tell(alert, "guardian", "inactivity_guardian", "guardian", basis)
+
+    return _Due(basis + state.policy.guardian_after, fire)
+
+
+def control_center_after(turn: _Turn, alert: AlertState) -> _Due | None:
+    """basis + control_center_after (from the alert's own policy copy): the centre takes over.
+
+    The centre gets it on the board and by SMS, the official in working hours (else in the
+    digest), and guardians are reminded.
+    """
+    if alert.kind != "inactivity" or alert.stage != "guardian" or alert.basis_at is None:
+        return None
+    basis = alert.basis_at
+
+    def fire() -> None:
+        alert.stage = "control_center"
+        turn.emit(
+            ChangeStage(alert.alert_id, alert.kind, "control_center", reason="control_center_after")
+        )
+        turn.tell(alert, "control_center", "inactivity_control_center", "control_center", basis)
+        route_official(turn, alert, "inactivity_official", "control_center", basis)
+        turn.tell(alert, "guardian", "inactivity_guardian_reminder", "guardian_reminder", basis)
+
+    return _Due(basis + alert.policy.control_center_after, fire)
+
+
+def emergency_ack_overdue(turn: _Turn, alert: AlertState) -> _Due | None:
+    """Not acknowledged by the centre in time: alert the centre again and tell the supervisor.
+
+    Repeats every ``emergency_ack_within`` counted from the re-alert, so a hub coming back
+    from an outage sends one re-alert, not one per missed interval.
+    """
+    if alert.kind != "emergency" or alert.next_realert_at is None:
+        return None
+    about = alert.basis_at or alert.opened_at
+
+    def fire() -> None:
+        alert.realerts += 1
+        step = f"realert-{alert.realerts}"
+        alert.next_realert_at = turn.now + alert.policy.emergency_ack_within
+        turn.tell(alert, "control_center", "emergency_realert", step, about)
+        turn.tell(alert, "supervisor", "emergency_supervisor", step, about)
+
+    return _Due(alert.next_realert_at, fire)
+
+
+def device_offline(turn: _Turn, device_id: str, device: DeviceState) -> _Due | None:
+    """No heartbeat for ``device_offline_after_heartbeats`` intervals: the device is offline.
+
+    Nobody is paged for one device; ``monitoring_lost`` covers the resident losing all of them.
+    """
+    if not device.online or device.last_seen_at is None or device.interval_s is None:
+        return None
+    missed = turn.state.policy.device_offline_after_heartbeats
+    due = _utc(device.last_seen_at) + timedelta(seconds=device.interval_s * missed)
+
+    def fire() -> None:
+        device.online = False
+        device.offline_since = due
+        turn.emit(MarkDevice(device_id, online=False, since=due))
+
+    return _Due(due, fire)
+
+
+def monitoring_lost(turn: _Turn) -> _Due | None:
+    """Every device offline for ``monitoring_lost_after``: the centre must know nobody watches."""
+    state = turn.state
+    if not state.devices or _open_alert(state, "monitoring_lost") is not None:
+        return None
+    offline = [d.offline_since for d in state.devices.values() if not d.online]
+    if len(offline) != len(state.devices) or None in offline:
+        return None
+    since = _utc(max(t for t in offline if t is not None))
+    if state.monitoring_lost_for is not None and _utc(state.monitoring_lost_for) == since:
+        return None
+
+    def fire() -> None:
+        alert_id = make_alert_id(state.resident, "monitoring_lost", _iso(since))
+        alert = AlertState(
+            alert_id=alert_id,
+            kind="monitoring_lost",
+            stage="control_center",
+            opened_at=turn.now,
+            basis_at=since,
+            policy=state.policy,
+        )
+        state.alerts[alert_id] = alert
+        state.monitoring_lost_for = since
+        turn.emit(OpenAlert(alert_id, "monitoring_lost", "control_center", reason="all_offline"))
+        turn.tell(alert, "control_center", "monitoring_lost", "open", since)
+
+    return _Due(since + state.policy.monitoring_lost_after, fire)
+
+
+def route_official(
+    turn: _Turn, alert: AlertState, message: MessageKey, step: str, about: datetime
+) -> None:
+    """Officials are paged only in working hours; otherwise it waits for their digest."""
+    if turn.calendar.is_working_time(turn.now):
+        turn.tell(alert, "official", message, step, about)
+        return
+    deliver_at = turn.calendar.next_working_start(turn.now)
+    turn.emit(
+        QueueDigest(
+            alert.alert_id, alert.kind, alert.stage, "official", message, step, deliver_at, about
+        )
+    )
+    _mark_told(alert, "official")
+
+
+# --- firing in time order -----------------------------------------------------------------
+
+
+def _pending(turn: _Turn) -> list[_Due]:
+    state = turn.state
+    found = [checkin_due(turn), guardian_after(turn), monitoring_lost(turn)]
+    found += [device_offline(turn, d, dev) for d, dev in sorted(state.devices.items())]
+    for alert in state.alerts.values():
+        found += [control_center_after(turn, alert), emergency_ack_overdue(turn, alert)]
+    return [due for due in found if due is not None]
+
+
+def _settle(turn: _Turn) -> list[_Due]:
+    """Fire due rules earliest first until none is due; return what is still pending.
+
+    One at a time because firing one rule changes what the others see (an alert opened at
+    T+12h is what the T+24h stage escalates).
+    """
+    for _ in range(_MAX_FIRINGS):
+        pending = _pending(turn)
+        due = [p for p in pending if p.at <= turn.now]
+        if not due:
+            return pending
+        min(due, key=lambda p: p.at).fire()
+    msg = f"escalation rules did not settle for resident {turn.state.resident!r}"
+    raise RuntimeError(msg)
+
+
+def _next_due(turn: _Turn, pending: list[_Due]) -> datetime | None:
+    times = [p.at for p in pending]
+    away_until = turn.state.policy.away_until
+    if away_until is not None and away_until > turn.now:
+        times.append(_utc(away_until))
+    return min(times, default=None)
+
+
+# --- small helpers ----------------------------------------------------------------------
+
+
+def _open_alert(state: ResidentState, kind: AlertKind) -> AlertState | None:
+    """The unresolved alert of ``kind``; the rules keep at most one per kind."""
+    return next((a for a in state.alerts.values() if a.kind == kind), None)
+
+
+def _utc(at: datetime) -> datetime:
+    if at.utcoffset() is None:
+        msg = f"need an aware datetime, got naive {at.isoformat()}"
+        raise ValueError(msg)
+    return at.astimezone(UTC)
+
+
+def _event_time(at: datetime, now: datetime) -> datetime:
+    """A device's timestamp, trusted only as far as it can be.
+
+    Device clocks drift, so a time in the future is taken as now; buffered events keep their
+    old time. A naive time is a device bug, and dropping the event (it may be an
+    emergency) would be worse than taking it as now.
+    """
+    if at.utcoffset() is None:
+        return now
+    return min(at.astimezone(UTC), now)
+
+
+def _iso(at: datetime) -> str:
+    return _utc(at).isoformat()

@@ -1,0 +1,117 @@
+"""What the escalation core is told: resident evidence, device health, operators' work, time.
+
+Plain frozen values. The hub builds them from protocol events and API calls; the core
+never sees MQTT or HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+DeviceKind = Literal["speaker", "phone", "sensors"]
+Role = Literal["guardian", "official", "control_center", "health_center", "supervisor"]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterDevice:
+    """A device was registered for the resident (or its kind changed)."""
+
+    device: str
+    kind: DeviceKind
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Evidence that the resident is up and about, at ``at`` by the device clock."""
+
+    device: str
+    at: datetime
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The device is alive; expect the next one within ``interval_s``. Not resident activity."""
+
+    device: str
+    at: datetime
+    interval_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """The retained ``status`` topic: online on connect, offline as the Last Will."""
+
+    device: str
+    at: datetime
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Emergency:
+    """The resident asked for help or a fall was detected; ``cancel_of`` takes one back."""
+
+    device: str
+    at: datetime
+    event_id: str
+    trigger: str
+    cancel_of: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinAnswer:
+    """The resident's answer to a check-in command; ``answered`` is also activity."""
+
+    device: str
+    at: datetime
+    request_id: str
+    answered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledge:
+    """Someone took an alert on (control centre from the board, guardian from a link)."""
+
+    alert_id: str
+    by: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    """Someone closed an alert with an outcome (false_alarm, resolved_by_phone, ...)."""
+
+    alert_id: str
+    by: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordStep:
+    """A control-centre step on an alert: called_resident, no_answer, dispatched, called_119."""
+
+    alert_id: str
+    by: str
+    step: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time has passed: fire whatever is due at ``now``."""
+
+
+Input = (
+    RegisterDevice
+    | Activity
+    | Heartbeat
+    | DeviceStatus
+    | Emergency
+    | CheckinAnswer
+    | Acknowledge
+    | Resolve
+    | RecordStep
+    | Tick
+)

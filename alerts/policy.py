@@ -1,0 +1,129 @@
+"""Escalation policy: the per-resident timings of check-ins, alerts and device health.
+
+Owns the validated :class:`Policy` value and its defaults (``DEFAULT_POLICY``, the table in
+the domain notes). An open alert carries a copy of the policy it opened under, so a policy
+edit never changes an escalation that is already running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+MAX_DURATION = timedelta(days=30)
+"""The longest any policy duration may be; longer would mean nobody is watching."""
+
+_DURATION_FIELDS = (
+    "checkin_after",
+    "guardian_after",
+    "control_center_after",
+    "emergency_ack_within",
+    "ack_resolve_within",
+    "monitoring_lost_after",
+)
+
+
+class Policy(BaseModel):
+    """When each escalation step happens for one resident.
+
+    Durations read and write as ISO 8601 (``"PT12H"``). The control-centre stage can never be
+    switched off: ``checkin_after < guardian_after < control_center_after`` always holds.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    checkin_after: timedelta = timedelta(hours=11)
+    guardian_after: timedelta = timedelta(hours=12)
+    control_center_after: timedelta = timedelta(hours=24)
+    emergency_ack_within: timedelta = timedelta(seconds=60)
+    ack_resolve_within: timedelta = timedelta(hours=2)
+    device_offline_after_heartbeats: int = Field(default=3, ge=1, le=100)
+    monitoring_lost_after: timedelta = timedelta(hours=2)
+    away_until: datetime | None = None
+
+    @field_validator(*_DURATION_FIELDS)
+    @classmethod
+    def _duration_in_range(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            msg = f"must be longer than zero (got {value})"
+            raise ValueError(msg)
+        if value > MAX_DURATION:
+            msg = f"must be at most 30 days (got {value})"
+            raise ValueError(msg)
+        return value
+
+    @field_serializer(*_DURATION_FIELDS, when_used="json")
+    def _duration_as_iso(self, value: timedelta) -> str:
+        return iso_duration(value)
+
+    @field_validator("away_until")
+    @classmethod
+    def _away_until_aware(cls, value: datetime | None) -> datetime | None:
+        # A naive time would be read in whatever zone the hub runs in; refuse to guess.
+        if value is not None and value.utcoffset() is None:
+            msg = "must include a time zone, e.g. 2026-11-30T09:00:00+09:00"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _stages_in_order(self) -> Self:
+        if not self.checkin_after < self.guardian_after:
+            msg = (
+                f"checkin_after ({self.checkin_after}) must be shorter than "
+                f"guardian_after ({self.guardian_after})"
+            )
+            raise ValueError(msg)
+        if not self.guardian_after < self.control_center_after:
+            msg = (
+                f"guardian_after ({self.guardian_after}) must be shorter than "
+                f"control_center_after ({self.control_center_after}); "
+                "the control-centre stage cannot be switched off"
+            )
+            raise ValueError(msg)
+        return self
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> Policy:
+        """This policy with some fields replaced, validated as a whole.
+
+        Raises ``ValueError`` (pydantic's ``ValidationError`` is one) naming any unknown field
+        or any value that breaks the rules.
+        """
+        unknown = sorted(set(overrides) - set(type(self).model_fields))
+        if unknown:
+            msg = f"unknown policy field(s): {', '.join(unknown)}"
+            raise ValueError(msg)
+        merged: dict[str, object] = {**self.model_dump(), **overrides}
+        return type(self).model_validate(merged)
+
+
+def iso_duration(value: timedelta) -> str:
+    """ISO 8601 in hours, minutes and seconds: ``PT24H`` (as policy files write it), not ``P1D``."""
+    micros = value // timedelta(microseconds=1)
+    sign = "-" if micros < 0 else ""
+    seconds, micro = divmod(abs(micros), 1_000_000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "PT"
+    if hours:
+        text += f"{hours}H"
+    if minutes:
+        text += f"{minutes}M"
+    if micro:
+        text += f"{secs}.{micro:06d}".rstrip("0") + "S"
+    elif secs or text == "PT":
+        text += f"{secs}S"
+    return sign + text
+
+
+DEFAULT_POLICY = Policy()
+"""The default escalation policy from the domain notes (11 h / 12 h / 24 h, 60 s, ...)."""

@@ -1,0 +1,109 @@
+"""What the escalation core remembers about one resident between decisions.
+
+Owns :class:`ResidentState` and its parts. The hub stores ``state.model_dump_json()`` in one
+column and reloads it with ``ResidentState.model_validate_json``; everything here is plain
+JSON-able data, all times aware (the engine writes UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from alerts.actions import AlertKind, Stage
+from alerts.inputs import DeviceKind, Role
+from alerts.policy import Policy
+
+AlertStatus = Literal["open", "acknowledged"]
+
+# Mutable models on purpose: the engine works on a deep copy it owns, and mypy checks
+# attribute assignments, which ``model_copy(update={...})`` would not.
+_CONFIG = ConfigDict(extra="forbid")
+
+
+class DeviceState(BaseModel):
+    """One registered device and whether it is reachable."""
+
+    model_config = _CONFIG
+
+    kind: DeviceKind
+    last_seen_at: AwareDatetime | None = None
+    """When the hub last received anything from the device (receipt time, not device time)."""
+    interval_s: int | None = Field(default=None, gt=0)
+    online: bool = True
+    offline_since: AwareDatetime | None = None
+
+
+class AlertState(BaseModel):
+    """An alert that is open or acknowledged; resolved alerts leave the state."""
+
+    model_config = _CONFIG
+
+    alert_id: str
+    kind: AlertKind
+    stage: Stage
+    state: AlertStatus = "open"
+    opened_at: AwareDatetime
+    basis_at: AwareDatetime | None = None
+    """Inactivity: the last-activity time T; emergency: the event time; monitoring_lost: when
+    the last device went offline."""
+    policy: Policy
+    """The resident's policy when the alert opened; escalation follows this copy only."""
+    told: list[Role] = Field(default_factory=list)
+    """Roles already notified (or queued for a digest), in order, without repeats."""
+    acknowledged_by: str | None = None
+    acknowledged_at: AwareDatetime | None = None
+    next_realert_at: AwareDatetime | None = None
+    realerts: int = 0
+    cancel_requested: bool = False
+
+
+class ResidentState(BaseModel):
+    """Everything the engine needs to decide for one resident."""
+
+    model_config = _CONFIG
+
+    resident: str
+    policy: Policy
+    monitoring_since: AwareDatetime
+    """When monitoring began; the inactivity baseline until any activity is seen."""
+    last_activity_at: AwareDatetime | None = None
+    inactivity_reset_at: AwareDatetime | None = None
+    """When a person last closed an inactivity alert by hand; counting restarts there."""
+    checkin_sent_for: AwareDatetime | None = None
+    """The inactivity basis T a check-in was already sent (or skipped) for."""
+    monitoring_lost_for: AwareDatetime | None = None
+    """The all-offline moment a monitoring_lost alert was already raised for."""
+    closed_emergencies: list[str] = Field(default_factory=list)
+    """Ids of the last few closed emergency alerts, oldest first, so a late redelivery of the
+    same emergency event (at-least-once MQTT, an edge outbox replay) does not page again."""
+    devices: dict[str, DeviceState] = Field(default_factory=dict)
+    alerts: dict[str, AlertState] = Field(default_factory=dict)
+
+    @classmethod
+    def new(cls, resident: str, policy: Policy, now: datetime) -> ResidentState:
+        """A freshly registered resident: no devices, no alerts, watched from ``now``."""
+        if now.utcoffset() is None:
+            msg = "now must be an aware datetime"
+            raise ValueError(msg)
+        return cls(resident=resident, policy=policy, monitoring_since=now.astimezone(UTC))
+
+    def clone(self) -> ResidentState:
+        """A copy that shares nothing mutable with this one, for the engine to work on.
+
+        Datetimes and the frozen Policy are immutable and shared; every model and list is
+        copied. Several times faster than ``model_copy(deep=True)``, which rebuilds every
+        datetime. Add any new mutable field here.
+        """
+        return self.model_copy(
+            update={
+                "closed_emergencies": list(self.closed_emergencies),
+                "devices": {key: dev.model_copy() for key, dev in self.devices.items()},
+                "alerts": {
+                    key: alert.model_copy(update={"told": list(alert.told)})
+                    for key, alert in self.alerts.items()
+                },
+            }
+        )

@@ -1,0 +1,248 @@
+"""Emergencies: page at once, never twice, re-alert every 60 s until the centre acknowledges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from alerts.actions import (
+    AcknowledgeAlert,
+    Action,
+    Notify,
+    OpenAlert,
+    QueueDigest,
+    RecordTimeline,
+    ResolveAlert,
+)
+from alerts.engine import make_alert_id
+from alerts.inputs import Acknowledge, Emergency, RecordStep, Resolve, Tick
+from alerts.testing import VirtualResident
+
+T0 = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # Monday 09:00 KST, where the fixtures start
+SEOUL = ZoneInfo("Asia/Seoul")
+MINUTE = timedelta(minutes=1)
+A = TypeVar("A")
+MakeResident = Callable[..., VirtualResident]
+
+
+def told(actions: Sequence[Action]) -> list[tuple[str, str, str]]:
+    return [(a.role, a.message, a.step) for a in actions if isinstance(a, Notify)]
+
+
+def only(actions: Sequence[Action], kind: type[A]) -> list[A]:
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def raise_emergency(vr: VirtualResident, event_id: str = "e-1") -> tuple[str, tuple[Action, ...]]:
+    actions = vr.send(Emergency("spk-1", vr.clock.now(), event_id, "voice"))
+    return make_alert_id("r-1", "emergency", f"spk-1|{event_id}"), actions
+
+
+def test_emergency_in_working_hours_pages_everyone_at_once(resident: VirtualResident) -> None:
+    resident.advance(timedelta(hours=1))  # Monday 10:00 KST
+    now = resident.clock.now()
+
+    alert_id, actions = raise_emergency(resident)
+
+    assert actions == (
+        OpenAlert(alert_id, "emergency", "control_center", reason="voice"),
+        Notify(
+            alert_id,
+            "emergency",
+            "control_center",
+            "control_center",
+            "emergency_alert",
+            "open",
+            now,
+        ),
+        Notify(alert_id, "emergency", "control_center", "guardian", "emergency_alert", "open", now),
+        Notify(alert_id, "emergency", "control_center", "official", "emergency_alert", "open", now),
+    )
+    alert = resident.state.alerts[alert_id]
+    assert alert.next_realert_at == now + MINUTE
+    assert resident.next_due == now + MINUTE
+
+
+def test_emergency_at_night_goes_to_the_officials_digest(make_resident: MakeResident) -> None:
+    vr = make_resident(start=datetime(2026, 11, 27, 23, 30, tzinfo=SEOUL))
+    _, actions = raise_emergency(vr)
+    assert [role for role, _, _ in told(actions)] == ["control_center", "guardian"]
+    (queued,) = only(actions, QueueDigest)
+    assert queued.message == "emergency_alert"
+    assert queued.deliver_at == datetime(2026, 11, 30, 9, tzinfo=SEOUL)  # Friday night: Monday
+
+
+def test_repeated_evidence_is_recorded_not_paged(resident: VirtualResident) -> None:
+    alert_id, _ = raise_emergency(resident)
+    resident.advance(timedelta(seconds=20))
+
+    again = resident.send(Emergency("pir-1", resident.clock.now(), "e-2", "fall"))
+
+    assert again == (RecordTimeline(alert_id, "emergency_repeated", by="pir-1", note="fall"),)
+    assert list(resident.state.alerts) == [alert_id]
+
+
+def test_realert_every_minute_until_the_centre_acknowledges(resident: VirtualResident) -> None:
+    alert_id, _ = raise_emergency(resident)
+
+    actions = resident.advance(5 * MINUTE + timedelta(seconds=30))
+
+    realert_times = [s.at - T0 for s in resident.history if isinstance(s.event, Tick)]
+    assert realert_times == [n * MINUTE for n in range(1, 6)]
+    assert told(actions) == [
+        (role, message, f"realert-{n}")
+        for n in range(1, 6)
+        for role, message in (
+            ("control_center", "emergency_realert"),
+            ("supervisor", "emergency_supervisor"),
+        )
+    ]
+    assert resident.state.alerts[alert_id].realerts == 5
+
+    ack = resident.send(Acknowledge(alert_id, by="operator-7", role="control_center"))
+
+    assert ack == (AcknowledgeAlert(alert_id, "emergency", "operator-7", "control_center"),)
+    alert = resident.state.alerts[alert_id]
+    assert (alert.state, alert.next_realert_at) == ("acknowledged", None)
+    assert told(resident.advance(timedelta(hours=1))) == []
+
+
+def test_guardian_acknowledgement_does_not_stop_realerts(resident: VirtualResident) -> None:
+    alert_id, _ = raise_emergency(resident)
+    resident.advance(timedelta(seconds=10))
+    resident.send(Acknowledge(alert_id, by="daughter", role="guardian"))
+
+    actions = resident.advance(MINUTE)
+
+    assert told(actions) == [
+        ("control_center", "emergency_realert", "realert-1"),
+        ("supervisor", "emergency_supervisor", "realert-1"),
+    ]
+    alert = resident.state.alerts[alert_id]
+    assert (alert.acknowledged_by, alert.acknowledged_at) == (
+        "daughter",
+        T0 + timedelta(seconds=10),
+    )
+
+
+def test_supervisor_acknowledgement_stops_realerts(resident: VirtualResident) -> None:
+    alert_id, _ = raise_emergency(resident)
+    resident.advance(90 * timedelta(seconds=1))
+    resident.send(Acknowledge(alert_id, by="supervisor-1", role="supervisor"))
+    assert resident.state.alerts[alert_id].next_realert_at is None
+
+
+def test_catch_up_after_outage_realerts_once(resident: VirtualResident) -> None:
+    alert_id, _ = raise_emergency(resident)
+    resident.clock.set(T0 + 10 * MINUTE)  # hub was down; no ticks
+
+    actions = resident.send(Tick())
+
+    assert [step for _, _, step in told(actions)] == ["realert-1", "realert-1"]
+    assert resident.state.alerts[alert_id].next_realert_at == T0 + 11 * MINUTE
+
+
+def test_cancel_is_recorded_and_the_centre_still_confirms(resident: VirtualResident) -> None:
+    alert_id, _ = raise_emergency(resident)
+    resident.advance(timedelta(seconds=15))
+    now = resident.clock.now()
+
+    actions = resident.send(Emergency("spk-1", now, "e-3", "voice", cancel_of="e-1"))
+
+    assert actions == (
+        RecordTimeline(alert_id, "cancel_requested", by="spk-1", note="e-1"),
+        Notify(
+            alert_id,
+            "emergency",
+            "control_center",
+            "control_center",
+            "emergency_cancel_requested",
+            "cancel",
+            now,
+        ),
+    )
+    assert resident.state.alerts[alert_id].cancel_requested
+    assert resident.state.alerts[alert_id].state == "open"
+    again = resident.send(Emergency("spk-1", now, "e-4", "voice", cancel_of="e-1"))
+    assert again == (RecordTimeline(alert_id, "cancel_requested", by="spk-1", note="e-1"),)
+    assert len(told(resident.advance(MINUTE))) == 2  # re-alerts go on until acknowledged
+
+
+def test_cancel_without_an_open_emergency_does_nothing(resident: VirtualResident) -> None:
+    now = resident.clock.now()
+    assert resident.send(Emergency("spk-1", now, "e-3", "voice", cancel_of="e-1")) == ()
+
+
+def test_resolve_closes_and_tells_guardians(resident: VirtualResident) -> None:
+    alert_id, _ = raise_emergency(resident)
+    resident.advance(30 * timedelta(seconds=1))
+    resident.send(Acknowledge(alert_id, by="operator-7", role="control_center"))
+    resident.send(RecordStep(alert_id, by="operator-7", step="called_resident", note="no answer"))
+    resident.advance(10 * MINUTE)
+    now = resident.clock.now()
+
+    actions = resident.send(Resolve(alert_id, by="operator-7", outcome="visited"))
+
+    assert actions == (
+        ResolveAlert(alert_id, "emergency", reason="resolved", by="operator-7", outcome="visited"),
+        Notify(
+            alert_id, "emergency", "control_center", "guardian", "emergency_closed", "closed", now
+        ),
+    )
+    assert resident.state.alerts == {}
+    assert resident.send(Tick()) == ()
+
+
+def test_record_step_goes_on_the_timeline(resident: VirtualResident) -> None:
+    alert_id, _ = raise_emergency(resident)
+    actions = resident.send(RecordStep(alert_id, by="operator-7", step="called_119"))
+    assert actions == (RecordTimeline(alert_id, "called_119", by="operator-7"),)
+
+
+def test_unknown_alert_ids_do_nothing(resident: VirtualResident) -> None:
+    assert resident.send(Acknowledge("nope", by="x", role="control_center")) == ()
+    assert resident.send(Resolve("nope", by="x", outcome="false_alarm")) == ()
+    assert resident.send(RecordStep("nope", by="x", step="dispatched")) == ()
+
+
+def test_a_new_emergency_after_resolve_pages_again(resident: VirtualResident) -> None:
+    first, _ = raise_emergency(resident, "e-1")
+    resident.send(Resolve(first, by="operator-7", outcome="false_alarm"))
+    resident.advance(MINUTE)
+
+    second, actions = raise_emergency(resident, "e-9")
+
+    assert second != first
+    assert len(only(actions, OpenAlert)) == 1
+    assert len(told(actions)) == 3
+
+
+def test_naive_event_time_is_taken_as_now_not_dropped(resident: VirtualResident) -> None:
+    resident.advance(MINUTE)
+    naive = datetime(2026, 11, 23, 0, 0)  # a device bug: no zone
+    actions = resident.send(Emergency("spk-1", naive, "e-1", "button"))
+    (alert,) = resident.state.alerts.values()
+    assert len(only(actions, OpenAlert)) == 1
+    assert alert.basis_at == resident.clock.now()
+
+
+def test_redelivered_event_after_close_does_not_page_again(resident: VirtualResident) -> None:
+    alert_id, _ = raise_emergency(resident, "e-1")
+    resident.send(Resolve(alert_id, by="operator-7", outcome="false_alarm"))
+    resident.advance(timedelta(hours=3))
+
+    _, actions = raise_emergency(resident, "e-1")  # the edge outbox sent it once more
+
+    assert actions == ()
+    assert resident.state.alerts == {}
+    assert resident.state.closed_emergencies == [alert_id]
+
+
+def test_only_the_last_closed_emergencies_are_remembered(resident: VirtualResident) -> None:
+    for n in range(25):
+        alert_id, _ = raise_emergency(resident, f"e-{n}")
+        resident.send(Resolve(alert_id, by="operator-7", outcome="false_alarm"))
+    assert len(resident.state.closed_emergencies) == 20
+    assert resident.state.closed_emergencies[-1] == alert_id
