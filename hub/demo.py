@@ -32,7 +32,15 @@ from hub.broker import Broker
 from hub.runtime import Hub
 from hub.service import HubCore
 from hub.settings import Settings
-from simulators.household import KST, ScriptRun, SimulatedHousehold, Step, run_script
+from protocol import CheckinCommand
+from simulators.household import (
+    KST,
+    ReceivedCommand,
+    ScriptRun,
+    SimulatedHousehold,
+    Step,
+    run_script,
+)
 
 Out = Callable[[str], None]
 
@@ -240,6 +248,7 @@ class Demo:
                 self.broker.url,
                 protocol,
                 answers_checkin=False,  # nobody answers the speaker in this demo
+                on_command=partial(self._narrate_command, resident.name),
             )
             self.households.append(home.start())
         for home, resident in zip(self.households, CAST, strict=True):
@@ -272,6 +281,13 @@ class Demo:
             hub.call(partial(_register_device, core, resident.id, device, kind))
         for person in resident.contacts:
             hub.call(partial(_add_contact, core, resident.id, person))
+
+    def _narrate_command(self, name: str, received: ReceivedCommand) -> None:
+        if isinstance(received.command, CheckinCommand):
+            self.out(
+                f"{_clock()}  ▶ {name}: 스피커 {received.device} 「괜찮으세요?」"
+                " — no answer (check-in)"
+            )
 
     def _heartbeats(self, resident: Resident) -> list[Step]:
         interval = self.timeline.whole_s(HEARTBEAT_EVERY_S)
@@ -340,7 +356,8 @@ class Demo:
             f"  • 이말순 ({CAST[2].id}): +{t.show(EMERGENCY_AT_S)} 「아리아 살려줘」",
             "      관제센터와 보호자에게 즉시 — control centre and guardian at once;",
             f"      not acknowledged within {t.show(EMERGENCY_ACK_S)}: paged again + supervisor.",
-            "      (Acknowledge it on the dashboard to stop that.)",
+            "      (Acknowledge it on the dashboard to stop that.) She does not move",
+            "      afterwards either, so the inactivity steps follow as for 박순자.",
             "",
             "보낸 문자가 아래에 나타납니다 — SMS appear below as they are sent.",
             "Ctrl-C 로 종료 — Ctrl-C stops the demo.",

@@ -1,0 +1,334 @@
+"""``anbu bench ingest``: durable ingest rate, emergency latency and the broker's own rate.
+
+Owns the ingest benchmark. One run starts a real Mosquitto and a hub (temporary SQLite
+unless a database URL is given) and measures, against that same broker:
+
+* raw: the broker's QoS 1 pass-through rate, publisher to subscriber, no hub involved;
+* hub: the sustained durable rate, from the first publish until every event is committed
+  (the ingest worker counts a message only after its transaction commits);
+* latency: per emergency, from publish until its guardian and control-centre SMS rows are
+  in the outbox (each emergency goes to a resident without an open alert).
+
+The figures are returned, printed through ``out`` and written to ``output`` as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+import structlog
+import typer
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Engine, func, select
+
+from hub.broker import Broker, MosquittoBroker
+from hub.logs import configure_logging
+from hub.runtime import Hub
+from hub.service import HubCore
+from hub.settings import Settings
+from hub.store.tables import events, outbox
+from protocol import Activity, Emergency, device_topic, to_json
+
+Out = Callable[[str], None]
+
+KST: Final = timezone(timedelta(hours=9), "KST")
+DEFAULT_RESIDENTS: Final = 100
+DEFAULT_EMERGENCIES: Final = 200
+INFLIGHT: Final = 1000
+READY_TIMEOUT_S: Final = 20.0
+LATENCY_TIMEOUT_S: Final = 10.0
+LATENCY_POLL_S: Final = 0.0005
+RAW_TOPIC: Final = "bench/raw"
+DEVICE: Final = "dev-1"
+CONTROL_CENTER_PHONES: Final = ["+82-2-000-0000"]
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not complete (broker, hub or a message went missing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Timing:
+    count: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else math.inf
+
+
+def run_ingest_bench(
+    events: int,
+    output: Path,
+    db_url: str | None,
+    *,
+    emergencies: int = DEFAULT_EMERGENCIES,
+    residents: int = DEFAULT_RESIDENTS,
+    out: Out | None = None,
+) -> dict[str, Any]:
+    """Run the three measurements on one fresh broker and hub; return and write the figures."""
+    if events < 1 or emergencies < 1 or residents < 1:
+        raise ValueError("events, emergencies and residents must be at least 1")
+    say: Out = out if out is not None else typer.echo
+    if not structlog.is_configured():
+        # Run from the CLI without a logging set-up: keep the hub's INFO lines off stdout,
+        # which carries the figures.
+        configure_logging(level="WARNING")
+    workdir = Path(tempfile.mkdtemp(prefix="anbu-bench-"))
+    broker = Broker.mosquitto(workdir=workdir / "mosquitto")
+    hub: Hub | None = None
+    try:
+        say(f"broker: {broker.url} (mosquitto); {events} events, {emergencies} emergencies")
+        raw = _raw_rate(broker, events)
+        say(f"raw broker pass-through: {raw.rate:,.0f} msg/s")
+
+        settings = Settings(
+            mqtt_url=broker.url,
+            mqtt_protocol="5",
+            mqtt_client_id=f"anbu-bench-{secrets.token_hex(3)}",
+            db_url=db_url or f"sqlite:///{workdir / 'bench.db'}",
+            admin_token=None,
+            sms=f"log:{workdir / 'sms-outbox.jsonl'}",
+            control_center_phones=list(CONTROL_CENTER_PHONES),
+        )
+        hub = Hub(settings, serve_http=False).start()
+        if not hub.wait_ready(READY_TIMEOUT_S):
+            raise BenchError(f"the hub did not connect to {broker.url} in {READY_TIMEOUT_S:g} s")
+        prefix = f"b{secrets.token_hex(3)}"
+        ingest_ids = [f"{prefix}-r{i}" for i in range(residents)]
+        alarm_ids = [f"{prefix}-e{i}" for i in range(emergencies)]
+        _register(hub, ingest_ids + alarm_ids)
+        say(f"registered {len(ingest_ids) + len(alarm_ids)} residents")
+
+        ingest = _hub_rate(hub, broker, ingest_ids, events, prefix)
+        say(f"hub durable ingest: {ingest.rate:,.0f} events/s")
+
+        latencies = _emergency_latencies(hub, broker, alarm_ids)
+        result: dict[str, Any] = {
+            "events": events,
+            "hub_events_per_s": round(ingest.rate, 1),
+            "raw_events_per_s": round(raw.rate, 1),
+            "hub_raw_ratio": round(ingest.rate / raw.rate, 3),
+            "emergency_latency_ms": {
+                "p50": round(statistics.median(latencies), 2),
+                "p99": round(_percentile(latencies, 99), 2),
+                "max": round(max(latencies), 2),
+                "count": len(latencies),
+            },
+            "residents": residents,
+            "db": hub.engine.url.get_backend_name(),
+            "broker": "mosquitto",
+            "mqtt_protocol": "5",
+            "ingest_batch": settings.ingest_batch,
+            "machine": {"cpus": os.cpu_count()},
+        }
+    finally:
+        if hub is not None:
+            hub.stop()
+        broker.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text + "\n", encoding="utf-8")
+    say(text)
+    say(f"written to {output}")
+    return result
+
+
+# ---------------------------------------------------------------------- measurements
+
+
+def _raw_rate(broker: MosquittoBroker, count: int) -> _Timing:
+    """N QoS 1 messages through the broker alone: first publish to last receipt."""
+    payload = _activity_payload("raw-0")
+    done = threading.Event()
+    received = 0
+    last_at = 0.0
+
+    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        nonlocal received, last_at
+        received += 1
+        if received == count:
+            last_at = time.perf_counter()
+            done.set()
+
+    subscriber = _client(broker, "bench-raw-sub")
+    subscriber.on_message = on_message
+    _subscribe(subscriber, f"{RAW_TOPIC}/#")
+    publisher = _client(broker, "bench-raw-pub")
+    try:
+        messages = [(f"{RAW_TOPIC}/{i % DEFAULT_RESIDENTS}", payload) for i in range(count)]
+        started = time.perf_counter()
+        _publish_all(publisher, messages)
+        if not done.wait(_deadline_s(count)):
+            raise BenchError(f"raw: only {received} of {count} messages arrived")
+        return _Timing(count, last_at - started)
+    finally:
+        _close(publisher)
+        _close(subscriber)
+
+
+def _hub_rate(
+    hub: Hub, broker: MosquittoBroker, resident_ids: list[str], count: int, prefix: str
+) -> _Timing:
+    """N activity events into the hub: first publish until all N are committed."""
+    messages = [
+        (
+            device_topic(resident_ids[i % len(resident_ids)], DEVICE, "activity"),
+            _activity_payload(f"a-{i}"),
+        )
+        for i in range(count)
+    ]
+    publisher = _client(broker, "bench-hub-pub")
+    try:
+        baseline = hub.worker.processed
+        target = baseline + count
+        started = time.perf_counter()
+        _publish_all(publisher, messages)
+        deadline = started + _deadline_s(count)
+        while hub.worker.processed < target:
+            if time.perf_counter() > deadline:
+                got = hub.worker.processed - baseline
+                raise BenchError(f"hub: only {got} of {count} events committed in time")
+            time.sleep(0.002)
+        finished = time.perf_counter()
+    finally:
+        _close(publisher)
+    stored = _count(
+        hub.engine,
+        select(func.count())
+        .select_from(events)
+        .where(events.c.kind == "activity", events.c.resident_id.like(f"{prefix}-r%")),
+    )
+    if stored != count:
+        rejected = dict(hub.core.rejected)
+        raise BenchError(f"hub: {stored} of {count} events stored (rejected: {rejected})")
+    return _Timing(count, finished - started)
+
+
+def _emergency_latencies(hub: Hub, broker: MosquittoBroker, resident_ids: list[str]) -> list[float]:
+    """One emergency per resident, one at a time: publish until both SMS rows exist (ms)."""
+    publisher = _client(broker, "bench-emergency-pub")
+    latencies: list[float] = []
+    try:
+        for i, resident in enumerate(resident_ids):
+            topic = device_topic(resident, DEVICE, "emergency")
+            payload = to_json(
+                Emergency(v=1, id=f"e-{i}", ts=_now(), trigger="voice", text="아리아 살려줘")
+            )
+            query = (
+                select(func.count(func.distinct(outbox.c.role)))
+                .select_from(outbox)
+                .where(
+                    outbox.c.resident_id == resident,
+                    outbox.c.channel == "sms",
+                    outbox.c.kind == "emergency",
+                    outbox.c.role.in_(("guardian", "control_center")),
+                )
+            )
+            started = time.perf_counter()
+            publisher.publish(topic, payload, qos=1)
+            deadline = started + LATENCY_TIMEOUT_S
+            while _count(hub.engine, query) < 2:
+                if time.perf_counter() > deadline:
+                    raise BenchError(f"latency: no guardian+centre SMS rows for {resident}")
+                time.sleep(LATENCY_POLL_S)
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        _close(publisher)
+    return latencies
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _register(hub: Hub, resident_ids: list[str]) -> None:
+    core = hub.core
+    for resident in resident_ids:
+        hub.call(partial(_register_one, core, resident))
+
+
+def _register_one(core: HubCore, resident: str, now: datetime) -> None:
+    core.register_resident({"id": resident, "name": "벤치", "district": "bench"}, now)
+    core.register_device(resident, DEVICE, "speaker", now)
+    core.add_contact(resident, "guardian", "보호자", "+821000000000", now)
+
+
+def _now() -> datetime:
+    return datetime.now(KST)
+
+
+def _activity_payload(message_id: str) -> bytes:
+    return to_json(Activity(v=1, id=message_id, ts=_now(), source="voice"))
+
+
+def _client(broker: MosquittoBroker, name: str) -> mqtt.Client:
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"{name}-{secrets.token_hex(3)}",
+        protocol=mqtt.MQTTv5,
+    )
+    client.max_inflight_messages_set(INFLIGHT)
+    client.max_queued_messages_set(0)
+    connected = threading.Event()
+    client.on_connect = lambda _c, _u, _f, reason, _p: (
+        None if reason.is_failure else connected.set()
+    )
+    client.connect(broker.host, broker.port, keepalive=60)
+    client.loop_start()
+    if not connected.wait(10):
+        _close(client)
+        raise BenchError(f"{name} could not connect to {broker.url}")
+    return client
+
+
+def _subscribe(client: mqtt.Client, topic: str) -> None:
+    acked = threading.Event()
+    client.on_subscribe = lambda *_args: acked.set()
+    client.subscribe(topic, qos=1)
+    if not acked.wait(10):
+        raise BenchError(f"subscription to {topic} was not acknowledged")
+
+
+def _publish_all(client: mqtt.Client, messages: list[tuple[str, bytes]]) -> None:
+    for topic, payload in messages:
+        info = client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise BenchError(f"publish failed: {mqtt.error_string(info.rc)}")
+
+
+def _close(client: mqtt.Client) -> None:
+    client.disconnect()
+    client.loop_stop()
+
+
+def _count(engine: Engine, query: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _deadline_s(count: int) -> float:
+    """Generous: 60 s plus 10 ms per message."""
+    return 60.0 + count / 100
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
