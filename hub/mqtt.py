@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from protocol.topics import SUBSCRIPTION
 
@@ -152,7 +153,14 @@ class MqttBridge:
             self._generation += 1
         # Subscribing again on every connect is harmless with a persistent session and
         # repairs a session the broker dropped.
-        client.subscribe(self._subscription, qos=1)
+        if self._v5:
+            # Retained statuses only on a new subscription, not on every reconnect.
+            options = SubscribeOptions(
+                qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
+            )
+            client.subscribe(self._subscription, options=options)
+        else:
+            client.subscribe(self._subscription, qos=1)
         self.connected.set()
         log.info("mqtt.connected", host=self._address.host, port=self._address.port)
 
@@ -165,16 +173,25 @@ class MqttBridge:
         _properties: Properties | None,
     ) -> None:
         self.connected.clear()
-        log.warning("mqtt.disconnected", reason=str(reason))
+        if reason.is_failure:
+            log.warning("mqtt.disconnected", reason=str(reason))
+        else:
+            log.info("mqtt.disconnected", reason=str(reason))
 
     def _handle_message(
         self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
     ) -> None:
         with self._lock:
             generation = self._generation
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            # Brokers should refuse such topics; if one slips through it is dead-lettered.
+            # paho exposes no raw-topic accessor, hence the private attribute.
+            topic = repr(message._topic)
         self._on_message(
             Incoming(
-                topic=message.topic,
+                topic=topic,
                 payload=bytes(message.payload),
                 mid=message.mid,
                 qos=message.qos,

@@ -48,6 +48,7 @@ class Hub:
         self._provider = provider
         self._serve_http = serve_http
         self._broker: Any = None
+        self._stopped = False
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self.engine: Engine
@@ -89,6 +90,9 @@ class Hub:
         return self
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         if self._server is not None:
             self._server.should_exit = True
             if self._server_thread is not None:
@@ -121,7 +125,8 @@ class Hub:
 
         self._broker = Broker.best()
         self._broker.start()
-        protocol = "5" if "5" in self._broker.protocol_versions else "3.1.1"
+        speaks_v5 = any(version.startswith("5") for version in self._broker.protocol_versions)
+        protocol = "5" if speaks_v5 else "3.1.1"
         return self._broker.url, protocol
 
     def _start_http(self) -> None:

@@ -10,7 +10,6 @@ that the unique keys make harmless.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +51,7 @@ from hub.store.tables import (
     resident_state,
     residents,
 )
-from protocol import Event, Rejection, parse
+from protocol import AlertChange, CheckinCommand, Event, Rejection, parse, to_json
 from protocol.topics import ALERTS_TOPIC, cmd_topic
 
 log = structlog.get_logger(__name__)
@@ -235,21 +234,19 @@ class HubCore:
         self._decide(conn, parsed.resident, core_input, now, work)
 
     def _newer_status(self, conn: Connection, event: Event, now: datetime) -> bool:
+        """Whether a status message is news rather than a replay of the retained one.
+
+        Statuses are taken in arrival order: a Last Will carries the time its device
+        connected, so it is older than the ``online`` it follows and must still count.
+        Only an exact repeat (same state, same ``ts``) is a replay.
+        """
         status: Any = event.message
-        at = min(status.ts, now)
-        row = conn.execute(
-            select(devices.c.status_at).where(
-                (devices.c.resident_id == event.resident) & (devices.c.id == event.device)
-            )
-        ).first()
-        # Retained status comes again on every resubscribe; only a newer one means anything.
-        if row is not None and row.status_at is not None and row.status_at >= at:
+        online = status.state == "online"
+        where = (devices.c.resident_id == event.resident) & (devices.c.id == event.device)
+        row = conn.execute(select(devices.c.status_at, devices.c.online).where(where)).first()
+        if row is not None and row.status_at == status.ts and row.online == online:
             return False
-        conn.execute(
-            update(devices)
-            .where((devices.c.resident_id == event.resident) & (devices.c.id == event.device))
-            .values(status_at=at, online=status.state == "online")
-        )
+        conn.execute(update(devices).where(where).values(status_at=status.ts, online=online))
         return True
 
     def _store_event(
@@ -434,21 +431,21 @@ class HubCore:
         self, conn: Connection, resident_id: str, action: SendCheckin, now: datetime
     ) -> None:
         for device in action.devices:
-            command = {
-                "v": 1,
-                "id": action.request_id,
-                "ts": now.isoformat(),
-                "type": "checkin",
-                "prompt": checkin_prompt(),
-                "expires_ts": action.expires_at.isoformat(),
-            }
+            command = CheckinCommand(
+                v=1,
+                id=action.request_id,
+                ts=now,
+                type="checkin",
+                prompt=checkin_prompt(),
+                expires_ts=action.expires_at,
+            )
             self._outbox(
                 conn,
                 _key("checkin", resident_id, device, action.request_id),
                 channel="mqtt",
                 resident_id=resident_id,
                 recipient=cmd_topic(resident_id, device),
-                body=json.dumps(command, ensure_ascii=False),
+                body=to_json(command).decode(),
                 created_at=now,
             )
 
@@ -492,16 +489,16 @@ class HubCore:
         row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
         if row is None:
             return
-        change = {
-            "v": 1,
-            "alert_id": row.id,
-            "resident": row.resident_id,
-            "kind": row.kind,
-            "state": row.state,
-            "stage": row.stage,
-            "ts": now.isoformat(),
-            "reason": reason,
-        }
+        change = AlertChange(
+            v=1,
+            alert_id=row.id,
+            resident=row.resident_id,
+            kind=row.kind,
+            state=row.state,
+            stage=row.stage,
+            ts=now,
+            reason=reason,
+        )
         self._outbox(
             conn,
             _key("change", row.id, row.state, row.stage, reason),
@@ -511,7 +508,7 @@ class HubCore:
             kind=row.kind,
             stage=row.stage,
             recipient=ALERTS_TOPIC,
-            body=json.dumps(change, ensure_ascii=False),
+            body=to_json(change).decode(),
             created_at=now,
         )
 
@@ -530,9 +527,9 @@ class HubCore:
             phones += self._settings.supervisor_phones
         return list(dict.fromkeys(phones))
 
-    def _message_text(self, resident_id: str, message: Any, now: datetime) -> str:
+    def _message_text(self, resident_id: str, message: Any, at: datetime) -> str:
         name = self._names.get(resident_id, resident_id)
-        return render(message, resident_name=name, at=now, tz=self._settings.tz)
+        return render(message, resident_name=name, at=at, tz=self._settings.tz)
 
     def _notify(self, conn: Connection, resident_id: str, action: Notify, now: datetime) -> None:
         phones = self.recipients(conn, resident_id, action.role)
@@ -540,7 +537,7 @@ class HubCore:
             log.warning("notify.no_recipients", role=action.role, alert_id=action.alert_id)
             self._timeline(conn, action.alert_id, now, "no_recipients", None, action.role)
             return
-        body = self._message_text(resident_id, action.message, now)
+        body = self._message_text(resident_id, action.message, action.event_at or now)
         for phone in phones:
             self._outbox(
                 conn,
@@ -570,7 +567,7 @@ class HubCore:
                     alert_id=action.alert_id,
                     recipient=phone,
                     message=action.message,
-                    queued_at=now,
+                    queued_at=action.event_at or now,
                     deliver_at=action.deliver_at,
                     delivered=False,
                 )

@@ -1,0 +1,159 @@
+"""The hub's core with its real database, in virtual time: a week of the default policy.
+
+No broker here: messages go straight into :class:`HubCore` as the ingest worker would hand
+them over, and the clock is a FakeClock, so 12 h / 24 h stages run in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from alerts.calendar import WorkingCalendar
+from alerts.clock import FakeClock
+from alerts.engine import Escalation
+from hub.mqtt import Incoming
+from hub.service import HubCore
+from hub.settings import Settings
+from hub.store.db import migrate, open_engine
+from hub.store.tables import devices, outbox
+from tests.hub.support import KST
+
+# Friday 2026-09-18 … Monday 2026-09-28: a weekend, then 추석 (Sep 24–26) and a weekend.
+START = datetime(2026, 9, 18, 8, 0, tzinfo=KST)
+
+
+class Harness:
+    def __init__(self, db_url: str) -> None:
+        self.engine = open_engine(db_url)
+        migrate(self.engine)
+        self.clock = FakeClock(START)
+        self.core = HubCore(
+            self.engine, Escalation(WorkingCalendar()), Settings(control_center_phones=["+821"])
+        )
+        self.ids = 0
+
+    def publish(self, resident: str, device: str, kind: str, **fields: Any) -> None:
+        self.ids += 1
+        body = {"v": 1, "id": f"m{self.ids}", "ts": self.clock.now().isoformat(), **fields}
+        message = Incoming(
+            topic=f"anbu/v1/{resident}/{device}/{kind}",
+            payload=json.dumps(body).encode(),
+            mid=self.ids,
+            qos=1,
+            retain=False,
+            generation=1,
+        )
+        self.core.ingest([message], self.clock.now())
+
+    def run_until(self, until: datetime) -> None:
+        """Fire every due step in order, as the worker does, up to ``until``."""
+        while True:
+            due = self.core.next_due()
+            if due is None or due > until:
+                break
+            self.clock.set(max(due, self.clock.now()))
+            self.core.run_due(self.clock.now())
+        self.clock.set(until)
+
+    def sms(self) -> list[Any]:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(outbox).where(outbox.c.channel == "sms").order_by(outbox.c.id)
+            ).all()
+
+
+@pytest.fixture
+def harness(db_url: str) -> Iterator[Harness]:
+    made = Harness(db_url)
+    yield made
+    made.engine.dispose()
+
+
+def test_default_policy_week_routes_official_by_working_hours(harness: Harness) -> None:
+    core, now = harness.core, harness.clock.now
+    core.register_resident({"id": "r1", "name": "김영희", "district": "유성구"}, now())
+    core.register_device("r1", "spk", "speaker", now())
+    core.add_contact("r1", "guardian", "보호자", "+821011112222", now())
+    core.add_contact("r1", "official", "담당", "+821033334444", now())
+
+    # Friday 08:00 last activity: guardian at 20:00 Fri, control centre at 08:00 Sat
+    # (a weekend: the official's message waits for Monday 09:00).
+    harness.publish("r1", "spk", "activity", source="voice")
+    harness.run_until(datetime(2026, 9, 21, 8, 59, tzinfo=KST))
+    sent = harness.sms()
+    assert [row.role for row in sent] == ["guardian", "control_center", "guardian"]
+    assert _local(sent[0].created_at) == datetime(2026, 9, 18, 20, 0, tzinfo=KST)
+    assert _local(sent[1].created_at) == datetime(2026, 9, 19, 8, 0, tzinfo=KST)
+
+    harness.run_until(datetime(2026, 9, 21, 9, 1, tzinfo=KST))
+    digest = [row for row in harness.sms() if row.role == "official"]
+    assert len(digest) == 1
+    assert _local(digest[0].created_at) == datetime(2026, 9, 21, 9, 0, tzinfo=KST)
+    assert digest[0].kind == "digest"
+
+    # Activity Monday resolves; then quiet from Tuesday 10:00 → control centre Wednesday
+    # 10:00 (a working day): the official is paged at once.
+    harness.publish("r1", "spk", "activity", source="door")
+    harness.clock.set(datetime(2026, 9, 22, 10, 0, tzinfo=KST))
+    harness.publish("r1", "spk", "activity", source="power")
+    before = len(harness.sms())
+    harness.run_until(datetime(2026, 9, 23, 10, 30, tzinfo=KST))
+    new = harness.sms()[before:]
+    officials = [row for row in new if row.role == "official"]
+    assert len(officials) == 1
+    assert officials[0].kind == "inactivity"
+    assert _local(officials[0].created_at) == datetime(2026, 9, 23, 10, 0, tzinfo=KST)
+
+    # Quiet from Wednesday 10:30: control centre stage Thursday 10:30 is 추석 → digest on
+    # Monday 09:00, the first working morning after the holiday and the weekend.
+    harness.publish("r1", "spk", "activity", source="voice")
+    before = len(harness.sms())
+    harness.run_until(datetime(2026, 9, 28, 9, 30, tzinfo=KST))
+    new = harness.sms()[before:]
+    officials = [row for row in new if row.role == "official"]
+    assert [row.kind for row in officials] == ["digest"]
+    assert _local(officials[0].created_at) == datetime(2026, 9, 28, 9, 0, tzinfo=KST)
+    _assert_no_duplicates(harness.sms())
+
+
+def test_last_will_after_online_marks_device_offline(harness: Harness) -> None:
+    core, now = harness.core, harness.clock.now
+    core.register_resident({"id": "r2", "name": "박순자", "district": "동구"}, now())
+    core.register_device("r2", "spk", "speaker", now())
+    will_ts = harness.clock.now().isoformat()  # a Will carries the time of connecting
+    harness.clock.advance(timedelta(seconds=1))
+    harness.publish("r2", "spk", "status", state="online")
+    harness.clock.advance(timedelta(minutes=5))
+    message = Incoming(
+        topic="anbu/v1/r2/spk/status",
+        payload=json.dumps({"state": "offline", "ts": will_ts}).encode(),
+        mid=99,
+        qos=1,
+        retain=True,
+        generation=1,
+    )
+    core.ingest([message], now())
+    with harness.engine.connect() as conn:
+        online = conn.execute(select(devices.c.online).where(devices.c.id == "spk")).scalar()
+    assert online is False
+    state = core.state_of("r2")
+    assert state is not None
+    assert not state.devices["spk"].online
+    # The same retained Will again (on a resubscribe) changes nothing.
+    core.ingest([message], now())
+    assert core.state_of("r2") == state
+
+
+def _local(value: datetime) -> datetime:
+    return value.astimezone(KST)
+
+
+def _assert_no_duplicates(rows: list[Any]) -> None:
+    keys = [row.key for row in rows]
+    assert len(keys) == len(set(keys))
