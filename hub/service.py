@@ -10,13 +10,14 @@ that the unique keys make harmless.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, tuple_, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from alerts.actions import (
@@ -57,6 +58,7 @@ from protocol.topics import ALERTS_TOPIC, cmd_topic
 log = structlog.get_logger(__name__)
 
 _PAYLOAD_KEEP = 8192
+TICK_RETRY = timedelta(seconds=30)
 
 
 class NotFoundError(LookupError):
@@ -79,11 +81,17 @@ def _key(*parts: str) -> str:
 
 @dataclass
 class _Batch:
-    """What one transaction has changed, applied to the caches only after it commits."""
+    """What one transaction has changed, written at its end and cached only after commit.
+
+    Event rows and resident states are written once per batch, not once per message:
+    a resident with fifty events in a batch costs one state write.
+    """
 
     states: dict[str, ResidentState] = field(default_factory=dict)
+    decisions: dict[str, Decision] = field(default_factory=dict)
     seen: set[tuple[str, str, str]] = field(default_factory=set)
-    woke_outbox: bool = False
+    stored: set[tuple[str, str, str]] = field(default_factory=set)
+    event_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 class HubCore:
@@ -137,7 +145,7 @@ class HubCore:
         return {"id": resident_id, "policy": policy.model_dump(mode="json")}
 
     def register_device(self, resident_id: str, device_id: str, kind: str, now: datetime) -> None:
-        with self._engine.begin() as conn:
+        with self._unit(now) as (conn, work):
             self._require_resident(conn, resident_id)
             if (resident_id, device_id) in self._devices:
                 raise ConflictError(f"device {device_id} exists")
@@ -150,15 +158,14 @@ class HubCore:
                     online=True,
                 )
             )
-            state = self._state(conn, resident_id, None)
-            decision = self._escalation.decide(
-                state,
+            self._decide(
+                conn,
+                resident_id,
                 RegisterDevice(device=device_id, kind=kind),  # type: ignore[arg-type]
                 now,
+                work,
             )
-            self._apply(conn, resident_id, decision, now, None)
         self._devices.add((resident_id, device_id))
-        self._states[resident_id] = decision.state
 
     def add_contact(self, resident_id: str, role: str, name: str, phone: str, now: datetime) -> int:
         with self._engine.begin() as conn:
@@ -202,15 +209,52 @@ class HubCore:
             for message in batch:
                 self.ingest([message], now)
 
-    def _ingest_tx(self, batch: list[Incoming], now: datetime) -> None:
+    @contextmanager
+    def _unit(self, now: datetime) -> Iterator[tuple[Connection, _Batch]]:
+        """One transaction: its batched writes go in at the end, caches update on commit."""
         work = _Batch()
         with self._engine.begin() as conn:
-            for message in batch:
-                self._ingest_one(conn, message, now, work)
+            yield conn, work
+            if work.event_rows:
+                conn.execute(insert(events), work.event_rows)
+            for decision in work.decisions.values():
+                self._save_state(conn, decision, now)
         self._states.update(work.states)
 
-    def _ingest_one(self, conn: Connection, message: Incoming, now: datetime, work: _Batch) -> None:
-        parsed = parse(message.topic, message.payload, now=now)
+    def _ingest_tx(self, batch: list[Incoming], now: datetime) -> None:
+        parsed = [parse(message.topic, message.payload, now=now) for message in batch]
+        with self._unit(now) as (conn, work):
+            work.stored = self._already_stored(conn, parsed)
+            for message, result in zip(batch, parsed, strict=True):
+                self._ingest_one(conn, message, result, now, work)
+
+    def _already_stored(
+        self, conn: Connection, parsed: list[Event | Rejection]
+    ) -> set[tuple[str, str, str]]:
+        keys = [
+            (event.resident, event.device, cast(Any, event.message).id)
+            for event in parsed
+            if isinstance(event, Event) and event.kind != "status"
+        ]
+        found: set[tuple[str, str, str]] = set()
+        for start in range(0, len(keys), 300):
+            chunk = keys[start : start + 300]
+            rows = conn.execute(
+                select(events.c.resident_id, events.c.device_id, events.c.event_id).where(
+                    tuple_(events.c.resident_id, events.c.device_id, events.c.event_id).in_(chunk)
+                )
+            )
+            found.update((r.resident_id, r.device_id, r.event_id) for r in rows)
+        return found
+
+    def _ingest_one(
+        self,
+        conn: Connection,
+        message: Incoming,
+        parsed: Event | Rejection,
+        now: datetime,
+        work: _Batch,
+    ) -> None:
         if isinstance(parsed, Rejection):
             self._dead_letter(conn, message, now, parsed.reason, parsed.detail)
             return
@@ -226,7 +270,7 @@ class HubCore:
         if parsed.kind == "status":
             if not self._newer_status(conn, parsed, now):
                 return
-        elif not self._store_event(conn, parsed, message, now, work):
+        elif not self._store_event(parsed, message, now, work):
             return
         core_input = to_input(parsed, now)
         if core_input is None:
@@ -249,33 +293,23 @@ class HubCore:
         conn.execute(update(devices).where(where).values(status_at=status.ts, online=online))
         return True
 
-    def _store_event(
-        self, conn: Connection, event: Event, message: Incoming, now: datetime, work: _Batch
-    ) -> bool:
+    def _store_event(self, event: Event, message: Incoming, now: datetime, work: _Batch) -> bool:
+        """Queue the event row unless ``(resident, device, id)`` was seen: the dedup rule."""
         body: Any = event.message
         dedup = (event.resident, event.device, body.id)
-        if dedup in work.seen:
+        if dedup in work.seen or dedup in work.stored:
             return False
         work.seen.add(dedup)
-        exists = conn.execute(
-            select(events.c.event_id).where(
-                (events.c.resident_id == event.resident)
-                & (events.c.device_id == event.device)
-                & (events.c.event_id == body.id)
-            )
-        ).first()
-        if exists is not None:
-            return False
-        conn.execute(
-            insert(events).values(
-                resident_id=event.resident,
-                device_id=event.device,
-                event_id=body.id,
-                kind=event.kind,
-                ts=body.ts,
-                received_at=now,
-                payload=message.payload.decode("utf-8"),
-            )
+        work.event_rows.append(
+            {
+                "resident_id": event.resident,
+                "device_id": event.device,
+                "event_id": body.id,
+                "kind": event.kind,
+                "ts": body.ts,
+                "received_at": now,
+                "payload": _storable(message.payload.decode("utf-8"), _PAYLOAD_KEEP),
+            }
         )
         return True
 
@@ -339,8 +373,9 @@ class HubCore:
     ) -> Decision:
         state = self._state(conn, resident_id, work)
         decision = self._escalation.decide(state, core_input, now)
-        self._apply(conn, resident_id, decision, now, work)
+        self._carry_out_all(conn, resident_id, decision, now)
         work.states[resident_id] = decision.state
+        work.decisions[resident_id] = decision
         return decision
 
     def _save_state(self, conn: Connection, decision: Decision, now: datetime) -> None:
@@ -359,19 +394,11 @@ class HubCore:
         if not updated:
             conn.execute(insert(resident_state).values(resident_id=state.resident, **values))
 
-    def _apply(
-        self,
-        conn: Connection,
-        resident_id: str,
-        decision: Decision,
-        now: datetime,
-        work: _Batch | None,
+    def _carry_out_all(
+        self, conn: Connection, resident_id: str, decision: Decision, now: datetime
     ) -> None:
-        self._save_state(conn, decision, now)
         for action in decision.actions:
             self._carry_out(conn, resident_id, action, now)
-        if decision.actions and work is not None:
-            work.woke_outbox = True
 
     def _carry_out(self, conn: Connection, resident_id: str, action: Action, now: datetime) -> None:
         match action:
@@ -601,15 +628,22 @@ class HubCore:
             ]
         fired = 0
         for resident_id in due_ids:
-            work = _Batch()
             try:
-                with self._engine.begin() as conn:
+                with self._unit(now) as (conn, work):
                     self._decide(conn, resident_id, Tick(), now, work)
+            except (OperationalError, InterfaceError):
+                raise
             except Exception:
+                # A step that keeps failing must not spin the worker: look again later.
                 log.exception("tick.failed", resident=resident_id)
                 self._states.pop(resident_id, None)
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        update(resident_state)
+                        .where(resident_state.c.resident_id == resident_id)
+                        .values(next_due_at=now + TICK_RETRY)
+                    )
                 continue
-            self._states.update(work.states)
             fired += 1
         fired += self._deliver_digests(now)
         return fired
@@ -667,10 +701,8 @@ class HubCore:
             raise NotFoundError(f"alert {alert_id} not found")
         if row.state == "resolved":
             raise ConflictError(f"alert {alert_id} is already resolved")
-        work = _Batch()
-        with self._engine.begin() as conn:
+        with self._unit(now) as (conn, work):
             self._decide(conn, row.resident_id, core_input, now, work)
-        self._states.update(work.states)
 
     def state_of(self, resident_id: str) -> ResidentState | None:
         with self._engine.connect() as conn:

@@ -105,6 +105,8 @@ class IngestWorker:
             fired = self._core.run_due(now)
         except Exception:
             log.exception("worker.due_failed")
+            # The database is likely away; don't spin on the same overdue step.
+            self._stop.wait(1.0)
             return
         if fired:
             self._wake_outbox()
