@@ -113,8 +113,14 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
         except ConflictError as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-        except (ValidationError, ValueError) as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+        except ValidationError as error:
+            detail = [
+                {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
+                for item in error.errors(include_url=False, include_input=False)
+            ]
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from error
+        except ValueError as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
 
     @app.get("/health", tags=["ops"])
     def health() -> JSONResponse:

@@ -147,6 +147,11 @@ def test_sigkill_mid_stream_loses_nothing_and_pages_once(
         alerts_paged = {line["alert_id"] for line in lines if line["role"] == "guardian"}
         assert len(alerts_paged) == RESIDENTS
         reader.dispose()
+        # Privacy: the hub's own logs carry neither phone numbers nor the admin token.
+        logged = (tmp_path / "hub.log").read_text(encoding="utf-8", errors="replace")
+        assert "+82100000" not in logged
+        assert "+8220000000" not in logged
+        assert ADMIN_TOKEN not in logged
     finally:
         hub.stop()
 
