@@ -1,0 +1,50 @@
+"""The ``anbu`` command line: subcommands exist, fail clearly, and write what they promise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli import app
+
+runner = CliRunner()
+
+
+def test_protocol_schema_writes_one_file_per_payload(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["protocol", "schema", str(tmp_path / "schemas")])
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (tmp_path / "schemas").iterdir())
+    assert "activity.schema.json" in written
+    assert "emergency.schema.json" in written
+    schema = json.loads((tmp_path / "schemas" / "emergency.schema.json").read_text())
+    assert "trigger" in schema["properties"]
+
+
+def test_hub_refuses_a_placeholder_admin_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANBU_ADMIN_TOKEN", "changeme")
+    result = runner.invoke(app, ["hub"])
+    assert result.exit_code == 2
+    assert "ANBU_ADMIN_TOKEN" in result.output
+
+
+def test_hub_refuses_a_malformed_broker_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = runner.invoke(app, ["hub", "--mqtt-url", "http://example"])
+    assert result.exit_code == 2
+    assert "ANBU_MQTT_URL" in result.output
+
+
+@pytest.mark.parametrize("command", ["edge", "simulate"])
+def test_reserved_commands_say_they_are_not_built_yet(command: str) -> None:
+    result = runner.invoke(app, [command])
+    assert result.exit_code == 2
+    assert "not built yet" in result.output
+
+
+def test_help_lists_every_interface_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("demo", "hub", "edge", "simulate", "bench"):
+        assert command in result.output
