@@ -136,3 +136,24 @@ def test_same_event_twice_has_one_effect(start_hub: Any) -> None:
     assert len(alerts) == 1
     roles = [line["role"] for line in read_sms(running.sms_log)]
     assert sorted(roles) == sorted(set(roles)), roles
+
+
+def test_timers_survive_a_hub_restart(start_hub: Any) -> None:
+    clock = OffsetClock(TUESDAY_10)
+    first = start_hub(clock=clock)
+    start = clock.now()
+    first.resident("r5", policy=FAST)
+    time.sleep(1.0)
+    first.hub.stop()
+    assert read_sms(first.sms_log) == []
+    time.sleep(3.0)  # the guardian step falls due while no hub is running
+
+    second = start_hub(clock=clock)
+    wait_until(lambda: _by_role(read_sms(second.sms_log)).get("guardian"), timeout=3)
+    guardian = _by_role(read_sms(second.sms_log))["guardian"]
+    assert len(guardian) == 1
+    assert _elapsed(guardian[0], start) < 3 + TOLERANCE_S + 1
+    wait_until(lambda: _by_role(read_sms(second.sms_log)).get("control_center"), timeout=6)
+    assert abs(_elapsed(_by_role(read_sms(second.sms_log))["control_center"][0], start) - 6) <= (
+        TOLERANCE_S
+    )
