@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, Row, select, update
+from sqlalchemy import Engine, Row, case, select, update
 
 from alerts.clock import Clock
 from hub.notify.providers import SendResult, SmsMessage, SmsProvider
@@ -48,7 +48,7 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._run, name="anbu-dispatcher", daemon=True)
 
     def start(self) -> None:
-        self._recover_in_doubt()
+        self.recover_in_doubt()
         self._thread.start()
 
     def stop(self) -> None:
@@ -60,7 +60,7 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
-    def _recover_in_doubt(self) -> None:
+    def recover_in_doubt(self) -> None:
         with self._engine.begin() as conn:
             rows = conn.execute(
                 select(outbox.c.id, outbox.c.key).where(outbox.c.state == "sending")
@@ -90,7 +90,8 @@ class Dispatcher:
                 select(outbox)
                 .where(outbox.c.state == "pending")
                 .where((outbox.c.next_attempt_at.is_(None)) | (outbox.c.next_attempt_at <= now))
-                .order_by(outbox.c.id)
+                # An emergency page never waits behind a queue of routine messages.
+                .order_by(case((outbox.c.kind == "emergency", 0), else_=1), outbox.c.id)
                 .limit(limit)
             ).all()
         for row in rows:

@@ -1,0 +1,116 @@
+"""The outbox dispatcher: order of sending, retries, and recovery of sends in doubt."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from alerts.clock import FakeClock
+from hub.notify.dispatcher import Dispatcher
+from hub.notify.providers import LogProvider, SendResult, SmsMessage
+from hub.store.db import migrate, open_engine
+from hub.store.tables import outbox
+from tests.hub.support import read_sms
+
+NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+
+
+class FlakyProvider:
+    """Fails the first ``failures`` sends, then records the rest."""
+
+    name = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.sent: list[str] = []
+
+    def send(self, message: SmsMessage, now: datetime) -> SendResult:
+        if self.failures > 0:
+            self.failures -= 1
+            return SendResult("failed", "HTTP 500")
+        self.sent.append(message.key)
+        return SendResult("sent")
+
+    def already_sent(self, key: str) -> bool | None:
+        return None
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    made = open_engine(db_url)
+    migrate(made)
+    yield made
+    made.dispose()
+
+
+def _row(engine: Engine, key: str, kind: str, state: str = "pending") -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(outbox).values(
+                key=key,
+                channel="sms",
+                recipient="+821000000000",
+                role="guardian",
+                kind=kind,
+                body="[안부] 테스트",
+                state=state,
+                attempts=0,
+                created_at=NOW,
+            )
+        )
+
+
+def _states(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return {r.key: r.state for r in conn.execute(select(outbox.c.key, outbox.c.state))}
+
+
+def test_emergencies_go_first(engine: Engine, tmp_path: Path) -> None:
+    for n in range(3):
+        _row(engine, f"routine-{n}", "inactivity")
+    _row(engine, "urgent", "emergency")
+    provider = LogProvider(tmp_path / "sms.jsonl")
+    dispatcher = Dispatcher(engine, provider, lambda _t, _b: True, FakeClock(NOW))
+    dispatcher.drain_once()
+    assert next(line["key"] for line in read_sms(tmp_path / "sms.jsonl")) == "urgent"
+
+
+def test_failed_send_is_retried_with_backoff(engine: Engine) -> None:
+    _row(engine, "k1", "inactivity")
+    clock = FakeClock(NOW)
+    provider = FlakyProvider(failures=2)
+    dispatcher = Dispatcher(engine, provider, lambda _t, _b: True, clock)
+    dispatcher.drain_once()
+    assert _states(engine) == {"k1": "pending"}
+    assert dispatcher.drain_once() == 0, "a retry waits for its backoff"
+    clock.advance(timedelta(seconds=3))
+    dispatcher.drain_once()
+    clock.advance(timedelta(seconds=5))
+    dispatcher.drain_once()
+    assert provider.sent == ["k1"]
+    assert _states(engine) == {"k1": "sent"}
+
+
+def test_send_in_doubt_after_a_crash_is_not_repeated(engine: Engine, tmp_path: Path) -> None:
+    log_path = tmp_path / "sms.jsonl"
+    provider = LogProvider(log_path)
+    provider.send(
+        SmsMessage("done", "+8210", "guardian", "r1", "a1", "inactivity", "guardian", "본문"),
+        NOW,
+    )
+    _row(engine, "done", "inactivity", state="sending")  # written, crash before marking sent
+    _row(engine, "lost", "inactivity", state="sending")  # crash before the write
+
+    fresh = LogProvider(log_path)  # the restarted hub reads its log back
+    Dispatcher(engine, fresh, lambda _t, _b: True, FakeClock(NOW)).recover_in_doubt()
+    states = _states(engine)
+    assert states["done"] == "sent"
+    assert states["lost"] == "pending"
+
+    _row(engine, "opaque", "inactivity", state="sending")
+    Dispatcher(engine, FlakyProvider(0), lambda _t, _b: True, FakeClock(NOW)).recover_in_doubt()
+    assert _states(engine)["opaque"] == "unknown", "a provider that cannot tell: never resend"
