@@ -9,6 +9,7 @@ that the unique keys make harmless.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Connection, Engine, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from alerts.actions import (
@@ -60,6 +61,19 @@ log = structlog.get_logger(__name__)
 _PAYLOAD_KEEP = 8192
 TICK_RETRY = timedelta(seconds=30)
 
+# Built once: a batch saves up to one state per resident, and building, cache-keying and
+# binding a fresh UPDATE per resident cost more than the database work itself.
+_SAVE_STATE = (
+    update(resident_state)
+    .where(resident_state.c.resident_id == bindparam("b_resident"))
+    .values(
+        state=bindparam("b_state"),
+        next_due_at=bindparam("b_next_due_at"),
+        last_activity_at=bindparam("b_last_activity_at"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
 
 class NotFoundError(LookupError):
     """The resident, device or alert named does not exist."""
@@ -72,6 +86,32 @@ class ConflictError(ValueError):
 def _storable(text: str, limit: int) -> str:
     """Text any backend accepts: PostgreSQL refuses NUL characters in text columns."""
     return text[:limit].replace("\x00", "\\x00")
+
+
+_DEDUP_CHUNK = 300
+# The dedup look-up, per backend, because the portable ``(a, b, c) IN ((...), ...)`` is
+# slow on both: SQLite cannot use the primary key for a row-value IN list and scans every
+# stored event per batch (the cost grows with the history), and PostgreSQL spends longer
+# planning a 300-way OR than looking the keys up. Driving the join from the batch's keys
+# makes both search the primary key once per key; raw SQL because compiling the
+# equivalent Core construct per batch costs as much as the scan it avoids.
+_POSTGRES_STORED_SQL = (
+    "SELECT e.resident_id, e.device_id, e.event_id"
+    " FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(r, d, i)"
+    " JOIN events AS e ON e.resident_id = k.r AND e.device_id = k.d AND e.event_id = k.i"
+)
+
+
+@functools.cache
+def _sqlite_stored_sql(count: int) -> str:
+    # Only placeholders are interpolated; the keys travel as bound parameters.
+    rows = ", ".join(["(?, ?, ?)"] * count)
+    return (
+        f"WITH k(r, d, i) AS (VALUES {rows})"  # noqa: S608
+        " SELECT e.resident_id, e.device_id, e.event_id"
+        " FROM k JOIN events AS e"
+        " ON e.resident_id = k.r AND e.device_id = k.d AND e.event_id = k.i"
+    )
 
 
 def _key(*parts: str) -> str:
@@ -217,8 +257,7 @@ class HubCore:
             yield conn, work
             if work.event_rows:
                 conn.execute(insert(events), work.event_rows)
-            for decision in work.decisions.values():
-                self._save_state(conn, decision, now)
+            self._save_states(conn, list(work.decisions.values()), now)
         self._states.update(work.states)
 
     def _ingest_tx(self, batch: list[Incoming], now: datetime) -> None:
@@ -237,14 +276,25 @@ class HubCore:
             if isinstance(event, Event) and event.kind != "status"
         ]
         found: set[tuple[str, str, str]] = set()
-        for start in range(0, len(keys), 300):
-            chunk = keys[start : start + 300]
-            rows = conn.execute(
-                select(events.c.resident_id, events.c.device_id, events.c.event_id).where(
-                    tuple_(events.c.resident_id, events.c.device_id, events.c.event_id).in_(chunk)
+        backend = conn.dialect.name
+        for start in range(0, len(keys), _DEDUP_CHUNK):
+            chunk = keys[start : start + _DEDUP_CHUNK]
+            rows: Any
+            if backend == "sqlite":
+                flat = tuple(part for key in chunk for part in key)
+                rows = conn.exec_driver_sql(_sqlite_stored_sql(len(chunk)), flat)
+            elif backend == "postgresql":
+                columns = tuple(list(column) for column in zip(*chunk, strict=True))
+                rows = conn.exec_driver_sql(_POSTGRES_STORED_SQL, columns)
+            else:
+                rows = conn.execute(
+                    select(events.c.resident_id, events.c.device_id, events.c.event_id).where(
+                        tuple_(events.c.resident_id, events.c.device_id, events.c.event_id).in_(
+                            chunk
+                        )
+                    )
                 )
-            )
-            found.update((r.resident_id, r.device_id, r.event_id) for r in rows)
+            found.update((row[0], row[1], row[2]) for row in rows)
         return found
 
     def _ingest_one(
@@ -377,6 +427,27 @@ class HubCore:
         work.states[resident_id] = decision.state
         work.decisions[resident_id] = decision
         return decision
+
+    def _save_states(self, conn: Connection, decisions: list[Decision], now: datetime) -> None:
+        """Write a batch's states in one executemany; rows missing are inserted one by one."""
+        if not decisions:
+            return
+        rows = [
+            {
+                "b_resident": decision.state.resident,
+                "b_state": decision.state.model_dump_json(),
+                "b_next_due_at": decision.next_due,
+                "b_last_activity_at": decision.state.last_activity_at,
+                "b_updated_at": now,
+            }
+            for decision in decisions
+        ]
+        updated = conn.execute(_SAVE_STATE, rows).rowcount
+        if updated != len(rows):
+            # Only a resident whose state row is not there yet; both supported dialects
+            # report an exact executemany rowcount. Saving again is idempotent.
+            for decision in decisions:
+                self._save_state(conn, decision, now)
 
     def _save_state(self, conn: Connection, decision: Decision, now: datetime) -> None:
         state = decision.state

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 from pydantic import ValidationError
@@ -92,6 +93,10 @@ class _Route:
     kind: EventKind
 
 
+# A hub sees the same few topics per device over and over, and taking one apart was a
+# fifth of the parse cost. Both results are frozen, so sharing them is safe; the bound
+# keeps a flood of junk topics from growing the cache.
+@lru_cache(maxsize=4096)
 def _route(topic: str) -> _Route | Rejection:
     where = parse_topic(topic)
     if isinstance(where, TopicError):
