@@ -32,6 +32,7 @@ from alerts.actions import (
     RecordTimeline,
     ResolveAlert,
     SendCheckin,
+    Stage,
 )
 from alerts.calendar import WorkingCalendar
 from alerts.inputs import (
@@ -143,6 +144,29 @@ class _Turn:
 
     def emit(self, action: Action) -> None:
         self.actions.append(action)
+
+    def open_alert(
+        self,
+        alert_id: str,
+        kind: AlertKind,
+        stage: Stage,
+        basis: datetime,
+        reason: str,
+        next_realert_at: datetime | None = None,
+    ) -> AlertState:
+        """Open an alert with the policy snapshot of this moment, and say so."""
+        alert = AlertState(
+            alert_id=alert_id,
+            kind=kind,
+            stage=stage,
+            opened_at=self.now,
+            basis_at=basis,
+            policy=self.state.policy,
+            next_realert_at=next_realert_at,
+        )
+        self.state.alerts[alert_id] = alert
+        self.emit(OpenAlert(alert_id, kind, stage, reason=reason))
+        return alert
 
     def tell(
         self, alert: AlertState, role: Role, message: MessageKey, step: str, about: datetime
@@ -325,17 +349,14 @@ def emergency_raised(turn: _Turn, event: Emergency) -> None:
     if alert_id in state.closed_emergencies:
         return  # the same event delivered again after it was handled and closed
     at = _event_time(event.at, turn.now)
-    alert = AlertState(
-        alert_id=alert_id,
-        kind="emergency",
-        stage="control_center",
-        opened_at=turn.now,
-        basis_at=at,
-        policy=state.policy,
+    alert = turn.open_alert(
+        alert_id,
+        "emergency",
+        "control_center",
+        at,
+        event.trigger,
         next_realert_at=turn.now + state.policy.emergency_ack_within,
     )
-    state.alerts[alert_id] = alert
-    turn.emit(OpenAlert(alert_id, "emergency", "control_center", reason=event.trigger))
     turn.tell(alert, "control_center", "emergency_alert", "open", at)
     turn.tell(alert, "guardian", "emergency_alert", "open", at)
     route_official(turn, alert, "emergency_alert", "open", at)
@@ -438,16 +459,7 @@ def guardian_after(turn: _Turn) -> _Due | None:
 
     def fire() -> None:
         alert_id = make_alert_id(state.resident, "inactivity", _iso(basis))
-        alert = AlertState(
-            alert_id=alert_id,
-            kind="inactivity",
-            stage="guardian",
-            opened_at=turn.now,
-            basis_at=basis,
-            policy=state.policy,
-        )
-        state.alerts[alert_id] = alert
-        turn.emit(OpenAlert(alert_id, "inactivity", "guardian", reason="guardian_after"))
+        alert = turn.open_alert(alert_id, "inactivity", "guardian", basis, "guardian_after")
         turn.tell(alert, "guardian", "inactivity_guardian", "guardian", basis)
 
     return _Due(basis + state.policy.guardian_after, fire)
@@ -527,17 +539,8 @@ def monitoring_lost(turn: _Turn) -> _Due | None:
 
     def fire() -> None:
         alert_id = make_alert_id(state.resident, "monitoring_lost", _iso(since))
-        alert = AlertState(
-            alert_id=alert_id,
-            kind="monitoring_lost",
-            stage="control_center",
-            opened_at=turn.now,
-            basis_at=since,
-            policy=state.policy,
-        )
-        state.alerts[alert_id] = alert
+        alert = turn.open_alert(alert_id, "monitoring_lost", "control_center", since, "all_offline")
         state.monitoring_lost_for = since
-        turn.emit(OpenAlert(alert_id, "monitoring_lost", "control_center", reason="all_offline"))
         turn.tell(alert, "control_center", "monitoring_lost", "open", since)
 
     return _Due(since + state.policy.monitoring_lost_after, fire)
