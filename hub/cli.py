@@ -117,11 +117,41 @@ def bench_ingest(
     run_ingest_bench(events=events, output=output, db_url=db_url)
 
 
+@bench_app.command("edge")
+def bench_edge(
+    events: Annotated[
+        int, typer.Option("--events", "-n", help="Utterances queued while offline.")
+    ] = 5_000,
+    idle: Annotated[float, typer.Option(help="Seconds of idle to measure CPU over.")] = 20.0,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-edge.json"
+    ),
+) -> None:
+    """Edge agent memory and idle CPU per device kind, outbox intake and replay rates."""
+    from hub.bench_edge import run_edge_bench
+
+    run_edge_bench(events=events, idle_s=idle, output=output)
+
+
 @app.command()
-def edge() -> None:
-    """An edge agent for a speaker, phone or sensor gateway (not built yet: issue 3)."""
-    typer.echo("anbu edge: the edge agent is not built yet (planned in issue 3).", err=True)
-    raise typer.Exit(2)
+def edge(
+    device_kind: Annotated[str, typer.Option("--device-kind", help="speaker, phone or sensors")],
+    config: Annotated[Path, typer.Option("--config", help="The agent's TOML config file.")],
+    json_logs: JsonLogs = False,
+) -> None:
+    """An edge agent for an AI speaker, a phone or a Zigbee sensor gateway."""
+    from hub.logs import configure_logging
+
+    if device_kind not in {"speaker", "phone", "sensors"}:
+        typer.echo(
+            f"anbu edge: --device-kind must be speaker, phone or sensors, not {device_kind!r}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    configure_logging(json=json_logs)
+    from edge.cli import run
+
+    raise typer.Exit(run(device_kind, config))  # type: ignore[arg-type]
 
 
 @app.command()
