@@ -154,9 +154,11 @@ class MqttBridge:
         # Subscribing again on every connect is harmless with a persistent session and
         # repairs a session the broker dropped.
         if self._v5:
-            # Retained statuses only on a new subscription, not on every reconnect.
+            # Retained statuses only on a new subscription, not on every reconnect; and not
+            # the hub's own commands back (noLocal), which would look like a device
+            # publishing on a hub topic.
             options = SubscribeOptions(
-                qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
+                qos=1, noLocal=True, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
             )
             client.subscribe(self._subscription, options=options)
         else:
