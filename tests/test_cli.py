@@ -36,11 +36,25 @@ def test_hub_refuses_a_malformed_broker_url(monkeypatch: pytest.MonkeyPatch) -> 
     assert "ANBU_MQTT_URL" in result.output
 
 
-@pytest.mark.parametrize("command", ["edge", "simulate"])
-def test_reserved_commands_say_they_are_not_built_yet(command: str) -> None:
-    result = runner.invoke(app, [command])
+def test_simulate_says_it_is_not_built_yet() -> None:
+    result = runner.invoke(app, ["simulate"])
     assert result.exit_code == 2
     assert "not built yet" in result.output
+
+
+def test_edge_refuses_an_unknown_device_kind(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["edge", "--device-kind", "toaster", "--config", str(tmp_path / "x.toml")]
+    )
+    assert result.exit_code == 2
+    assert "speaker, phone or sensors" in result.output
+
+
+def test_edge_reports_a_missing_config_file(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["edge", "--device-kind", "speaker", "--config", str(tmp_path / "missing.toml")]
+    )
+    assert result.exit_code == 2
 
 
 def test_help_lists_every_interface_command() -> None:

@@ -1,0 +1,104 @@
+"""A real speaker agent and a real hub on one broker: check-in, an outage, a call for help.
+
+The hub sends its check-in over MQTT; the agent speaks it (a text-to-speech stand-in that
+writes a file) and the resident's next words answer it. Then the broker goes down while the
+resident talks and calls for help; once it is back, the hub has every event exactly once,
+in the outbox's order, and pages the emergency once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from edge.agent import Agent
+from edge.speaker import SpeakerAdapter
+from hub.broker import MosquittoBroker
+from hub.store.tables import events
+from tests.edge.support import edge_config, wait_until
+from tests.hub.conftest import start_hub  # noqa: F401 - the fixture
+from tests.hub.support import read_sms
+
+POLICY = {"checkin_after": "PT2S", "guardian_after": "PT60S", "control_center_after": "PT120S"}
+
+
+def _stored(running: Any) -> list[tuple[str, str]]:
+    with running.hub.engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.kind, events.c.event_id)
+            .where(events.c.device_id == "spk1")
+            .order_by(events.c.received_at)
+        ).all()
+    return [(row.kind, row.event_id) for row in rows]
+
+
+def test_speaker_agent_with_the_hub(
+    start_hub: Any,  # noqa: F811 - pytest fixture
+    mosquitto: MosquittoBroker,
+    tmp_path: Path,
+) -> None:
+    running = start_hub()
+    running.resident("r1", devices={"spk1": "speaker"}, policy=POLICY)
+    spoken = tmp_path / "spoken.txt"
+    tts = [sys.executable, "-c", f"open({str(spoken)!r}, 'a').write(input() + '\\n')"]
+    config = edge_config(
+        tmp_path,
+        mosquitto.url,
+        kind="speaker",
+        device="spk1",
+        fold_s=0.5,
+        speaker={"tts_command": tts},
+    )
+    adapter = SpeakerAdapter(config.speaker)
+    agent = Agent(config, adapter)
+    agent.start()
+    try:
+        wait_until(lambda: (agent.tick() or True) and spoken.exists(), timeout=10)
+        assert "괜찮으세요" in spoken.read_text(encoding="utf-8")
+        adapter.utterance("응 나 괜찮아", agent.now())
+        agent.tick()
+        wait_until(lambda: ("checkin",) in {(k,) for k, _ in _stored(running)}, timeout=5)
+
+        mosquitto.stop()
+        wait_until(lambda: not agent.link.connected)
+        for n in range(20):
+            adapter.utterance(f"라디오 {n}번 틀어줘", agent.now())
+        adapter.utterance("아리아 살려줘", agent.now())
+        time.sleep(0.6)
+        agent.tick()  # the folding window closes
+        backlog = agent.outbox.take(1000)
+        agent.outbox.release()
+        order = [p.event_id for p in backlog]
+        folded = [json.loads(p.payload) for p in backlog if p.channel == "activity"]
+        assert sum(a.get("count", 1) for a in folded) == 21
+
+        mosquitto.start()
+        wait_until(lambda: agent.outbox.depth() == 0, timeout=30)
+        wait_until(lambda: {e for _, e in _stored(running)} >= set(order), timeout=10)
+        wait_until(
+            lambda: (
+                {"control_center", "guardian"}
+                <= {
+                    line["role"]
+                    for line in read_sms(running.sms_log)
+                    if line["kind"] == "emergency"
+                }
+            ),
+            timeout=5,
+        )
+    finally:
+        agent.close(announce_offline=False)
+
+    stored = _stored(running)
+    assert max(Counter(e for _, e in stored).values()) == 1
+    replayed = [e for _, e in stored if e in set(order)]
+    assert replayed == order, "the hub stored the backlog out of order"
+    pages = [line for line in read_sms(running.sms_log) if line["kind"] == "emergency"]
+    assert Counter(line["role"] for line in pages) == {"control_center": 1, "guardian": 1}
+    assert all("살려" not in line["body"] for line in pages), "the SMS repeated the words"
