@@ -270,8 +270,10 @@ class MqttLink:
                 session.inflight[info.mid] = pending.event_id
                 self.stats.published += 1
             busy = bool(session.inflight) or self._outbox_has_more(session)
-            client.loop(timeout=_LOOP_BUSY_S if busy else _LOOP_IDLE_S)
+            rc = client.loop(timeout=_LOOP_BUSY_S if busy else _LOOP_IDLE_S)
             self._settle_acks(session)
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                session.closed = True  # the connection is gone even if no callback said so
 
     def _outbox_has_more(self, session: _Session) -> bool:
         # Only worth a busy loop if the window is full; otherwise take() just returned all.

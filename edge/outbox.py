@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     ts TEXT NOT NULL,
     payload BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (urgent DESC, seq);
 CREATE TABLE IF NOT EXISTS folds (
     source TEXT PRIMARY KEY,
     last_emit TEXT,

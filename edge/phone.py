@@ -14,6 +14,7 @@ heartbeats: the hub sees a device problem, not a resident who stopped moving.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -65,6 +66,8 @@ class PhoneAdapter:
         self._last_feed: datetime | None = None
         self._asleep = False
         self._battery: int | None = None
+        # Feed threads and the agent's tick both move the app between awake and asleep.
+        self._lock = threading.RLock()
 
     @property
     def agent(self) -> AgentPort:
@@ -88,6 +91,10 @@ class PhoneAdapter:
         return self._battery
 
     def handle_feed(self, event: Mapping[str, Any], at: datetime, ref: str | None) -> FeedResult:
+        with self._lock:
+            return self._handle(event, at, ref)
+
+    def _handle(self, event: Mapping[str, Any], at: datetime, ref: str | None) -> FeedResult:
         kind = event.get("type")
         if not isinstance(kind, str):
             msg = "event needs a string 'type'"
@@ -130,6 +137,10 @@ class PhoneAdapter:
         log.info("check-in ignored: a phone agent cannot speak", request_id=command.id)
 
     def tick(self, now: datetime) -> datetime | None:
+        with self._lock:
+            return self._watch(now)
+
+    def _watch(self, now: datetime) -> datetime | None:
         if self._last_feed is None:
             return None
         deadline = self._last_feed + timedelta(seconds=self.config.alive_timeout_s)

@@ -10,6 +10,7 @@ utterance after a spoken check-in answers it.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +45,8 @@ class SpeakerAdapter:
         )
         self.voice = speaker or Speaker(config.tts_command)
         self._agent: AgentPort | None = None
+        # An utterance (feed thread) and the check-in expiry (tick) must not both answer.
+        self._lock = threading.RLock()
 
     @property
     def agent(self) -> AgentPort:
@@ -64,13 +67,17 @@ class SpeakerAdapter:
     # -- feed ---------------------------------------------------------------------------
 
     def handle_feed(self, event: Mapping[str, Any], at: datetime, ref: str | None) -> FeedResult:
+        with self._lock:
+            return self._handle(event, at, ref)
+
+    def _handle(self, event: Mapping[str, Any], at: datetime, ref: str | None) -> FeedResult:
         kind = event.get("type")
         if kind == "utterance":
             text = event.get("text")
             if not isinstance(text, str):
                 msg = "utterance needs a string 'text'"
                 raise FeedError(msg)
-            return self.utterance(text, at, ref)
+            return self._utterance(text, at, ref)
         if kind == "use":
             taken = self.agent.activity("speaker_use", at, ref=_sub(ref, "a"))
             return FeedResult("accepted" if taken else "duplicate")
@@ -83,6 +90,10 @@ class SpeakerAdapter:
 
     def utterance(self, text: str, at: datetime, ref: str | None = None) -> FeedResult:
         """The resident said ``text``. Emergency first: it is the one that must not be lost."""
+        with self._lock:
+            return self._utterance(text, at, ref)
+
+    def _utterance(self, text: str, at: datetime, ref: str | None) -> FeedResult:
         intent = classify(text, self.rules)
         detail = ""
         if intent is Intent.EMERGENCY:
@@ -127,6 +138,10 @@ class SpeakerAdapter:
     # -- check-ins ----------------------------------------------------------------------
 
     def on_checkin(self, command: CheckinCommand) -> None:
+        with self._lock:
+            self._ask(command)
+
+    def _ask(self, command: CheckinCommand) -> None:
         if not self.voice.can_speak:
             log.info("check-in ignored: this speaker has no text-to-speech command")
             return
@@ -154,6 +169,10 @@ class SpeakerAdapter:
             self.agent.put_state(_CHECKIN_KEY, None)
 
     def tick(self, now: datetime) -> datetime | None:
+        with self._lock:
+            return self._expire_checkin(now)
+
+    def _expire_checkin(self, now: datetime) -> datetime | None:
         pending = self._pending_checkin()
         if pending is None:
             return None

@@ -140,6 +140,11 @@ def edge(
     json_logs: JsonLogs = False,
 ) -> None:
     """An edge agent for an AI speaker, a phone or a Zigbee sensor gateway."""
+    import sys
+
+    # structlog imports rich (for pretty tracebacks) whenever it is installed, and typer
+    # installs it: 12 MiB on a speaker for nothing. Plain tracebacks are enough here.
+    sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
     from hub.logs import configure_logging
 
     if device_kind not in {"speaker", "phone", "sensors"}:

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import threading
@@ -28,6 +29,7 @@ from typing import Any, Final
 import typer
 from pydantic import SecretStr
 
+from edge.tts import Speaker
 from hub.broker import Broker
 from hub.runtime import Hub
 from hub.service import HubCore
@@ -203,6 +205,8 @@ class Demo:
         self.households: list[SimulatedHousehold] = []
         self.scripts: list[ScriptRun] = []
         self.names = {r.id: r.name for r in CAST}
+        espeak = shutil.which("espeak-ng")
+        self.voice = Speaker([espeak, "-v", "ko", "{text}"] if espeak else [])
 
     def out(self, line: str) -> None:
         with self._out_lock:
@@ -288,6 +292,10 @@ class Demo:
                 f"{_clock()}  ▶ {name}: 스피커 {received.device} 「괜찮으세요?」"
                 " — no answer (check-in)"
             )
+            # Heard through the machine's speakers when espeak-ng is installed, as the
+            # edge speaker agent would say it (its default tts_command).
+            if self.voice.can_speak:
+                self.voice.say(received.command.prompt)
 
     def _heartbeats(self, resident: Resident) -> list[Step]:
         interval = self.timeline.whole_s(HEARTBEAT_EVERY_S)

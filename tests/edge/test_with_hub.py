@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -102,3 +103,58 @@ def test_speaker_agent_with_the_hub(
     pages = [line for line in read_sms(running.sms_log) if line["kind"] == "emergency"]
     assert Counter(line["role"] for line in pages) == {"control_center": 1, "guardian": 1}
     assert all("살려" not in line["body"] for line in pages), "the SMS repeated the words"
+
+
+def test_a_phone_app_put_to_sleep_is_a_device_problem_at_the_hub(
+    start_hub: Any,  # noqa: F811 - pytest fixture
+    mosquitto: MosquittoBroker,
+    tmp_path: Path,
+) -> None:
+    from edge.phone import PhoneAdapter
+
+    running = start_hub()
+    running.resident(
+        "r2",
+        devices={"ph1": "phone"},
+        policy={
+            "checkin_after": "PT30S",
+            "guardian_after": "PT60S",
+            "control_center_after": "PT120S",
+            "monitoring_lost_after": "PT3S",
+        },
+    )
+    config = edge_config(
+        tmp_path,
+        mosquitto.url,
+        resident="r2",
+        kind="phone",
+        device="ph1",
+        phone={"alive_timeout_s": 5},
+    )
+    adapter = PhoneAdapter(config.phone)
+    agent = Agent(config, adapter)
+    agent.start()
+    stop = threading.Event()
+    ticker = threading.Thread(
+        target=lambda: [agent.tick() for _ in iter(lambda: stop.wait(0.2), True)]
+    )
+    ticker.start()
+    try:
+        adapter.handle_feed({"type": "screen_unlock"}, agent.now(), None)
+        wait_until(
+            lambda: any(line["kind"] == "monitoring_lost" for line in read_sms(running.sms_log)),
+            timeout=20,
+        )
+        device = running.http.get("/api/v1/residents/r2").json()["devices"][0]
+        assert device["online"] is False
+        adapter.handle_feed({"type": "alive"}, agent.now(), None)
+        wait_until(
+            lambda: running.http.get("/api/v1/residents/r2").json()["devices"][0]["online"],
+            timeout=10,
+        )
+    finally:
+        stop.set()
+        ticker.join()
+        agent.close(announce_offline=False)
+    kinds = {line["kind"] for line in read_sms(running.sms_log)}
+    assert "inactivity" not in kinds
