@@ -261,11 +261,12 @@ class MqttLink:
             room = self._window - len(session.inflight)
             if time.monotonic() < self._paused_until:
                 room = 0
-            for pending in self._outbox.take(room):
+            batch = self._outbox.take(room)
+            for index, pending in enumerate(batch):
                 topic = device_topic(self.resident, self.device, pending.channel)
                 info = client.publish(topic, pending.payload, qos=1)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    self._outbox.release([pending.event_id])
+                    self._outbox.release(p.event_id for p in batch[index:])
                     break
                 session.inflight[info.mid] = pending.event_id
                 self.stats.published += 1
