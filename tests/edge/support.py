@@ -43,13 +43,19 @@ class Recorder:
             client_id=f"recorder-{uuid.uuid4().hex[:8]}",
             protocol=mqtt.MQTTv5,
         )
+        self.subscribed = threading.Event()
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.2, 1)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
         self.client.connect(host, port, clean_start=False, properties=props)
         self.client.loop_start()
+        # Only now is nothing published from here on missed.
+        if not self.subscribed.wait(10):
+            msg = "recorder could not subscribe"
+            raise RuntimeError(msg)
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         try:

@@ -3,6 +3,7 @@ device problem."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -105,10 +106,12 @@ def test_an_app_put_to_sleep_is_a_device_problem(
             clock.advance(timedelta(minutes=5, seconds=1))
             agent.tick()
         wait_until(lambda: recorder.messages("status")[-1].payload["state"] == "offline")
-        beats = len(recorder.messages("heartbeat"))
+        beats = 9  # one at the start, then every 5 min until the app was declared asleep
+        wait_until(lambda: len(recorder.messages("heartbeat")) == beats)
         for _ in range(6):
             clock.advance(timedelta(minutes=5))
             agent.tick()
+        time.sleep(0.5)  # anything sent would have arrived by now
         assert len(recorder.messages("heartbeat")) == beats, "heartbeats went on while asleep"
         assert recorder.messages("activity") == []
 
