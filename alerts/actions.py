@@ -21,6 +21,7 @@ MessageKey = Literal[
     "inactivity_control_center",
     "inactivity_official",
     "inactivity_guardian_reminder",
+    "inactivity_unresolved_after_ack",
     "activity_resumed",
     "emergency_alert",
     "emergency_realert",

@@ -390,6 +390,7 @@ def acknowledge(turn: _Turn, event: Acknowledge) -> None:
         alert.state = "acknowledged"
         alert.acknowledged_by = event.by
         alert.acknowledged_at = turn.now
+        alert.acknowledged_role = event.role
     if event.role in _CENTRE_ROLES:
         alert.next_realert_at = None
 
@@ -469,22 +470,48 @@ def control_center_after(turn: _Turn, alert: AlertState) -> _Due | None:
     """basis + control_center_after (from the alert's own policy copy): the centre takes over.
 
     The centre gets it on the board and by SMS, the official in working hours (else in the
-    digest), and guardians are reminded.
+    digest), and guardians are reminded. A guardian who acknowledged holds this back: see
+    :func:`ack_resolve_overdue`.
     """
     if alert.kind != "inactivity" or alert.stage != "guardian" or alert.basis_at is None:
         return None
-    basis = alert.basis_at
+    held = ack_resolve_overdue(alert)
+    if held is not None:
+        return _Due(held, lambda: _escalate_to_centre(turn, alert, "ack_resolve_within"))
+    return _Due(
+        alert.basis_at + alert.policy.control_center_after,
+        lambda: _escalate_to_centre(turn, alert, "control_center_after"),
+    )
 
-    def fire() -> None:
-        alert.stage = "control_center"
-        turn.emit(
-            ChangeStage(alert.alert_id, alert.kind, "control_center", reason="control_center_after")
+
+def ack_resolve_overdue(alert: AlertState) -> datetime | None:
+    """Acknowledged is not safe: when a guardian has taken an inactivity alert on ("I'm
+    going"), the centre is not paged on the usual schedule, but if the guardian has not
+    resolved it ``ack_resolve_within`` after acknowledging, it is; returns that time, or
+    None when no guardian's acknowledgement holds the alert."""
+    if alert.state != "acknowledged" or alert.acknowledged_role != "guardian":
+        return None
+    if alert.acknowledged_at is None:
+        return None
+    return _utc(alert.acknowledged_at) + alert.policy.ack_resolve_within
+
+
+def _escalate_to_centre(turn: _Turn, alert: AlertState, reason: str) -> None:
+    basis = alert.basis_at or alert.opened_at
+    alert.stage = "control_center"
+    turn.emit(ChangeStage(alert.alert_id, alert.kind, "control_center", reason=reason))
+    if reason == "ack_resolve_within" and alert.acknowledged_at is not None:
+        turn.tell(
+            alert,
+            "control_center",
+            "inactivity_unresolved_after_ack",
+            "control_center",
+            alert.acknowledged_at,
         )
+    else:
         turn.tell(alert, "control_center", "inactivity_control_center", "control_center", basis)
-        route_official(turn, alert, "inactivity_official", "control_center", basis)
-        turn.tell(alert, "guardian", "inactivity_guardian_reminder", "guardian_reminder", basis)
-
-    return _Due(basis + alert.policy.control_center_after, fire)
+    route_official(turn, alert, "inactivity_official", "control_center", basis)
+    turn.tell(alert, "guardian", "inactivity_guardian_reminder", "guardian_reminder", basis)
 
 
 def emergency_ack_overdue(turn: _Turn, alert: AlertState) -> _Due | None:

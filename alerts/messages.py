@@ -35,6 +35,9 @@ _CATALOG: dict[MessageKey, str] = {
     "inactivity_guardian_reminder": (
         "[안부] {name} 어르신 활동이 {time} 이후 확인되지 않아 관제센터에 알렸습니다."
     ),
+    "inactivity_unresolved_after_ack": (
+        "[안부 관제] {name} 어르신: 보호자가 {time}에 확인 중이라 했으나 미해결입니다."
+    ),
     "activity_resumed": "[안부] {name} 어르신 활동이 {time}에 다시 확인되었습니다.",
     "emergency_alert": "[안부 긴급] {name} 어르신의 긴급 호출이 {time}에 접수되었습니다.",
     "emergency_realert": (
@@ -57,6 +60,7 @@ _DIGEST_LINE: dict[MessageKey, str] = {
     "inactivity_control_center": "{time} 이후 활동 미확인(관제센터 확인)",
     "inactivity_official": "{time} 이후 활동 미확인(관제센터 확인)",
     "inactivity_guardian_reminder": "{time} 이후 활동 미확인(보호자 재안내)",
+    "inactivity_unresolved_after_ack": "{time} 보호자 확인 중 미해결(관제센터 확인)",
     "activity_resumed": "{time} 활동 다시 확인",
     "emergency_alert": "{time} 긴급 호출 접수",
     "emergency_realert": "{time} 긴급 호출 접수 지연",

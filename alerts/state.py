@@ -55,6 +55,8 @@ class AlertState(BaseModel):
     """Roles already notified (or queued for a digest), in order, without repeats."""
     acknowledged_by: str | None = None
     acknowledged_at: AwareDatetime | None = None
+    acknowledged_role: Role | None = None
+    """Who took it on decides what acknowledging holds back (see ``ack_resolve_overdue``)."""
     next_realert_at: AwareDatetime | None = None
     realerts: int = 0
     cancel_requested: bool = False

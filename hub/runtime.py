@@ -20,8 +20,9 @@ from alerts.clock import Clock, SystemClock
 from alerts.engine import Escalation
 from hub.api.app import create_app
 from hub.mqtt import MqttBridge
+from hub.notify.chain import SmsChain, chain_from_setting
+from hub.notify.channels import ExtraChannels
 from hub.notify.dispatcher import Dispatcher
-from hub.notify.providers import SmsProvider, provider_from_setting
 from hub.service import HubCore
 from hub.settings import Settings
 from hub.store.db import migrate, open_engine
@@ -40,12 +41,12 @@ class Hub:
         settings: Settings,
         *,
         clock: Clock | None = None,
-        provider: SmsProvider | None = None,
+        sms: SmsChain | None = None,
         serve_http: bool = True,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self._provider = provider
+        self._sms = sms
         self._serve_http = serve_http
         self._broker: Any = None
         self._stopped = False
@@ -72,8 +73,17 @@ class Hub:
             self._on_message,
             protocol=protocol,
         )
-        provider = self._provider or provider_from_setting(settings.sms)
-        self.dispatcher = Dispatcher(self.engine, provider, self._publish, self.clock)
+        chain = self._sms or chain_from_setting(settings.sms.get_secret_value())
+        channels = ExtraChannels([u.get_secret_value() for u in settings.notify_urls])
+        self.dispatcher = Dispatcher(
+            self.engine,
+            chain,
+            self._publish,
+            self.clock,
+            channels=channels,
+            on_problem=self._delivery_problem,
+            receipt_poll_s=settings.receipt_poll_s,
+        )
         self.worker = IngestWorker(
             self.core,
             self.clock,
@@ -148,6 +158,10 @@ class Hub:
 
     def _on_message(self, message: Any) -> None:
         self.worker.submit(message)
+
+    def _delivery_problem(self, row_id: int, what: str) -> None:
+        # The dispatcher's thread hands the bookkeeping to the one writer.
+        self.worker.call(lambda now: self.core.delivery_problem(row_id, what, now))
 
     def _publish(self, topic: str, payload: bytes) -> bool:
         if not self.bridge.connected.is_set():

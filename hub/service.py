@@ -35,11 +35,13 @@ from alerts.actions import (
 )
 from alerts.engine import Decision, Escalation
 from alerts.inputs import Input, RegisterDevice, Tick
-from alerts.messages import DigestItem, checkin_prompt, render, render_digest
+from alerts.messages import DigestItem, checkin_prompt, render_digest
 from alerts.policy import DEFAULT_POLICY, Policy
 from alerts.state import ResidentState
 from hub.ingest import to_input
 from hub.mqtt import Incoming
+from hub.notify.compose import Composer, Recipient, outbox_values
+from hub.notify.quiet import parse_quiet_hours
 from hub.settings import Settings
 from hub.store.tables import (
     alert_timeline,
@@ -144,6 +146,7 @@ class HubCore:
         self._engine = engine
         self._escalation = escalation
         self._settings = settings
+        self.composer = Composer(settings)
         self._states: dict[str, ResidentState] = {}
         self._names: dict[str, str] = {}
         self._devices: set[tuple[str, str]] = set()
@@ -207,15 +210,70 @@ class HubCore:
             )
         self._devices.add((resident_id, device_id))
 
-    def add_contact(self, resident_id: str, role: str, name: str, phone: str, now: datetime) -> int:
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def add_contact(
+        self,
+        resident_id: str,
+        role: str,
+        name: str,
+        phone: str,
+        now: datetime,
+        *,
+        quiet_hours: str | None = None,
+        backup: bool = False,
+    ) -> int:
+        if quiet_hours is not None:
+            parse_quiet_hours(quiet_hours)
         with self._engine.begin() as conn:
             self._require_resident(conn, resident_id)
             result = conn.execute(
                 insert(contacts).values(
-                    resident_id=resident_id, role=role, name=name, phone=phone, created_at=now
+                    resident_id=resident_id,
+                    role=role,
+                    name=name,
+                    phone=phone,
+                    quiet_hours=quiet_hours,
+                    backup=backup,
+                    created_at=now,
                 )
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def change_policy(
+        self, resident_id: str, overrides: Mapping[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """A new policy version for the resident; open alerts keep the one they opened with."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(residents.c.policy, residents.c.policy_version).where(
+                    residents.c.id == resident_id
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"resident {resident_id} not found")
+        merged = {**dict(row.policy or {}), **dict(overrides)}
+        policy = DEFAULT_POLICY.with_overrides(merged)
+        version = int(row.policy_version) + 1
+        with self._unit(now) as (conn, work):
+            conn.execute(
+                update(residents)
+                .where(residents.c.id == resident_id)
+                .values(
+                    policy=policy.model_dump(mode="json", include=set(merged)),
+                    policy_version=version,
+                )
+            )
+            state = self._state(conn, resident_id, work)
+            work.states[resident_id] = state.model_copy(update={"policy": policy})
+            self._decide(conn, resident_id, Tick(), now, work)
+        return {
+            "id": resident_id,
+            "policy_version": version,
+            "policy": policy.model_dump(mode="json"),
+        }
 
     def _require_resident(self, conn: Connection, resident_id: str) -> None:
         if resident_id not in self._names:
@@ -611,45 +669,53 @@ class HubCore:
         )
 
     def recipients(self, conn: Connection, resident_id: str, role: str) -> list[str]:
-        phones = [
-            r.phone
-            for r in conn.execute(
-                select(contacts.c.phone)
-                .where((contacts.c.resident_id == resident_id) & (contacts.c.role == role))
-                .order_by(contacts.c.id)
-            )
-        ]
-        if role == "control_center":
-            phones += self._settings.control_center_phones
-        elif role == "supervisor":
-            phones += self._settings.supervisor_phones
-        return list(dict.fromkeys(phones))
-
-    def _message_text(self, resident_id: str, message: Any, at: datetime) -> str:
-        name = self._names.get(resident_id, resident_id)
-        return render(message, resident_name=name, at=at, tz=self._settings.tz)
+        return [r.phone for r in self.composer.recipients(conn, resident_id, role)]
 
     def _notify(self, conn: Connection, resident_id: str, action: Notify, now: datetime) -> None:
-        phones = self.recipients(conn, resident_id, action.role)
-        if not phones:
+        targets = self.composer.recipients(conn, resident_id, action.role)
+        if not targets:
             log.warning("notify.no_recipients", role=action.role, alert_id=action.alert_id)
             self._timeline(conn, action.alert_id, now, "no_recipients", None, action.role)
             return
-        body = self._message_text(resident_id, action.message, action.event_at or now)
-        for phone in phones:
-            self._outbox(
-                conn,
-                _key(action.alert_id, action.step, action.role, phone),
-                channel="sms",
-                alert_id=action.alert_id,
-                resident_id=resident_id,
-                role=action.role,
-                recipient=phone,
-                kind=action.kind,
-                stage=action.stage,
-                body=body,
-                created_at=now,
-            )
+        self._write_notifications(conn, resident_id, action, targets, now)
+
+    def _write_notifications(
+        self,
+        conn: Connection,
+        resident_id: str,
+        action: Notify,
+        targets: list[Recipient],
+        now: datetime,
+    ) -> None:
+        name = self._names.get(resident_id, resident_id)
+        plans = self.composer.plan(
+            conn,
+            resident_id=resident_id,
+            resident_name=name,
+            action=action,
+            recipients=[
+                t
+                for t in targets
+                if not self._has_row(conn, _key(action.alert_id, action.step, action.role, t.phone))
+            ],
+            now=now,
+        )
+        for plan in plans:
+            key = _key(action.alert_id, action.step, action.role, plan.recipient.phone)
+            self._outbox(conn, key, **outbox_values(plan, action, resident_id, now))
+            if plan.hold_until is not None:
+                self._timeline(
+                    conn,
+                    action.alert_id,
+                    now,
+                    "held_quiet_hours",
+                    None,
+                    action.role,
+                )
+
+    @staticmethod
+    def _has_row(conn: Connection, key: str) -> bool:
+        return conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first() is not None
 
     def _queue_digest(
         self, conn: Connection, resident_id: str, action: QueueDigest, now: datetime
@@ -760,6 +826,29 @@ class HubCore:
                     .values(delivered=True)
                 )
         return len(by_recipient)
+
+    # ------------------------------------------------------------- deliveries
+
+    def delivery_problem(self, row_id: int, what: str, now: datetime) -> None:
+        """A notification ended ``failed`` or ``unknown``: it goes on the alert's timeline
+        (the board shows it), and a guardian who could not be reached is replaced by the
+        first backup guardian not yet paged for that step."""
+        with self._engine.begin() as conn:
+            row = conn.execute(select(outbox).where(outbox.c.id == row_id)).first()
+            if row is None or row.alert_id is None:
+                return
+            self._timeline(conn, row.alert_id, now, f"delivery_{what}", None, row.role)
+            if what != "failed" or row.role != "guardian" or not row.message:
+                return
+            action = Notify(
+                row.alert_id, row.kind, row.stage, "guardian", row.message, row.step, row.event_at
+            )
+            for backup in self.composer.recipients(conn, row.resident_id, "guardian", backup=True):
+                if not self._has_row(conn, _key(row.alert_id, row.step, "guardian", backup.phone)):
+                    self._write_notifications(conn, row.resident_id, action, [backup], now)
+                    self._timeline(conn, row.alert_id, now, "backup_guardian_paged", None, None)
+                    return
+            self._timeline(conn, row.alert_id, now, "no_guardian_reachable", None, None)
 
     # --------------------------------------------------------------- operators
 

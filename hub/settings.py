@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -25,7 +26,10 @@ class Settings(BaseSettings):
     db_url: str = "sqlite:///anbu.db"
     http: str = "127.0.0.1:8080"
     admin_token: SecretStr | None = None
-    sms: str = "log:anbu-outbox.jsonl"
+    sms: SecretStr = Field(
+        default=SecretStr("log:anbu-outbox.jsonl"),
+        description="SMS provider chain, tried in order: log:PATH, nhn://…, solapi://…, aligo://…",
+    )
     tz: str = "Asia/Seoul"
     control_center_phones: list[str] = Field(default_factory=list)
     supervisor_phones: list[str] = Field(default_factory=list)
@@ -36,6 +40,31 @@ class Settings(BaseSettings):
     # Largest number of MQTT messages stored in one transaction; bigger batches trade
     # latency for throughput.
     ingest_batch: int = Field(default=500, ge=1, le=10_000)
+    public_url: str | None = Field(
+        default=None, description="Base of links in SMS; default http://{ANBU_HTTP}"
+    )
+    link_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for guardian links; default: generated, kept in the DB"
+    )
+    link_ttl: timedelta = Field(default=timedelta(hours=24), gt=timedelta(minutes=5))
+    quiet_hold_max: timedelta = Field(
+        default=timedelta(hours=10),
+        ge=timedelta(0),
+        le=timedelta(hours=24),
+        description="Longest a routine message waits for a guardian's quiet hours to end",
+    )
+    sms_reply_secret: SecretStr | None = Field(
+        default=None, description="Shared secret of the SMS reply webhook; unset = replies off"
+    )
+    notify_urls: list[SecretStr] = Field(
+        default_factory=list, description="apprise URLs (email, webhooks) for the control centre"
+    )
+    receipt_poll_s: float = Field(default=30.0, gt=0, le=3600)
+
+    @property
+    def link_base(self) -> str:
+        """Where guardians' links point."""
+        return (self.public_url or f"http://{self.http}").rstrip("/")
 
     @field_validator("admin_token")
     @classmethod

@@ -20,7 +20,16 @@ from sqlalchemy import Engine, func, select
 
 from alerts.inputs import Acknowledge, RecordStep, Resolve
 from alerts.state import ResidentState
-from hub.api.schemas import AckIn, ActionIn, ContactIn, DeviceIn, ResidentIn, ResolveIn
+from hub.api.guardian import guardian_router
+from hub.api.schemas import (
+    AckIn,
+    ActionIn,
+    ContactIn,
+    DeviceIn,
+    PolicyIn,
+    ResidentIn,
+    ResolveIn,
+)
 from hub.service import ConflictError, HubCore, NotFoundError
 from hub.settings import Settings
 from hub.store.tables import (
@@ -203,9 +212,24 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
     @app.post("/api/v1/residents/{resident_id}/contacts", status_code=201, tags=["residents"])
     def add_contact(resident_id: str, body: ContactIn, _: Admin) -> dict[str, Any]:
         contact_id = run(
-            lambda now: backend.core.add_contact(resident_id, body.role, body.name, body.phone, now)
+            lambda now: backend.core.add_contact(
+                resident_id,
+                body.role,
+                body.name,
+                body.phone,
+                now,
+                quiet_hours=body.quiet_hours,
+                backup=body.backup,
+            )
         )
         return {"id": contact_id, "resident": resident_id, **body.model_dump()}
+
+    @app.patch("/api/v1/residents/{resident_id}/policy", tags=["residents"])
+    def change_policy(resident_id: str, body: PolicyIn, _: Admin) -> dict[str, Any]:
+        """A new policy version; alerts already open keep the policy they opened with."""
+        return run(lambda now: backend.core.change_policy(resident_id, body.policy, now))
+
+    app.include_router(guardian_router(backend, run))
 
     @app.get("/api/v1/alerts", tags=["alerts"])
     def list_alerts(
@@ -291,6 +315,10 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
                 outbox.c.attempts,
                 outbox.c.created_at,
                 outbox.c.sent_at,
+                outbox.c.delivered_at,
+                outbox.c.provider,
+                outbox.c.error,
+                outbox.c.next_attempt_at,
             )
             .where(outbox.c.channel == "sms")
             .order_by(outbox.c.id.desc())

@@ -34,6 +34,29 @@ class ContactIn(BaseModel):
     role: Literal["guardian", "official", "control_center", "health_center", "supervisor"]
     name: str = Field(min_length=1, max_length=100)
     phone: str = Phone
+    quiet_hours: str | None = Field(
+        default=None,
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="Local time window (e.g. 22:00-07:00) when routine messages wait",
+    )
+    backup: bool = Field(
+        default=False, description="Paged only when a message to another guardian fails"
+    )
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: dict[str, Any] = Field(description="Fields to change; ISO 8601 durations")
+
+
+class SmsReplyIn(BaseModel):
+    """A reply to an Anbu SMS, as the provider's reply webhook forwards it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sender: str = Field(alias="from", pattern=r"^\+?[0-9-]{6,20}$")
+    text: str = Field(min_length=1, max_length=2000)
 
 
 class AckIn(BaseModel):

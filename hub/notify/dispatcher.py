@@ -1,48 +1,69 @@
 """The outbox dispatcher: hands committed outbox rows to their channel, exactly once.
 
 Rows are written by the ingest worker in the same transaction as the decision behind
-them. Here each SMS row goes ``pending → sending → sent|failed|unknown``; the ``sending``
-mark is committed before the provider is called, so after a crash the dispatcher knows
-which sends are in doubt and asks the provider instead of sending again.
+them. Here each SMS row goes ``pending → sending → sent → delivered`` (or ``failed`` /
+``unknown``). Two marks are committed before anything leaves the hub: ``sending`` before
+the provider chain is tried, and ``calling`` (the provider's name) before each call, cleared
+when the provider definitely refused. After a crash, a ``sending`` row with no ``calling``
+never left and is sent again; one still ``calling`` a provider is asked about, or marked
+``unknown`` for the control centre, never silently re-sent.
+
+A row that ends ``failed`` or ``unknown`` is reported through ``on_problem`` (the hub puts it
+on the alert's timeline and pages a backup guardian). Delivery receipts are polled for rows
+the provider accepted.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import Engine, Row, case, select, update
 
 from alerts.clock import Clock
-from hub.notify.providers import SendResult, SmsMessage, SmsProvider
+from hub.notify.chain import SmsChain
+from hub.notify.channels import ChannelMessage, ExtraChannels
+from hub.notify.providers import SmsMessage
+from hub.notify.sms_text import SmsTooLong, prepare
 from hub.store.tables import outbox
 
 log = structlog.get_logger(__name__)
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 6
+MAX_BACKOFF = timedelta(minutes=5)
+RECEIPTS_FOR = timedelta(hours=24)
 PublishFn = Callable[[str, bytes], bool]
+ProblemFn = Callable[[int, str], None]
 
 
 class Dispatcher:
-    """Sends pending outbox rows in id order on a thread of its own."""
+    """Sends pending outbox rows, emergencies first, on a thread of its own."""
 
     def __init__(
         self,
         engine: Engine,
-        provider: SmsProvider,
+        chain: SmsChain,
         publish: PublishFn,
         clock: Clock,
         *,
+        channels: ExtraChannels | None = None,
+        on_problem: ProblemFn | None = None,
         idle_wait_s: float = 0.5,
+        receipt_poll_s: float = 30.0,
     ) -> None:
         self._engine = engine
-        self._provider = provider
+        self.chain = chain
         self._publish = publish
         self._clock = clock
+        self._channels = channels
+        self._on_problem = on_problem
         self._idle_wait_s = idle_wait_s
+        self._receipt_poll_s = receipt_poll_s
+        self._next_receipts = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="anbu-dispatcher", daemon=True)
@@ -55,30 +76,51 @@ class Dispatcher:
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=15)
 
     def wake(self) -> None:
         self._wake.set()
 
+    # -- recovery -----------------------------------------------------------------------
+
     def recover_in_doubt(self) -> None:
+        """Settle rows a previous run left ``sending`` (see the module docstring)."""
         with self._engine.begin() as conn:
             rows = conn.execute(
-                select(outbox.c.id, outbox.c.key).where(outbox.c.state == "sending")
+                select(outbox.c.id, outbox.c.key, outbox.c.calling).where(
+                    outbox.c.state == "sending"
+                )
             ).all()
+            problems = []
             for row in rows:
-                known = self._provider.already_sent(row.key)
-                state = "sent" if known else ("pending" if known is False else "unknown")
-                conn.execute(update(outbox).where(outbox.c.id == row.id).values(state=state))
+                if row.calling is None:
+                    state = "pending"  # it never reached a provider
+                else:
+                    provider = self.chain.get(row.calling)
+                    known = provider.already_sent(row.key) if provider else None
+                    state = "sent" if known else ("pending" if known is False else "unknown")
+                conn.execute(
+                    update(outbox).where(outbox.c.id == row.id).values(state=state, calling=None)
+                )
+                if state == "unknown":
+                    problems.append(row.id)
                 log.warning("outbox.recovered_in_doubt", outbox_id=row.id, state=state)
+        for row_id in problems:
+            self._problem(row_id, "unknown")
+
+    # -- the loop -----------------------------------------------------------------------
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                sent = self.drain_once()
+                handled = self.drain_once()
+                if time.monotonic() >= self._next_receipts:
+                    self._next_receipts = time.monotonic() + self._receipt_poll_s
+                    self.poll_receipts()
             except Exception:
                 log.exception("outbox.dispatch_failed")
-                sent = 0
-            if sent == 0:
+                handled = 0
+            if handled == 0:
                 self._wake.wait(self._idle_wait_s)
                 self._wake.clear()
 
@@ -99,9 +141,13 @@ class Dispatcher:
                 break
             if row.channel == "mqtt":
                 self._send_mqtt(row.id, row.recipient, row.body)
+            elif row.channel == "apprise":
+                self._send_channels(row)
             else:
                 self._send_sms(row)
         return len(rows)
+
+    # -- channels -----------------------------------------------------------------------
 
     def _send_mqtt(self, row_id: int, topic: str, body: str) -> None:
         delivered = self._publish(topic, body.encode("utf-8"))
@@ -110,20 +156,44 @@ class Dispatcher:
             if delivered
             else {"next_attempt_at": self._clock.now() + timedelta(seconds=2)}
         )
-        with self._engine.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+        self._update(row_id, **values)
+
+    def _send_channels(self, row: Row[Any]) -> None:
+        if self._channels is None or not self._channels.configured:
+            self._update(row.id, state="failed", error="no ANBU_NOTIFY_URLS configured")
+            return
+        result = self._channels.send(
+            ChannelMessage(
+                title=row.body.split("\n", 1)[0][:80],
+                body=row.body,
+                kind=row.kind or "",
+                alert_id=row.alert_id,
+                resident=row.resident_id,
+            )
+        )
+        now = self._clock.now()
+        if result.delivered:
+            self._update(row.id, state="delivered", sent_at=now, delivered_at=now)
+        else:
+            self._retry_or_fail(row.id, row.attempts + 1, result.error, retryable=True)
 
     def _send_sms(self, row: Row[Any]) -> None:
         row_id: int = row.id
-        attempts: int = row.attempts
+        attempts: int = row.attempts + 1
         with self._engine.begin() as conn:
             claimed = conn.execute(
                 update(outbox)
                 .where(outbox.c.id == row_id)
                 .where(outbox.c.state == "pending")
-                .values(state="sending", attempts=attempts + 1)
+                .values(state="sending", attempts=attempts, calling=None)
             ).rowcount
         if not claimed:
+            return
+        try:
+            text = prepare(row.body)
+        except SmsTooLong as error:
+            self._update(row_id, state="failed", error=str(error))
+            self._problem(row_id, "failed")
             return
         message = SmsMessage(
             key=row.key,
@@ -133,24 +203,90 @@ class Dispatcher:
             alert_id=row.alert_id,
             kind=row.kind,
             stage=row.stage,
-            body=row.body,
+            body=text.body,
         )
-        now = self._clock.now()
         try:
-            result = self._provider.send(message, now)
-        except Exception as error:  # a provider bug must not stop the queue
+            outcome = self.chain.send(
+                message,
+                text,
+                before_call=lambda name: self._update(row_id, calling=name, provider=name),
+                after_failure=lambda _name, error: self._update(row_id, calling=None, error=error),
+                stop=self._stop,
+            )
+        except Exception:  # a provider bug must not stop the queue
             log.exception("outbox.provider_error", outbox_id=row_id)
-            result = SendResult("failed", f"{type(error).__name__}")
-        self._record(row_id, attempts + 1, result, now)
-
-    def _record(self, row_id: int, attempts: int, result: SendResult, now: datetime) -> None:
-        values: dict[str, object] = {"error": result.error}
-        if result.state == "sent":
-            values.update(state="sent", sent_at=now)
-        elif result.state == "failed" and attempts < MAX_ATTEMPTS:
-            values.update(state="pending", next_attempt_at=now + timedelta(seconds=2**attempts))
+            self._update(row_id, calling=None)
+            self._retry_or_fail(row_id, attempts, "provider error", retryable=True)
+            return
+        now = self._clock.now()
+        if outcome.state == "interrupted":
+            return  # stopping: left "sending" without a call in progress, resent on start
+        if outcome.state == "sent":
+            self._update(
+                row_id,
+                state="sent",
+                sent_at=now,
+                calling=None,
+                error=None,
+                provider=outcome.provider,
+                provider_id=outcome.provider_id,
+            )
+        elif outcome.state == "unknown":
+            self._update(row_id, state="unknown", calling=None, error=outcome.error)
+            self._problem(row_id, "unknown")
         else:
-            values.update(state=result.state)
+            self._retry_or_fail(row_id, attempts, outcome.error, retryable=outcome.retryable)
+        log.info("outbox.sms", outbox_id=row_id, state=outcome.state, provider=outcome.provider)
+
+    def _retry_or_fail(
+        self, row_id: int, attempts: int, error: str | None, *, retryable: bool
+    ) -> None:
+        if retryable and attempts < MAX_ATTEMPTS:
+            backoff = min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+            self._update(
+                row_id, state="pending", error=error, next_attempt_at=self._clock.now() + backoff
+            )
+            return
+        self._update(row_id, state="failed", error=error)
+        self._problem(row_id, "failed")
+
+    # -- receipts -----------------------------------------------------------------------
+
+    def poll_receipts(self) -> int:
+        """Ask providers about messages they accepted; returns how many were settled."""
+        since = self._clock.now() - RECEIPTS_FOR
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.provider, outbox.c.provider_id)
+                .where(outbox.c.state == "sent")
+                .where(outbox.c.channel == "sms")
+                .where(outbox.c.provider_id.is_not(None))
+                .where(outbox.c.sent_at >= since)
+                .limit(500)
+            ).all()
+        settled = 0
+        for row in rows:
+            provider = self.chain.get(row.provider)
+            receipt = provider.receipt(row.provider_id) if provider else None
+            if receipt == "delivered":
+                self._update(row.id, state="delivered", delivered_at=self._clock.now())
+                settled += 1
+            elif receipt == "failed":
+                self._update(row.id, state="failed", error="the carrier could not deliver it")
+                self._problem(row.id, "failed")
+                settled += 1
+        return settled
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _update(self, row_id: int, **values: object) -> None:
         with self._engine.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
-        log.info("outbox.sms", outbox_id=row_id, state=values.get("state"), attempts=attempts)
+
+    def _problem(self, row_id: int, what: str) -> None:
+        if self._on_problem is None:
+            return
+        try:
+            self._on_problem(row_id, what)
+        except Exception:
+            log.exception("outbox.problem_report_failed", outbox_id=row_id)

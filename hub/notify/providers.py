@@ -1,7 +1,8 @@
-"""SMS providers behind one small interface, and the ``ANBU_SMS`` setting that picks one.
+"""The message handed to SMS providers, and the ``log:PATH`` provider.
 
-A provider reports each send as ``sent``, ``failed`` (safe to retry) or ``unknown`` (it may
-have gone out: never retried automatically, so nobody is paged twice).
+A send ends ``sent``, ``failed`` (safe to retry) or ``unknown`` (it may have gone out: never
+retried automatically, so nobody is paged twice). The HTTP providers live in
+:mod:`hub.notify.http_providers`; :mod:`hub.notify.chain` strings them together.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 SendState = Literal["sent", "failed", "unknown"]
 
@@ -32,16 +33,6 @@ class SmsMessage:
 class SendResult:
     state: SendState
     error: str | None = None
-
-
-class SmsProvider(Protocol):
-    name: str
-
-    def send(self, message: SmsMessage, now: datetime) -> SendResult: ...
-
-    def already_sent(self, key: str) -> bool | None:
-        """Whether a message with ``key`` went out; ``None`` when the provider cannot tell."""
-        ...
 
 
 class LogProvider:
@@ -70,8 +61,8 @@ class LogProvider:
                     keys.add(record["key"])
         return keys
 
-    def send(self, message: SmsMessage, now: datetime) -> SendResult:
-        record = {
+    def send(self, message: SmsMessage, now: datetime, sms_type: str | None = None) -> SendResult:
+        record: dict[str, object] = {
             "ts": now.isoformat(),
             "to": message.to,
             "role": message.role,
@@ -82,6 +73,8 @@ class LogProvider:
             "body": message.body,
             "key": message.key,
         }
+        if sms_type is not None:
+            record["type"] = sms_type  # SMS or LMS, as a real provider would be asked
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
             if message.key in self._keys:
@@ -95,12 +88,3 @@ class LogProvider:
     def already_sent(self, key: str) -> bool | None:
         with self._lock:
             return key in self._keys
-
-
-def provider_from_setting(setting: str) -> SmsProvider:
-    """Build the provider named by ``ANBU_SMS`` (``log:PATH``; real providers come later)."""
-    scheme, _, rest = setting.partition(":")
-    if scheme == "log":
-        return LogProvider(Path(rest or "anbu-outbox.jsonl"))
-    msg = f"ANBU_SMS: unknown SMS provider {scheme!r} (supported: log:PATH)"
-    raise ValueError(msg)

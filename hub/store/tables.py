@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from hub.store.types import UTCDateTime
@@ -29,6 +30,8 @@ residents = Table(
     Column("phone", String(32)),
     Column("address", String(300)),
     Column("policy", JSON, nullable=False),
+    # Bumped on every policy change; an alert records the version it opened under.
+    Column("policy_version", Integer, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -52,6 +55,11 @@ contacts = Table(
     Column("role", String(20), nullable=False),
     Column("name", String(100), nullable=False),
     Column("phone", String(32), nullable=False),
+    # "22:00-07:00" in ANBU_TZ: routine messages wait (bounded); emergencies never do.
+    Column("quiet_hours", String(11)),
+    # A backup guardian is paged only when a message to another guardian could not be
+    # delivered.
+    Column("backup", Boolean, nullable=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
     ForeignKeyConstraint(["resident_id"], ["residents.id"]),
 )
@@ -145,8 +153,42 @@ outbox = Table(
     Column("next_attempt_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    # What the core asked for, so a failed guardian message can be re-planned for a backup.
+    Column("message", String(40)),
+    Column("step", String(40)),
+    Column("event_at", UTCDateTime),
+    # Which contact (for falling back to the next guardian) and which provider took it.
+    Column("contact_id", Integer),
+    Column("provider", String(16)),
+    Column("provider_id", String(100)),
+    # Set, and committed, just before a provider is called; cleared on a definite answer.
+    # After a crash, a row still naming a provider here may have gone out.
+    Column("calling", String(16)),
+    Column("delivered_at", UTCDateTime),
     UniqueConstraint("key", name="uq_outbox_key"),
     Index("ix_outbox_state", "state", "id"),
+)
+
+# One-tap links in guardians' SMS: the token carries (id, expiry) signed with the hub's key.
+links = Table(
+    "links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resident_id", String(64), nullable=False, index=True),
+    Column("alert_id", String(64), nullable=False),
+    Column("contact_id", Integer),
+    Column("role", String(20), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+)
+
+# Secrets the hub generates for itself (the link-signing key) when none is configured.
+hub_secrets = Table(
+    "hub_secrets",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", String(200), nullable=False),
 )
 
 # Officials' messages held outside working hours, sent as one digest per official.

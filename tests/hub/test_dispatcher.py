@@ -10,8 +10,11 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from alerts.clock import FakeClock
+from hub.notify.chain import ChainProvider, LogLink, SmsChain
 from hub.notify.dispatcher import Dispatcher
-from hub.notify.providers import LogProvider, SendResult, SmsMessage
+from hub.notify.http_providers import ProviderReply, Receipt
+from hub.notify.providers import LogProvider, SmsMessage
+from hub.notify.sms_text import SmsText
 from hub.store.db import migrate, open_engine
 from hub.store.tables import outbox
 from tests.hub.support import read_sms
@@ -20,23 +23,30 @@ NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
 
 class FlakyProvider:
-    """Fails the first ``failures`` sends, then records the rest."""
+    """Fails the first ``failures`` sends (as a 500 would), then records the rest."""
 
-    name = "flaky"
-
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, name: str = "flaky") -> None:
+        self.name = name
         self.failures = failures
         self.sent: list[str] = []
 
-    def send(self, message: SmsMessage, now: datetime) -> SendResult:
+    def submit(self, message: SmsMessage, text: SmsText) -> ProviderReply:
         if self.failures > 0:
             self.failures -= 1
-            return SendResult("failed", "HTTP 500")
+            return ProviderReply("failed", retryable=True, error="HTTP 500")
         self.sent.append(message.key)
-        return SendResult("sent")
+        return ProviderReply("sent", retryable=False, provider_id=f"id-{message.key}")
+
+    def receipt(self, provider_id: str) -> Receipt | None:
+        return "delivered"
 
     def already_sent(self, key: str) -> bool | None:
         return None
+
+
+def _chain(*providers: ChainProvider) -> SmsChain:
+    # One try per provider: these tests drive the dispatcher's own backoff in virtual time.
+    return SmsChain(list(providers), attempts_per_provider=1)
 
 
 @pytest.fixture
@@ -47,7 +57,9 @@ def engine(db_url: str) -> Iterator[Engine]:
     made.dispose()
 
 
-def _row(engine: Engine, key: str, kind: str, state: str = "pending") -> None:
+def _row(
+    engine: Engine, key: str, kind: str, state: str = "pending", calling: str | None = None
+) -> None:
     with engine.begin() as conn:
         conn.execute(
             insert(outbox).values(
@@ -60,6 +72,7 @@ def _row(engine: Engine, key: str, kind: str, state: str = "pending") -> None:
                 state=state,
                 attempts=0,
                 created_at=NOW,
+                calling=calling,
             )
         )
 
@@ -74,7 +87,7 @@ def test_emergencies_go_first(engine: Engine, tmp_path: Path) -> None:
         _row(engine, f"routine-{n}", "inactivity")
     _row(engine, "urgent", "emergency")
     provider = LogProvider(tmp_path / "sms.jsonl")
-    dispatcher = Dispatcher(engine, provider, lambda _t, _b: True, FakeClock(NOW))
+    dispatcher = Dispatcher(engine, _chain(LogLink(provider)), lambda _t, _b: True, FakeClock(NOW))
     dispatcher.drain_once()
     assert next(line["key"] for line in read_sms(tmp_path / "sms.jsonl")) == "urgent"
 
@@ -83,7 +96,7 @@ def test_failed_send_is_retried_with_backoff(engine: Engine) -> None:
     _row(engine, "k1", "inactivity")
     clock = FakeClock(NOW)
     provider = FlakyProvider(failures=2)
-    dispatcher = Dispatcher(engine, provider, lambda _t, _b: True, clock)
+    dispatcher = Dispatcher(engine, _chain(provider), lambda _t, _b: True, clock)
     dispatcher.drain_once()
     assert _states(engine) == {"k1": "pending"}
     assert dispatcher.drain_once() == 0, "a retry waits for its backoff"
@@ -102,15 +115,25 @@ def test_send_in_doubt_after_a_crash_is_not_repeated(engine: Engine, tmp_path: P
         SmsMessage("done", "+8210", "guardian", "r1", "a1", "inactivity", "guardian", "본문"),
         NOW,
     )
-    _row(engine, "done", "inactivity", state="sending")  # written, crash before marking sent
-    _row(engine, "lost", "inactivity", state="sending")  # crash before the write
+    _row(engine, "done", "inactivity", state="sending", calling="log")  # crash before "sent"
+    _row(engine, "lost", "inactivity", state="sending", calling="log")  # crash before the write
+    _row(engine, "waiting", "inactivity", state="sending")  # crash between retries
 
-    fresh = LogProvider(log_path)  # the restarted hub reads its log back
-    Dispatcher(engine, fresh, lambda _t, _b: True, FakeClock(NOW)).recover_in_doubt()
+    fresh = LogLink(LogProvider(log_path))  # the restarted hub reads its log back
+    Dispatcher(engine, _chain(fresh), lambda _t, _b: True, FakeClock(NOW)).recover_in_doubt()
     states = _states(engine)
     assert states["done"] == "sent"
     assert states["lost"] == "pending"
+    assert states["waiting"] == "pending", "no provider call was in progress: send it"
 
-    _row(engine, "opaque", "inactivity", state="sending")
-    Dispatcher(engine, FlakyProvider(0), lambda _t, _b: True, FakeClock(NOW)).recover_in_doubt()
+    _row(engine, "opaque", "inactivity", state="sending", calling="flaky")
+    problems: list[tuple[int, str]] = []
+    Dispatcher(
+        engine,
+        _chain(FlakyProvider(0)),
+        lambda _t, _b: True,
+        FakeClock(NOW),
+        on_problem=lambda row, what: problems.append((row, what)),
+    ).recover_in_doubt()
     assert _states(engine)["opaque"] == "unknown", "a provider that cannot tell: never resend"
+    assert [what for _, what in problems] == ["unknown"]

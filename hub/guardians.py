@@ -1,0 +1,145 @@
+"""What guardians can do without an account: a signed link, or a reply to the SMS.
+
+A guardian acts on one alert of one resident: "I'm going" (acknowledge; for an inactivity
+alert that holds the control centre for ``ack_resolve_within``) or "they are fine" (resolve an
+inactivity alert; an emergency is closed only by the control centre, which calls anyway).
+Both reach the escalation core as the guardian's own inputs and land on the alert's timeline
+with the guardian's name. Runs on the hub's single writer thread, like every state change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select, update
+
+from alerts.inputs import Acknowledge, Resolve
+from hub import links
+from hub.service import ConflictError, HubCore, NotFoundError
+from hub.store.tables import alerts, contacts, outbox, residents
+from hub.store.tables import links as links_table
+
+GuardianAction = Literal["ack", "resolve"]
+REPLY_CODES: dict[str, GuardianAction] = {"1": "ack", "2": "resolve"}
+GUARDIAN_OUTCOME = "resolved_by_guardian"
+
+
+class LinkRefused(PermissionError):  # noqa: N818 - reads as what happened to the request
+    """The link is bad, expired or for another alert; ``reason`` is safe to show."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """What a guardian's page shows: plain facts, no health details."""
+
+    resident_name: str
+    alert_id: str
+    kind: str
+    state: str
+    stage: str
+    opened_at: datetime
+    can_resolve: bool
+
+
+class GuardianDesk:
+    """Link and reply handling on top of the hub core."""
+
+    def __init__(self, core: HubCore) -> None:
+        self.core = core
+
+    def view(self, token: str, now: datetime) -> AlertView:
+        link = self._link(token, now)
+        with self.core.engine.connect() as conn:
+            row = conn.execute(
+                select(alerts, residents.c.name)
+                .join(residents, residents.c.id == alerts.c.resident_id)
+                .where(alerts.c.id == link.alert_id)
+            ).first()
+        if row is None or row.resident_id != link.resident_id:
+            raise LinkRefused("unknown")
+        return AlertView(
+            resident_name=row.name,
+            alert_id=row.id,
+            kind=row.kind,
+            state=row.state,
+            stage=row.stage,
+            opened_at=row.opened_at,
+            can_resolve=row.kind == "inactivity" and row.state != "resolved",
+        )
+
+    def act(self, token: str, action: GuardianAction, now: datetime) -> AlertView:
+        """The guardian tapped a button on the link's page."""
+        link = self._link(token, now)
+        by = self._guardian_name(link.contact_id)
+        self._apply(link.alert_id, action, by, now)
+        with self.core.engine.begin() as conn:
+            conn.execute(update(links_table).where(links_table.c.id == link.id).values(used_at=now))
+        return self.view(token, now)
+
+    def reply(self, phone: str, text: str, now: datetime) -> tuple[str, GuardianAction]:
+        """An SMS reply forwarded by the provider: ``1`` = going, ``2`` = they are fine.
+
+        Applies to the newest unresolved alert this number was paged about as a guardian.
+        """
+        code = text.strip()[:1]
+        action = REPLY_CODES.get(code)
+        if action is None:
+            msg = "reply must start with 1 (가볼게요) or 2 (괜찮아요)"
+            raise ValueError(msg)
+        with self.core.engine.connect() as conn:
+            row = conn.execute(
+                select(outbox.c.alert_id, outbox.c.contact_id)
+                .join(alerts, alerts.c.id == outbox.c.alert_id)
+                .where(outbox.c.recipient == phone)
+                .where(outbox.c.role == "guardian")
+                .where(alerts.c.state != "resolved")
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            msg = "no open alert was sent to this number"
+            raise NotFoundError(msg)
+        self._apply(row.alert_id, action, self._guardian_name(row.contact_id), now)
+        return row.alert_id, action
+
+    def _apply(self, alert_id: str, action: GuardianAction, by: str, now: datetime) -> None:
+        with self.core.engine.connect() as conn:
+            row = conn.execute(
+                select(alerts.c.kind, alerts.c.state).where(alerts.c.id == alert_id)
+            ).first()
+        if row is None:
+            raise LinkRefused("unknown")
+        if row.state == "resolved":
+            raise ConflictError("the alert is already closed")
+        if action == "ack":
+            if row.state == "acknowledged":
+                return  # a second tap changes nothing
+            self.core.operator_input(
+                alert_id, Acknowledge(alert_id=alert_id, by=by, role="guardian"), now
+            )
+            return
+        if row.kind != "inactivity":
+            raise ConflictError("the control centre closes emergencies after calling")
+        self.core.operator_input(
+            alert_id, Resolve(alert_id=alert_id, by=by, outcome=GUARDIAN_OUTCOME), now
+        )
+
+    def _link(self, token: str, now: datetime) -> links.Link:
+        with self.core.engine.begin() as conn:
+            try:
+                return links.lookup(conn, self.core.composer.signer(conn), token, now)
+            except links.LinkError as error:
+                raise LinkRefused(error.reason) from None
+
+    def _guardian_name(self, contact_id: int | None) -> str:
+        if contact_id is None:
+            return "보호자"
+        with self.core.engine.connect() as conn:
+            name = conn.execute(select(contacts.c.name).where(contacts.c.id == contact_id)).scalar()
+        return f"보호자 {name}" if name else "보호자"

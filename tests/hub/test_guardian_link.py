@@ -1,0 +1,95 @@
+"""A guardian acts from the SMS link: acknowledged holds the centre for ack_resolve_within,
+then it proceeds; the link opens only its own alert and refuses forgeries."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from tests.hub.support import KST, OffsetClock, read_sms, wait_until
+
+TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
+POLICY = {
+    "checkin_after": "PT2S",
+    "guardian_after": "PT3S",
+    "control_center_after": "PT6S",
+    "ack_resolve_within": "PT5S",
+}
+LINK = re.compile(r"http://\S+/g/([A-Za-z0-9_-]+)")
+
+
+def _guardian_link(sms: list[dict[str, Any]]) -> str:
+    (line,) = [m for m in sms if m["role"] == "guardian" and m["kind"] == "inactivity"]
+    match = LINK.search(line["body"])
+    assert match, line["body"]
+    return match.group(1)
+
+
+def test_guardian_ack_by_link_holds_the_centre_then_it_proceeds(start_hub: Any) -> None:
+    running = start_hub(clock=OffsetClock(TUESDAY_10))
+    running.resident("r1", policy=POLICY, official=False)
+    started = time.monotonic()
+    wait_until(lambda: any(m["role"] == "guardian" for m in read_sms(running.sms_log)), 6)
+    token = _guardian_link(read_sms(running.sms_log))
+    anonymous = httpx.Client(base_url=running.base, timeout=10)
+
+    view = anonymous.get(f"/api/v1/links/{token}").json()
+    assert view["resident"] == "김영희"
+    assert view["state"] == "open"
+    acked = anonymous.post(f"/api/v1/links/{token}/ack")
+    assert acked.status_code == 200, acked.text
+    acked_after = time.monotonic() - started
+    assert acked.json()["state"] == "acknowledged"
+
+    time.sleep(max(0.0, 6.5 - (time.monotonic() - started)))
+    assert not any(m["role"] == "control_center" for m in read_sms(running.sms_log)), (
+        "the centre was paged although the guardian had acknowledged"
+    )
+    wait_until(lambda: any(m["role"] == "control_center" for m in read_sms(running.sms_log)), 6)
+    paged_after = time.monotonic() - started
+    assert abs(paged_after - (acked_after + 5)) <= 2.0
+    centre = next(m for m in read_sms(running.sms_log) if m["role"] == "control_center")
+    assert "보호자가" in centre["body"]
+
+    alert = running.http.get(f"/api/v1/alerts/{view['alert_id']}").json()
+    steps = [(t["what"], t["by"]) for t in alert["timeline"]]
+    assert ("acknowledged", "보호자 담당자") in steps
+
+    resolved = anonymous.post(f"/api/v1/links/{token}/resolve")
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["state"] == "resolved"
+    assert anonymous.post(f"/api/v1/links/{token}/resolve").status_code == 409
+
+
+def test_links_refuse_forgeries_and_other_alerts(start_hub: Any) -> None:
+    running = start_hub(clock=OffsetClock(TUESDAY_10))
+    running.resident("r1", policy=POLICY, official=False)
+    wait_until(lambda: any(m["role"] == "guardian" for m in read_sms(running.sms_log)), 6)
+    token = _guardian_link(read_sms(running.sms_log))
+    anonymous = httpx.Client(base_url=running.base, timeout=10)
+    running.resident("r2", policy=POLICY, official=False, guardians=0)
+    wait_until(lambda: running.http.get("/api/v1/alerts", params={"resident": "r2"}).json(), 6)
+    other = running.http.get("/api/v1/alerts", params={"resident": "r2"}).json()[0]["id"]
+    assert anonymous.get(f"/api/v1/links/{token}").json()["alert_id"] != other
+    assert anonymous.post(f"/api/v1/links/{token}/ack").json()["resident"] == "김영희"
+    assert running.http.get(f"/api/v1/alerts/{other}").json()["state"] == "open"
+
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    assert anonymous.get(f"/api/v1/links/{tampered}").status_code == 403
+    assert anonymous.post(f"/api/v1/links/{tampered}/ack").status_code == 403
+    assert anonymous.get("/api/v1/links/not-a-token").status_code == 403
+    # The link is no key to the admin API.
+    assert (
+        anonymous.get(
+            "/api/v1/residents/r1", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 403
+    )
+    page = anonymous.get(f"/g/{token}")
+    assert page.status_code == 200
+    assert "김영희 어르신" in page.text
+    assert anonymous.get(f"/g/{tampered}").status_code == 403
