@@ -73,7 +73,7 @@ class Hub:
             self._on_message,
             protocol=protocol,
         )
-        chain = self._sms or chain_from_setting(settings.sms.get_secret_value())
+        chain = self._sms or chain_from_setting(settings.sms.get_secret_value(), self.clock)
         channels = ExtraChannels([u.get_secret_value() for u in settings.notify_urls])
         self.dispatcher = Dispatcher(
             self.engine,

@@ -151,6 +151,10 @@ class HubCore:
         self._names: dict[str, str] = {}
         self._devices: set[tuple[str, str]] = set()
         self._load_registry()
+        # The link key is made (or read) in a transaction of its own, so a rolled-back batch
+        # can never leave links signed with a key the database does not keep.
+        with self._engine.begin() as conn:
+            self.composer.signer(conn)
         self.rejected: dict[str, int] = {}
 
     # ----------------------------------------------------------------- registry
@@ -672,6 +676,8 @@ class HubCore:
         return [r.phone for r in self.composer.recipients(conn, resident_id, role)]
 
     def _notify(self, conn: Connection, resident_id: str, action: Notify, now: datetime) -> None:
+        if action.role == "control_center" and self._settings.notify_urls:
+            self._notify_channels(conn, resident_id, action, now)
         targets = self.composer.recipients(conn, resident_id, action.role)
         if not targets:
             log.warning("notify.no_recipients", role=action.role, alert_id=action.alert_id)
@@ -712,6 +718,22 @@ class HubCore:
                     None,
                     action.role,
                 )
+
+    def _notify_channels(
+        self, conn: Connection, resident_id: str, action: Notify, now: datetime
+    ) -> None:
+        """The centre's email and webhooks (ANBU_NOTIFY_URLS): one row for all of them."""
+        (plan,) = self.composer.plan(
+            conn,
+            resident_id=resident_id,
+            resident_name=self._names.get(resident_id, resident_id),
+            action=action,
+            recipients=[Recipient("notify_urls")],
+            now=now,
+        )
+        values = outbox_values(plan, action, resident_id, now)
+        values["channel"] = "apprise"
+        self._outbox(conn, _key(action.alert_id, action.step, action.role, "apprise"), **values)
 
     @staticmethod
     def _has_row(conn: Connection, key: str) -> bool:

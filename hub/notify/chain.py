@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -31,6 +30,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from alerts.clock import Clock, SystemClock
 from hub.notify.http_providers import ProviderReply, Receipt, provider_from_url
 from hub.notify.providers import LogProvider, SmsMessage
 from hub.notify.sms_text import SmsText
@@ -71,12 +71,14 @@ class _StoppingError(Exception):
 class LogLink:
     """``log:PATH`` in a chain: always accepts; knows its own keys; no receipts."""
 
-    def __init__(self, provider: LogProvider) -> None:
+    def __init__(self, provider: LogProvider, clock: Clock | None = None) -> None:
         self.provider = provider
         self.name = "log"
+        # The hub's clock, so the log's "ts" agrees with the hub's idea of now.
+        self._clock: Clock = clock or SystemClock()
 
     def submit(self, message: SmsMessage, text: SmsText) -> ProviderReply:
-        result = self.provider.send(message, datetime.now(UTC), sms_type=text.kind)
+        result = self.provider.send(message, self._clock.now(), sms_type=text.kind)
         return ProviderReply(result.state, retryable=False, error=result.error)
 
     def receipt(self, provider_id: str) -> Receipt | None:
@@ -213,14 +215,14 @@ class SmsChain:
         )
 
 
-def chain_from_setting(setting: str) -> SmsChain:
+def chain_from_setting(setting: str, clock: Clock | None = None) -> SmsChain:
     """Build the chain named by ``ANBU_SMS`` (comma-separated; ``log:PATH`` stays valid)."""
     links: list[ChainProvider] = []
     for part in (p.strip() for p in setting.split(",")):
         if not part:
             continue
         if part.startswith("log:"):
-            links.append(LogLink(LogProvider(Path(part[4:] or "anbu-outbox.jsonl"))))
+            links.append(LogLink(LogProvider(Path(part[4:] or "anbu-outbox.jsonl")), clock))
         elif "://" in part:
             links.append(_HttpLink(part))
         else:

@@ -16,7 +16,6 @@ the provider accepted.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -63,20 +62,25 @@ class Dispatcher:
         self._on_problem = on_problem
         self._idle_wait_s = idle_wait_s
         self._receipt_poll_s = receipt_poll_s
-        self._next_receipts = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="anbu-dispatcher", daemon=True)
+        # Receipts are asked on their own thread: a slow provider API must never hold up a page.
+        self._receipts = threading.Thread(
+            target=self._run_receipts, name="anbu-receipts", daemon=True
+        )
 
     def start(self) -> None:
         self.recover_in_doubt()
         self._thread.start()
+        self._receipts.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=15)
+        for thread in (self._thread, self._receipts):
+            if thread.is_alive():
+                thread.join(timeout=15)
 
     def wake(self) -> None:
         self._wake.set()
@@ -114,15 +118,19 @@ class Dispatcher:
         while not self._stop.is_set():
             try:
                 handled = self.drain_once()
-                if time.monotonic() >= self._next_receipts:
-                    self._next_receipts = time.monotonic() + self._receipt_poll_s
-                    self.poll_receipts()
             except Exception:
                 log.exception("outbox.dispatch_failed")
                 handled = 0
             if handled == 0:
                 self._wake.wait(self._idle_wait_s)
                 self._wake.clear()
+
+    def _run_receipts(self) -> None:
+        while not self._stop.wait(self._receipt_poll_s):
+            try:
+                self.poll_receipts()
+            except Exception:
+                log.exception("outbox.receipts_failed")
 
     def drain_once(self, limit: int = 200) -> int:
         """Send up to ``limit`` due rows; returns how many were handled."""

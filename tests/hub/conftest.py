@@ -73,17 +73,17 @@ def start_hub(mosquitto: Any, db_url: str, tmp_path: Path) -> Iterator[Callable[
 
     def start(clock: Clock | None = None, **overrides: Any) -> RunningHub:
         sms_log = tmp_path / "sms.jsonl"
-        settings = Settings(
-            mqtt_url=mosquitto.url,
-            db_url=db_url,
-            http=f"127.0.0.1:{_free_port()}",
-            admin_token=SecretStr(ADMIN_TOKEN),
-            sms=f"log:{sms_log}",
-            control_center_phones=["+8220000000"],
-            supervisor_phones=["+8220000001"],
-            mqtt_client_id=f"anbu-hub-test-{len(started)}",
-            **overrides,
-        )
+        values: dict[str, Any] = {
+            "mqtt_url": mosquitto.url,
+            "db_url": db_url,
+            "http": f"127.0.0.1:{_free_port()}",
+            "admin_token": SecretStr(ADMIN_TOKEN),
+            "sms": f"log:{sms_log}",
+            "control_center_phones": ["+8220000000"],
+            "supervisor_phones": ["+8220000001"],
+            "mqtt_client_id": f"anbu-hub-test-{len(started)}",
+        }
+        settings = Settings(**{**values, **overrides})
         hub = Hub(settings, clock=clock).start()
         assert hub.wait_ready(15), "hub did not connect to the broker"
         running = RunningHub(hub, sms_log, mosquitto.url)

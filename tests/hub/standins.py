@@ -103,6 +103,11 @@ class _StandIn:
         with self._lock:
             self._failures.extend([status] * n)
 
+    def recover(self) -> None:
+        """Forget queued failures: the provider's outage is over."""
+        with self._lock:
+            self._failures.clear()
+
     def hang_next(self, n: int = 1) -> None:
         with self._lock:
             self._hangs += n

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from alerts.messages import sms_bytes
 from tests.hub.support import KST, OffsetClock, read_sms, wait_until
 
 TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
@@ -54,6 +55,10 @@ def test_guardian_ack_by_link_holds_the_centre_then_it_proceeds(start_hub: Any) 
     assert abs(paged_after - (acked_after + 5)) <= 2.0
     centre = next(m for m in read_sms(running.sms_log) if m["role"] == "control_center")
     assert "보호자가" in centre["body"]
+    # A link pushes the guardian's message past 90 bytes: LMS. The centre's fits one SMS.
+    guardian = next(m for m in read_sms(running.sms_log) if m["role"] == "guardian")
+    assert (guardian["type"], centre["type"]) == ("LMS", "SMS")
+    assert sms_bytes(centre["body"]) <= 90 < sms_bytes(guardian["body"])
 
     alert = running.http.get(f"/api/v1/alerts/{view['alert_id']}").json()
     steps = [(t["what"], t["by"]) for t in alert["timeline"]]
