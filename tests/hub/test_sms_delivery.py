@@ -113,3 +113,23 @@ def test_an_unreachable_guardian_is_replaced_by_a_backup_and_shown(
         assert states["+821000000000"] == "failed"
     finally:
         aligo.close()
+
+
+def test_an_answer_lost_after_sending_is_unknown_not_sent_twice(
+    start_hub: Any, nhn: NhnStandIn, solapi: SolapiStandIn
+) -> None:
+    """A timeout after the request went out may hide a send: the chain stops there (no
+    second provider, no retry) and the board sees the message as unknown."""
+    nhn.hang_next(100)
+    running = start_hub(sms=f"{nhn.url_spec(timeout=1.0)},{solapi.url_spec()}")
+    running.resident("r1", official=False, guardians=0)
+    device = Device(running.mqtt_url, "r1", "spk1")
+    device.emergency()
+    device.close()
+    wait_until(lambda: {r["delivery"] for r in _notifications(running, "r1")} == {"unknown"})
+    nhn.release()
+    time.sleep(1.0)
+    assert solapi.requests == 0
+    (row,) = _notifications(running, "r1")
+    timeline = running.http.get(f"/api/v1/alerts/{row['alert_id']}").json()["timeline"]
+    assert "delivery_unknown" in [t["what"] for t in timeline]
