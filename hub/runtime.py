@@ -19,6 +19,7 @@ from alerts.calendar import WorkingCalendar
 from alerts.clock import Clock, SystemClock
 from alerts.engine import Escalation
 from hub.api.app import create_app
+from hub.changes import ChangeFeed
 from hub.mqtt import MqttBridge
 from hub.notify.chain import SmsChain, chain_from_setting
 from hub.notify.channels import ExtraChannels
@@ -47,6 +48,7 @@ class Hub:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self._sms = sms
+        self.changes = ChangeFeed()
         self._serve_http = serve_http
         self._broker: Any = None
         self._stopped = False
@@ -82,13 +84,14 @@ class Hub:
             self.clock,
             channels=channels,
             on_problem=self._delivery_problem,
+            on_change=self.changes.bump,
             receipt_poll_s=settings.receipt_poll_s,
         )
         self.worker = IngestWorker(
             self.core,
             self.clock,
             self.bridge.ack,
-            self.dispatcher.wake,
+            self._after_commit,
             batch_max=settings.ingest_batch,
         )
         self.worker.start()
@@ -158,6 +161,10 @@ class Hub:
 
     def _on_message(self, message: Any) -> None:
         self.worker.submit(message)
+
+    def _after_commit(self) -> None:
+        self.dispatcher.wake()
+        self.changes.bump()
 
     def _delivery_problem(self, row_id: int, what: str) -> None:
         # The dispatcher's thread hands the bookkeeping to the one writer.

@@ -46,6 +46,20 @@ if ! MOSQUITTO=$(find_mosquitto); then
 fi
 echo "using ${MOSQUITTO}"
 
+# --- chromium (browser tests drive it through Playwright; its own download is not used) ----
+stage "chromium"
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "chromium not found; installing the Debian package"
+    apt_install chromium
+    command -v chromium >/dev/null 2>&1 || die "chromium still missing after apt-get install"
+fi
+echo "using $(command -v chromium)"
+# Without a Korean font, Chromium draws the board's Hangul as empty boxes.
+if ! fc-list :lang=ko 2>/dev/null | grep -q .; then
+    echo "no Korean font found; installing fonts-noto-cjk"
+    apt_install fonts-noto-cjk
+fi
+
 # --- lint -------------------------------------------------------------------------------
 stage "ruff check"
 .venv/bin/ruff check . || die "ruff check found problems (try: .venv/bin/ruff check --fix .)"

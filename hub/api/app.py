@@ -6,20 +6,20 @@ API and MQTT never race on a resident's state.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import FastAPI, HTTPException, Query, status
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 
 from alerts.inputs import Acknowledge, RecordStep, Resolve
 from alerts.state import ResidentState
+from hub.api.auth import AdminOnly, AnyUser, Principal, Staff, create_user
+from hub.api.board import board_router
 from hub.api.guardian import guardian_router
 from hub.api.schemas import (
     AckIn,
@@ -29,7 +29,9 @@ from hub.api.schemas import (
     PolicyIn,
     ResidentIn,
     ResolveIn,
+    UserIn,
 )
+from hub.changes import ChangeFeed
 from hub.service import ConflictError, HubCore, NotFoundError
 from hub.settings import Settings
 from hub.store.tables import (
@@ -52,6 +54,7 @@ class Backend(Protocol):
     settings: Settings
     engine: Engine
     core: HubCore
+    changes: ChangeFeed
 
     def call(self, fn: Callable[[datetime], T]) -> T: ...
 
@@ -82,29 +85,11 @@ def describe_state(state: ResidentState | None, now: datetime) -> str:  # noqa: 
     return "normal"
 
 
-_bearer = HTTPBearer(auto_error=False)
-
-
-def require_admin(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The caller's role; only the bootstrap admin token exists so far."""
-    expected = request.app.state.backend.settings.admin_token
-    if credentials is None or expected is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "인증이 필요합니다 (Bearer token)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if not hmac.compare_digest(
-        credentials.credentials.encode(), expected.get_secret_value().encode()
-    ):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "권한이 없습니다")
-    return "admin"
-
-
-Admin = Annotated[str, Depends(require_admin)]
+def _actor(who: Principal, given: str | None) -> str:
+    """Whose name goes on the timeline: an operator's own; the admin may name someone."""
+    if who.role == "admin" and given:
+        return given
+    return who.name
 
 
 def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per route
@@ -142,33 +127,44 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
         return FileResponse(_WEB / "index.html", media_type="text/html; charset=utf-8")
 
     @app.post("/api/v1/residents", status_code=201, tags=["residents"])
-    def create_resident(body: ResidentIn, _: Admin) -> dict[str, Any]:
+    def create_resident(body: ResidentIn, _: AdminOnly) -> dict[str, Any]:
         return run(lambda now: backend.core.register_resident(body.model_dump(), now))
 
     @app.get("/api/v1/residents", tags=["residents"])
-    def list_residents(_: Admin) -> list[dict[str, Any]]:
+    def list_residents(
+        who: AnyUser, district: str | None = None, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Residents the caller may see (an official: their district), with board state."""
         now = backend.now()
+        query = select(residents).order_by(residents.c.id)
+        if who.role == "official":
+            query = query.where(residents.c.district == who.district)
+        if district is not None:
+            query = query.where(residents.c.district == district)
         with backend.engine.connect() as conn:
-            rows = conn.execute(select(residents).order_by(residents.c.id)).all()
+            rows = conn.execute(query).all()
         result = []
         for row in rows:
-            state = backend.core.state_of(row.id)
+            core_state = backend.core.state_of(row.id)
+            described = describe_state(core_state, now)
+            if state is not None and described != state:
+                continue
             result.append(
                 {
                     "id": row.id,
                     "name": row.name,
                     "district": row.district,
-                    "state": describe_state(state, now),
-                    "last_activity_at": state.last_activity_at if state else None,
+                    "state": described,
+                    "last_activity_at": core_state.last_activity_at if core_state else None,
                 }
             )
         return result
 
     @app.get("/api/v1/residents/{resident_id}", tags=["residents"])
-    def get_resident(resident_id: str, _: Admin) -> dict[str, Any]:
+    def get_resident(resident_id: str, who: AnyUser) -> dict[str, Any]:
         with backend.engine.connect() as conn:
             row = conn.execute(select(residents).where(residents.c.id == resident_id)).first()
-            if row is None:
+            if row is None or not who.sees_district(row.district):
                 raise HTTPException(404, f"resident {resident_id} not found")
             device_rows = conn.execute(
                 select(devices).where(devices.c.resident_id == resident_id)
@@ -205,12 +201,12 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
         }
 
     @app.post("/api/v1/residents/{resident_id}/devices", status_code=201, tags=["residents"])
-    def add_device(resident_id: str, body: DeviceIn, _: Admin) -> dict[str, str]:
+    def add_device(resident_id: str, body: DeviceIn, _: AdminOnly) -> dict[str, str]:
         run(lambda now: backend.core.register_device(resident_id, body.id, body.kind, now))
         return {"resident": resident_id, "id": body.id, "kind": body.kind}
 
     @app.post("/api/v1/residents/{resident_id}/contacts", status_code=201, tags=["residents"])
-    def add_contact(resident_id: str, body: ContactIn, _: Admin) -> dict[str, Any]:
+    def add_contact(resident_id: str, body: ContactIn, _: AdminOnly) -> dict[str, Any]:
         contact_id = run(
             lambda now: backend.core.add_contact(
                 resident_id,
@@ -225,20 +221,46 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
         return {"id": contact_id, "resident": resident_id, **body.model_dump()}
 
     @app.patch("/api/v1/residents/{resident_id}/policy", tags=["residents"])
-    def change_policy(resident_id: str, body: PolicyIn, _: Admin) -> dict[str, Any]:
+    def change_policy(resident_id: str, body: PolicyIn, _: AdminOnly) -> dict[str, Any]:
         """A new policy version; alerts already open keep the policy they opened with."""
         return run(lambda now: backend.core.change_policy(resident_id, body.policy, now))
 
     app.include_router(guardian_router(backend, run))
+    app.include_router(board_router(backend))
+
+    @app.post("/api/v1/users", status_code=201, tags=["access"])
+    def create_api_user(body: UserIn, _: AdminOnly) -> dict[str, Any]:
+        """A control-centre operator or a district official; the token is shown only once."""
+        user_id, token = run(
+            lambda now: create_user(backend.engine, body.name, body.role, body.district, now)
+        )
+        return {
+            "id": user_id,
+            "name": body.name,
+            "role": body.role,
+            "district": body.district,
+            "token": token,
+        }
+
+    @app.get("/api/v1/me", tags=["access"])
+    def whoami(who: AnyUser) -> dict[str, Any]:
+        """The caller's name, role and district (what the board shows and filters by)."""
+        return {"name": who.name, "role": who.role, "district": who.district}
 
     @app.get("/api/v1/alerts", tags=["alerts"])
     def list_alerts(
-        _: Admin,
+        who: AnyUser,
         state: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved)$")] = None,
         resident: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> list[dict[str, Any]]:
         query = select(alerts).order_by(alerts.c.opened_at.desc()).limit(limit)
+        if who.role == "official":
+            query = query.where(
+                alerts.c.resident_id.in_(
+                    select(residents.c.id).where(residents.c.district == who.district)
+                )
+            )
         if state is not None:
             query = query.where(alerts.c.state == state)
         if resident is not None:
@@ -247,10 +269,14 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
             return [dict(row._mapping) for row in conn.execute(query)]
 
     @app.get("/api/v1/alerts/{alert_id}", tags=["alerts"])
-    def get_alert(alert_id: str, _: Admin) -> dict[str, Any]:
+    def get_alert(alert_id: str, who: AnyUser) -> dict[str, Any]:
         with backend.engine.connect() as conn:
-            row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
-            if row is None:
+            row = conn.execute(
+                select(alerts, residents.c.district)
+                .join(residents, residents.c.id == alerts.c.resident_id)
+                .where(alerts.c.id == alert_id)
+            ).first()
+            if row is None or not who.sees_district(row.district):
                 raise HTTPException(404, f"alert {alert_id} not found")
             timeline = conn.execute(
                 select(alert_timeline)
@@ -265,38 +291,40 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
         }
 
     @app.post("/api/v1/alerts/{alert_id}/ack", tags=["alerts"])
-    def ack_alert(alert_id: str, _: Admin, body: AckIn | None = None) -> dict[str, Any]:
-        by = body.by if body else "관제센터"
+    def ack_alert(alert_id: str, who: Staff, body: AckIn | None = None) -> dict[str, Any]:
+        by = _actor(who, body.by if body else None)
         run(
             lambda now: backend.core.operator_input(
                 alert_id, Acknowledge(alert_id=alert_id, by=by, role="control_center"), now
             )
         )
-        return get_alert(alert_id, _)
+        return get_alert(alert_id, who)
 
     @app.post("/api/v1/alerts/{alert_id}/resolve", tags=["alerts"])
-    def resolve_alert(alert_id: str, body: ResolveIn, _: Admin) -> dict[str, Any]:
+    def resolve_alert(alert_id: str, body: ResolveIn, who: Staff) -> dict[str, Any]:
+        by = _actor(who, body.by)
         run(
             lambda now: backend.core.operator_input(
-                alert_id, Resolve(alert_id=alert_id, by=body.by, outcome=body.outcome), now
+                alert_id, Resolve(alert_id=alert_id, by=by, outcome=body.outcome), now
             )
         )
-        return get_alert(alert_id, _)
+        return get_alert(alert_id, who)
 
     @app.post("/api/v1/alerts/{alert_id}/actions", tags=["alerts"])
-    def record_action(alert_id: str, body: ActionIn, _: Admin) -> dict[str, Any]:
+    def record_action(alert_id: str, body: ActionIn, who: Staff) -> dict[str, Any]:
+        by = _actor(who, body.by)
         run(
             lambda now: backend.core.operator_input(
                 alert_id,
-                RecordStep(alert_id=alert_id, by=body.by, step=body.step, note=body.note),
+                RecordStep(alert_id=alert_id, by=by, step=body.step, note=body.note),
                 now,
             )
         )
-        return get_alert(alert_id, _)
+        return get_alert(alert_id, who)
 
     @app.get("/api/v1/notifications", tags=["alerts"])
     def list_notifications(
-        _: Admin,
+        _: Staff,
         resident: str | None = None,
         alert_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
@@ -336,7 +364,7 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
 
     @app.get("/api/v1/dead-letters", tags=["ops"])
     def list_dead_letters(
-        _: Admin, limit: Annotated[int, Query(ge=1, le=5000)] = 200
+        _: Staff, limit: Annotated[int, Query(ge=1, le=5000)] = 200
     ) -> dict[str, Any]:
         with backend.engine.connect() as conn:
             rows = conn.execute(

@@ -78,3 +78,11 @@ class ActionIn(BaseModel):
     by: str = Field(default="관제센터", min_length=1, max_length=100)
     step: Literal["called_resident", "no_answer", "dispatched", "called_119", "note"]
     note: str | None = Field(default=None, max_length=1000)
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["admin", "operator", "official"]
+    district: str | None = Field(default=None, min_length=1, max_length=100)

@@ -51,6 +51,7 @@ class Dispatcher:
         *,
         channels: ExtraChannels | None = None,
         on_problem: ProblemFn | None = None,
+        on_change: Callable[[], None] | None = None,
         idle_wait_s: float = 0.5,
         receipt_poll_s: float = 30.0,
     ) -> None:
@@ -60,6 +61,7 @@ class Dispatcher:
         self._clock = clock
         self._channels = channels
         self._on_problem = on_problem
+        self._on_change = on_change
         self._idle_wait_s = idle_wait_s
         self._receipt_poll_s = receipt_poll_s
         self._wake = threading.Event()
@@ -290,6 +292,8 @@ class Dispatcher:
     def _update(self, row_id: int, **values: object) -> None:
         with self._engine.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+        if self._on_change is not None and "state" in values:
+            self._on_change()  # the board shows delivery states
 
     def _problem(self, row_id: int, what: str) -> None:
         if self._on_problem is None:

@@ -206,3 +206,17 @@ digest_items = Table(
     Column("delivered", Boolean, nullable=False, default=False),
     UniqueConstraint("key", name="uq_digest_key"),
 )
+
+# People who sign in to the API and board: operators and district officials (the bootstrap
+# admin comes from ANBU_ADMIN_TOKEN). Only a hash of each token is kept.
+api_users = Table(
+    "api_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("district", String(100)),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)

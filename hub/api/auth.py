@@ -1,0 +1,117 @@
+"""Who is calling the API, and what their role lets them do.
+
+Roles: ``admin`` (the bootstrap ``ANBU_ADMIN_TOKEN``, and users an admin creates), ``operator``
+(the 24 h control centre: every resident and alert), ``official`` (one district's residents
+and alerts, read-only on alert work). Guardians never hold a token: their signed links are
+handled in :mod:`hub.api.guardian`. Tokens are random; only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine, insert, select
+
+from hub.store.tables import api_users
+
+Role = Literal["admin", "operator", "official"]
+ROLES: tuple[Role, ...] = ("admin", "operator", "official")
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a name for the timeline, a role, and for officials their district."""
+
+    name: str
+    role: Role
+    district: str | None = None
+
+    def sees_district(self, district: str) -> bool:
+        """Officials see only their own district; everyone else sees all."""
+        return self.role != "official" or self.district == district
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    engine: Engine, name: str, role: Role, district: str | None, now: datetime
+) -> tuple[int, str]:
+    """A new user and their token (returned once, never stored in clear)."""
+    if role == "official" and not district:
+        msg = "an official needs a district"
+        raise ValueError(msg)
+    token = secrets.token_urlsafe(24)
+    with engine.begin() as conn:
+        result = conn.execute(
+            insert(api_users).values(
+                name=name,
+                role=role,
+                district=district if role == "official" else None,
+                token_hash=token_hash(token),
+                created_at=now,
+            )
+        )
+        user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    return user_id, token
+
+
+def _unauthorised() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "인증이 필요합니다 (Bearer token)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller behind the bearer token; 401 without one, 403 for an unknown one."""
+    if credentials is None:
+        raise _unauthorised()
+    backend = request.app.state.backend
+    token = credentials.credentials
+    admin = backend.settings.admin_token
+    if admin is not None and hmac.compare_digest(token.encode(), admin.get_secret_value().encode()):
+        return Principal("admin", "admin")
+    with backend.engine.connect() as conn:
+        row = conn.execute(
+            select(api_users.c.name, api_users.c.role, api_users.c.district)
+            .where(api_users.c.token_hash == token_hash(token))
+            .where(api_users.c.revoked_at.is_(None))
+        ).first()
+    if row is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "알 수 없는 토큰입니다")
+    return Principal(row.name, row.role, row.district)
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets only ``roles`` through (403 for the others)."""
+
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"{principal.role} 권한으로는 할 수 없습니다"
+            )
+        return principal
+
+    return check
+
+
+# The three gates every route uses.
+AdminOnly = Annotated[Principal, Depends(require("admin"))]
+Staff = Annotated[Principal, Depends(require("admin", "operator"))]
+AnyUser = Annotated[Principal, Depends(require("admin", "operator", "official"))]

@@ -1,0 +1,104 @@
+"""Routes behind the control-centre board: the page, its live stream, per-day activity.
+
+* ``GET /board``: the board (static HTML + JS, Korean; no build step). It signs in with a
+  token kept in the tab's session storage and re-reads residents and alerts whenever the
+  stream says something changed.
+* ``GET /api/v1/stream``: server-sent events, ``event: change`` with the new version within
+  0.2 s of any commit; a comment line every 15 s keeps proxies from closing it.
+* ``GET /api/v1/residents/{id}/activity?days=14``: activity events per local day, for the
+  small chart in the resident's profile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from sqlalchemy import select
+
+from hub.api.auth import AnyUser
+from hub.store.tables import events, residents
+
+_WEB = Path(__file__).resolve().parent.parent / "web"
+_POLL_S = 0.2
+_KEEPALIVE_S = 15.0
+
+
+def board_router(backend: Any) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/board", include_in_schema=False)
+    def board_page() -> FileResponse:
+        return FileResponse(_WEB / "board.html", media_type="text/html; charset=utf-8")
+
+    @router.get("/board.js", include_in_schema=False)
+    def board_script() -> FileResponse:
+        return FileResponse(_WEB / "board.js", media_type="text/javascript; charset=utf-8")
+
+    @router.get(
+        "/api/v1/stream",
+        tags=["board"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def stream(request: Request, _: AnyUser) -> StreamingResponse:
+        """Server-sent events: ``change`` whenever the hub commits something new."""
+
+        async def events_out() -> AsyncIterator[str]:
+            feed = backend.changes
+            seen = feed.version
+            yield f"retry: 1000\nevent: change\ndata: {seen}\n\n"
+            idle = 0.0
+            while not await request.is_disconnected():
+                if feed.version != seen:
+                    seen = feed.version
+                    idle = 0.0
+                    yield f"event: change\ndata: {seen}\n\n"
+                await asyncio.sleep(_POLL_S)
+                idle += _POLL_S
+                if idle >= _KEEPALIVE_S:
+                    idle = 0.0
+                    yield ": keepalive\n\n"
+
+        return StreamingResponse(
+            events_out(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get("/api/v1/residents/{resident_id}/activity", tags=["residents"])
+    def activity_per_day(
+        resident_id: str,
+        who: AnyUser,
+        days: Annotated[int, Query(ge=1, le=90)] = 14,
+    ) -> list[dict[str, Any]]:
+        """Activity messages (and their folded counts) per local day, oldest first."""
+        tz = ZoneInfo(backend.settings.tz)
+        today = backend.now().astimezone(tz).date()
+        first = today - timedelta(days=days - 1)
+        with backend.engine.connect() as conn:
+            district = conn.execute(
+                select(residents.c.district).where(residents.c.id == resident_id)
+            ).scalar()
+            if district is None or not who.sees_district(district):
+                raise HTTPException(404, f"resident {resident_id} not found")
+            rows = conn.execute(
+                select(events.c.ts)
+                .where(events.c.resident_id == resident_id)
+                .where(events.c.kind == "activity")
+                .where(events.c.ts >= backend.now() - timedelta(days=days + 1))
+            ).all()
+        counts = {first + timedelta(days=n): 0 for n in range(days)}
+        for row in rows:
+            day = row.ts.astimezone(tz).date()
+            if day in counts:
+                counts[day] += 1
+        return [{"day": day.isoformat(), "activity": n} for day, n in counts.items()]
+
+    return router

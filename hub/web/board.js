@@ -1,0 +1,293 @@
+// The control-centre board: residents, the alert queue and alert work, live over SSE.
+// Plain JS on purpose: the hub serves it as is, with no build step to run.
+"use strict";
+
+const KIND = { emergency: "긴급 호출", inactivity: "활동 없음", monitoring_lost: "모니터링 끊김",
+  device_offline: "기기 끊김", vital_out_of_range: "건강 수치" };
+const STAGE = { guardian: "보호자 단계", control_center: "관제 단계", official: "담당 공무원" };
+const STATE = { normal: "정상", checkin_pending: "안부 확인 중", inactive_guardian: "활동 없음(보호자)",
+  inactive_control_center: "활동 없음(관제)", emergency: "긴급", monitoring_lost: "모니터링 끊김",
+  device_problem: "기기 문제", away: "부재" };
+const STEP = { called_resident: "어르신과 통화", no_answer: "받지 않음", dispatched: "출동",
+  called_119: "119 신고", note: "메모" };
+const OUTCOME = { false_alarm: "오경보", resolved_by_phone: "전화로 해결", visited: "방문 확인",
+  transported: "이송", resolved_by_guardian: "보호자 확인", other: "기타" };
+const WHAT = { opened: "경보 발생", acknowledged: "접수", resolved: "종료",
+  cancel_requested: "어르신의 취소 요청",
+  held_quiet_hours: "보호자 방해 금지 시간: 알림 보류", delivery_failed: "문자 전달 실패",
+  delivery_unknown: "문자 전달 미확인", backup_guardian_paged: "예비 보호자에게 연락",
+  no_guardian_reachable: "연락되는 보호자 없음", digest_queued: "다음 근무일 요약에 추가",
+  no_recipients: "받을 사람 없음" };
+const DELIVERY = { pending: "대기", sending: "보내는 중", sent: "발송", delivered: "도착",
+  failed: "실패", unknown: "미확인" };
+const SEVERITY = { emergency: 0, monitoring_lost: 1, inactivity: 2, vital_out_of_range: 3,
+  device_offline: 4 };
+const NOTE = { voice: "음성", button: "버튼", fall: "낙상 감지", app: "앱", sensor: "센서",
+  guardian_after: "보호자 단계 시간 경과", control_center_after: "관제 단계 시간 경과",
+  ack_resolve_within: "보호자 확인 후 미해결", guardian: "보호자", control_center: "관제센터",
+  all_offline: "모든 기기 끊김", resolved: "", activity_resumed: "활동 재개",
+  official: "담당 공무원", supervisor: "관제 책임자" };
+const TARGET_S = 60;
+
+let token = null;
+let me = null;
+let residents = [];
+let alerts = [];
+let selected = null;
+let refreshTimer = null;
+
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g,
+  (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const time = (iso) => iso ? new Date(iso).toLocaleString("ko-KR",
+  { timeZone: "Asia/Seoul", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit",
+    second: "2-digit" }) : "-";
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json",
+      ...(options.headers || {}) } });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(typeof body.detail === "string" ? body.detail : `HTTP ${response.status}`);
+  }
+  return response.json();
+}
+
+// -- sign-in ---------------------------------------------------------------------------
+
+async function start() {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromHash) {
+    sessionStorage.setItem("anbu-token", fromHash);
+    history.replaceState(null, "", location.pathname);  // keep the token out of history
+  }
+  token = sessionStorage.getItem("anbu-token");
+  if (!token) return showLogin("");
+  try {
+    me = await api("/api/v1/me");
+  } catch (error) {
+    sessionStorage.removeItem("anbu-token");
+    return showLogin(error.message);
+  }
+  $("login").classList.add("hidden");
+  $("app").classList.remove("hidden");
+  $("who").textContent = `${me.name} · ${me.role === "official" ? `담당 공무원 (${me.district})`
+    : me.role === "operator" ? "관제 요원" : "관리자"}`;
+  if (me.role === "official") $("worklists").classList.remove("hidden");
+  for (const id of ["f-district", "f-state"]) $(id).onchange = renderResidents;
+  $("f-search").oninput = renderResidents;
+  await refresh();
+  listen();
+  setInterval(tick, 1000);
+}
+
+function showLogin(message) {
+  $("app").classList.add("hidden");
+  $("login").classList.remove("hidden");
+  $("login-error").textContent = message;
+  $("signin").onclick = () => {
+    sessionStorage.setItem("anbu-token", $("token").value.trim());
+    start();
+  };
+}
+
+// -- live updates ----------------------------------------------------------------------
+
+async function listen() {
+  for (;;) {
+    try {
+      const response = await fetch("/api/v1/stream",
+        { headers: { Authorization: `Bearer ${token}` } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      $("live").classList.add("on");
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (block.includes("event: change")) scheduleRefresh();
+        }
+      }
+    } catch (error) {
+      console.warn("stream", error);
+    }
+    $("live").classList.remove("on");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refresh, 50);
+}
+
+async function refresh() {
+  [residents, alerts] = await Promise.all([
+    api("/api/v1/residents"),
+    api("/api/v1/alerts?limit=300"),
+  ]);
+  const districts = [...new Set(residents.map((r) => r.district))].sort();
+  const select = $("f-district");
+  const current = select.value;
+  select.innerHTML = '<option value="">전체 지역</option>' +
+    districts.map((d) => `<option>${esc(d)}</option>`).join("");
+  select.value = current;
+  renderQueue();
+  renderResidents();
+  if (me.role === "official") renderWorklists();
+  if (selected) await renderDetail(selected);
+}
+
+// -- the queue and the residents ---------------------------------------------------------
+
+function openAlerts() {
+  return alerts.filter((a) => a.state !== "resolved").sort((a, b) =>
+    (SEVERITY[a.kind] ?? 9) - (SEVERITY[b.kind] ?? 9) ||
+    (a.state === "open" ? 0 : 1) - (b.state === "open" ? 0 : 1) ||
+    new Date(a.opened_at) - new Date(b.opened_at));
+}
+
+function nameOf(residentId) {
+  return residents.find((r) => r.id === residentId)?.name ?? residentId;
+}
+
+function ageText(alert) {
+  const seconds = Math.max(0, Math.floor((Date.now() - new Date(alert.opened_at)) / 1000));
+  const late = alert.kind === "emergency" && alert.state === "open" && seconds > TARGET_S;
+  const shown = seconds < 3600 ? `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`
+    : `${Math.floor(seconds / 3600)}시간 ${Math.floor(seconds % 3600 / 60)}분`;
+  return { text: `${shown} / 목표 ${TARGET_S}초`, late };
+}
+
+function renderQueue() {
+  const queue = openAlerts();
+  $("queue-count").textContent = `(${queue.length})`;
+  $("queue").innerHTML = queue.map((a) => {
+    const age = ageText(a);
+    return `<div class="alert k-${esc(a.kind)} ${a.id === selected ? "selected" : ""}"
+        data-alert="${esc(a.id)}" data-testid="queue-item">
+      <span class="age ${age.late ? "late" : ""}" data-opened="${esc(a.opened_at)}">${age.text}</span>
+      <strong>${esc(nameOf(a.resident_id))}</strong> · ${esc(KIND[a.kind] ?? a.kind)}<br>
+      <span class="muted">${esc(STAGE[a.stage] ?? a.stage)} · ${a.state === "open" ? "접수 전" : "접수됨"}</span>
+    </div>`;
+  }).join("") || '<p class="muted">열린 경보가 없습니다.</p>';
+  for (const item of document.querySelectorAll("#queue .alert")) {
+    item.onclick = () => { selected = item.dataset.alert; renderQueue(); renderDetail(selected); };
+  }
+}
+
+function tick() {
+  for (const span of document.querySelectorAll("#queue .age")) {
+    const alert = alerts.find((a) => a.opened_at === span.dataset.opened);
+    if (!alert) continue;
+    const age = ageText(alert);
+    span.textContent = age.text;
+    span.classList.toggle("late", age.late);
+  }
+}
+
+function renderResidents() {
+  const district = $("f-district").value;
+  const state = $("f-state").value;
+  const needle = $("f-search").value.trim();
+  const shown = residents.filter((r) => (!district || r.district === district) &&
+    (!state || r.state === state) &&
+    (!needle || r.name.includes(needle) || r.id.includes(needle)));
+  $("residents").innerHTML = shown.map((r) => `<tr data-resident="${esc(r.id)}">
+      <td>${esc(r.name)} <span class="muted">${esc(r.id)}</span></td><td>${esc(r.district)}</td>
+      <td><span class="state s-${esc(r.state)}">${esc(STATE[r.state] ?? r.state)}</span></td>
+      <td>${time(r.last_activity_at)}</td></tr>`).join("");
+}
+
+function renderWorklists() {
+  const sixHours = Date.now() - 6 * 3600 * 1000;
+  const quiet = residents.filter((r) => r.last_activity_at && new Date(r.last_activity_at) < sixHours);
+  const devices = residents.filter((r) => ["device_problem", "monitoring_lost"].includes(r.state));
+  $("wl-quiet").innerHTML = quiet.map((r) => `<li>${esc(r.name)} · ${time(r.last_activity_at)}</li>`).join("")
+    || "<li class=muted>없음</li>";
+  $("wl-devices").innerHTML = devices.map((r) => `<li>${esc(r.name)} · ${esc(STATE[r.state])}</li>`).join("")
+    || "<li class=muted>없음</li>";
+}
+
+// -- alert detail ------------------------------------------------------------------------
+
+async function renderDetail(alertId) {
+  const alert = await api(`/api/v1/alerts/${encodeURIComponent(alertId)}`);
+  const [resident, activity, notes] = await Promise.all([
+    api(`/api/v1/residents/${encodeURIComponent(alert.resident_id)}`),
+    api(`/api/v1/residents/${encodeURIComponent(alert.resident_id)}/activity?days=14`),
+    me.role === "official" ? Promise.resolve([])
+      : api(`/api/v1/notifications?alert_id=${encodeURIComponent(alertId)}`),
+  ]);
+  const lines = [
+    ...alert.timeline.map((t) => ({ at: t.at, text: `${esc(WHAT[t.what] ?? STEP[t.what] ??
+      (t.what.startsWith("stage:") ? `단계: ${STAGE[t.what.slice(6)] ?? t.what.slice(6)}` : t.what))}` +
+      (t.by ? ` — ${esc(t.by)}` : "") + (t.note && NOTE[t.note] !== "" ? ` (${esc(NOTE[t.note] ?? OUTCOME[t.note] ?? t.note)})` : "") })),
+    ...notes.map((n) => ({ at: n.created_at, text: `문자 → ${esc(roleName(n.role))}: ` +
+      `${esc(DELIVERY[n.delivery] ?? n.delivery)}${n.provider ? ` (${esc(n.provider)})` : ""}` })),
+  ].sort((a, b) => new Date(a.at) - new Date(b.at));
+  const staff = me.role !== "official";
+  const open = alert.state !== "resolved";
+  $("detail").innerHTML = `
+    <h2>${esc(resident.name)} 어르신 · ${esc(KIND[alert.kind] ?? alert.kind)}</h2>
+    <p class="muted">${esc(STAGE[alert.stage] ?? alert.stage)} · 발생 ${time(alert.opened_at)} ·
+      <span data-testid="alert-state">${alert.state === "open" ? "접수 전"
+        : alert.state === "acknowledged" ? "접수됨" : `종료 (${esc(OUTCOME[alert.outcome] ?? alert.outcome)})`}</span></p>
+    ${staff && open ? `<div class="buttons">
+      <button class="primary" data-do="ack" data-testid="do-ack">접수</button>
+      ${Object.entries(STEP).filter(([k]) => k !== "note").map(([k, label]) =>
+        `<button data-step="${k}" data-testid="do-${k}">${label}</button>`).join("")}
+    </div><div class="buttons">
+      <select id="outcome" data-testid="outcome">${["false_alarm", "resolved_by_phone", "visited",
+        "transported", "other"].map((k) => `<option value="${k}">${OUTCOME[k]}</option>`).join("")}</select>
+      <button data-do="resolve" data-testid="do-resolve">종료</button></div>` : ""}
+    <h3>처리 경과</h3><ol class="timeline" data-testid="timeline">
+      ${lines.map((l) => `<li>${time(l.at)} · ${l.text}</li>`).join("")}</ol>
+    <h3>어르신 정보</h3>
+    <p>${esc(resident.address ?? "주소 미등록")} · ${esc(resident.district)}<br>
+      마지막 활동 ${time(resident.last_activity_at)}</p>
+    <p class="muted">연락처: ${resident.contacts.map((c) => `${esc(roleName(c.role))} ${esc(c.name)} ${esc(c.phone)}`).join(", ") || "없음"}</p>
+    <p class="muted">기기: ${resident.devices.map((d) => `${esc(d.id)}(${esc(d.kind)}) ${d.online ? "연결" : "끊김"}, 마지막 신호 ${time(d.last_seen_at)}`).join("; ") || "없음"}</p>
+    <h3>최근 14일 활동</h3>${chart(activity)}`;
+  for (const button of document.querySelectorAll("#detail button")) {
+    button.onclick = () => act(alert.id, button.dataset);
+  }
+}
+
+function roleName(role) {
+  return { guardian: "보호자", official: "담당 공무원", control_center: "관제센터",
+    supervisor: "관제 책임자", health_center: "보건소" }[role] ?? role;
+}
+
+function chart(days) {
+  if (!days.some((d) => d.activity > 0)) return '<p class="muted">최근 활동 기록이 없습니다.</p>';
+  const max = Math.max(1, ...days.map((d) => d.activity));
+  const width = 14 * days.length;
+  const bars = days.map((d, i) => {
+    const h = Math.round(50 * d.activity / max);
+    return `<rect x="${i * 14 + 2}" y="${55 - h}" width="10" height="${h}"><title>${d.day}: ${d.activity}</title></rect>`;
+  }).join("");
+  return `<svg class="chart" width="${width}" height="60" role="img" aria-label="일별 활동">${bars}</svg>`;
+}
+
+async function act(alertId, data) {
+  try {
+    if (data.do === "ack") await api(`/api/v1/alerts/${encodeURIComponent(alertId)}/ack`, { method: "POST", body: "{}" });
+    else if (data.do === "resolve") await api(`/api/v1/alerts/${encodeURIComponent(alertId)}/resolve`,
+      { method: "POST", body: JSON.stringify({ outcome: $("outcome").value }) });
+    else await api(`/api/v1/alerts/${encodeURIComponent(alertId)}/actions`,
+      { method: "POST", body: JSON.stringify({ step: data.step }) });
+  } catch (error) {
+    window.alert(`처리하지 못했습니다: ${error.message}`);
+  }
+  await refresh();
+}
+
+start();

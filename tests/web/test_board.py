@@ -1,0 +1,100 @@
+"""The control-centre board in real Chromium: live alerts, alert work, the guardian page."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.hub.support import Device, read_sms, wait_until
+from tests.web.conftest import shot
+
+LINK = re.compile(r"http://\S+/g/([A-Za-z0-9_-]+)")
+
+
+def _operator(running: Any, name: str = "관제요원 이수진") -> str:
+    response = running.http.post("/api/v1/users", json={"name": name, "role": "operator"})
+    assert response.status_code == 201, response.text
+    return str(response.json()["token"])
+
+
+def test_emergency_appears_live_and_is_worked_to_resolved_by_phone(
+    start_hub: Any, page: Page
+) -> None:
+    running = start_hub()
+    running.resident("r1", official=False)
+    running.resident("r2", devices={"spk2": "speaker"}, official=False)
+    token = _operator(running)
+
+    page.goto(f"{running.base}/board#token={token}")
+    expect(page.get_by_test_id("residents")).to_contain_text("김영희")
+    expect(page.locator("#live")).to_have_class(re.compile("on"))
+    assert "token" not in page.url, "the token must leave the address bar"
+
+    device = Device(running.mqtt_url, "r1", "spk1")
+    started = time.monotonic()
+    device.emergency()
+    page.get_by_test_id("queue-item").first.wait_for(timeout=5000)
+    appeared = time.monotonic() - started
+    device.close()
+    assert appeared < 1.0, f"the emergency took {appeared:.2f} s to appear"
+    expect(page.get_by_test_id("queue-item").first).to_contain_text("긴급 호출")
+    shot(page, "board")
+
+    page.get_by_test_id("queue-item").first.click()
+    expect(page.get_by_test_id("alert-state")).to_have_text("접수 전")
+    shot(page, "alert-detail")
+    page.get_by_test_id("do-ack").click()
+    expect(page.get_by_test_id("alert-state")).to_have_text("접수됨")
+    page.get_by_test_id("do-called_resident").click()
+    expect(page.get_by_test_id("timeline")).to_contain_text("어르신과 통화 — 관제요원 이수진")
+    page.get_by_test_id("outcome").select_option("resolved_by_phone")
+    page.get_by_test_id("do-resolve").click()
+    expect(page.get_by_test_id("alert-state")).to_have_text("종료 (전화로 해결)")
+    timeline = page.get_by_test_id("timeline")
+    for step in (
+        "접수 — 관제요원 이수진",
+        "어르신과 통화 — 관제요원 이수진",
+        "종료 — 관제요원 이수진",
+    ):
+        expect(timeline).to_contain_text(step)
+    expect(timeline).to_contain_text("문자 → 관제센터")
+    shot(page, "alert-worked")
+
+    alert_id = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()[0]["id"]
+    alert = running.http.get(f"/api/v1/alerts/{alert_id}").json()
+    assert (alert["state"], alert["outcome"]) == ("resolved", "resolved_by_phone")
+    assert [
+        t["by"] for t in alert["timeline"] if t["what"] in {"acknowledged", "called_resident"}
+    ] == [
+        "관제요원 이수진",
+        "관제요원 이수진",
+    ]
+
+
+def test_guardian_link_opens_the_right_resident_and_refuses_others(
+    start_hub: Any, page: Page
+) -> None:
+    running = start_hub()
+    policy = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT60S"}
+    running.resident("r1", policy=policy, official=False)
+    wait_until(lambda: any(m["role"] == "guardian" for m in read_sms(running.sms_log)), 6)
+    body = next(m for m in read_sms(running.sms_log) if m["role"] == "guardian")["body"]
+    match = LINK.search(body)
+    assert match, body
+    token = match.group(1)
+
+    page.goto(f"{running.base}/g/{token}")
+    expect(page.locator("#summary")).to_contain_text("김영희 어르신")
+    shot(page, "guardian")
+    page.get_by_role("button", name="제가 확인해 볼게요").click()
+    expect(page.locator("#done")).to_contain_text("전달되었습니다")
+    expect(page.locator("#summary")).to_contain_text("확인 중")
+
+    forged = token[:-3] + ("xyz" if not token.endswith("xyz") else "abc")
+    page.goto(f"{running.base}/g/{forged}")
+    expect(page.locator("#summary")).to_contain_text("잘못된 링크")
+    assert httpx.get(f"{running.base}/api/v1/links/{forged}").status_code == 403
