@@ -218,6 +218,14 @@ class HubCore:
     def engine(self) -> Engine:
         return self._engine
 
+    def resident_exists(self, resident_id: str) -> bool:
+        try:
+            with self._engine.connect() as conn:
+                self._require_resident(conn, resident_id)
+        except NotFoundError:
+            return False
+        return True
+
     def add_contact(
         self,
         resident_id: str,

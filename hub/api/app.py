@@ -21,6 +21,8 @@ from alerts.state import ResidentState
 from hub.api.auth import AdminOnly, AnyUser, Principal, Staff, create_user
 from hub.api.board import board_router
 from hub.api.guardian import guardian_router
+from hub.api.reports import reports_router
+from hub.api.roster import roster_router
 from hub.api.schemas import (
     AckIn,
     ActionIn,
@@ -227,6 +229,8 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
 
     app.include_router(guardian_router(backend, run))
     app.include_router(board_router(backend))
+    app.include_router(roster_router(backend))
+    app.include_router(reports_router(backend))
 
     @app.post("/api/v1/users", status_code=201, tags=["access"])
     def create_api_user(body: UserIn, _: AdminOnly) -> dict[str, Any]:

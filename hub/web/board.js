@@ -269,12 +269,19 @@ function roleName(role) {
 function chart(days) {
   if (!days.some((d) => d.activity > 0)) return '<p class="muted">최근 활동 기록이 없습니다.</p>';
   const max = Math.max(1, ...days.map((d) => d.activity));
-  const width = 14 * days.length;
+  const step = 22;
+  const width = step * days.length + 30;
   const bars = days.map((d, i) => {
-    const h = Math.round(50 * d.activity / max);
-    return `<rect x="${i * 14 + 2}" y="${55 - h}" width="10" height="${h}"><title>${d.day}: ${d.activity}</title></rect>`;
+    const h = Math.round(60 * d.activity / max);
+    const x = 30 + i * step;
+    const label = d.day.slice(8);  // day of month
+    return `<rect x="${x}" y="${70 - h}" width="${step - 6}" height="${h}"><title>${d.day}: ${d.activity}건</title></rect>
+      <text x="${x + (step - 6) / 2}" y="84" font-size="10" text-anchor="middle" fill="#6b7280">${label}</text>
+      ${d.activity ? `<text x="${x + (step - 6) / 2}" y="${66 - h}" font-size="10" text-anchor="middle">${d.activity}</text>` : ""}`;
   }).join("");
-  return `<svg class="chart" width="${width}" height="60" role="img" aria-label="일별 활동">${bars}</svg>`;
+  return `<svg class="chart" width="${width}" height="90" role="img" aria-label="일별 활동 건수">
+    <line x1="28" y1="70" x2="${width}" y2="70" stroke="#9aa3af"/>
+    <text x="0" y="14" font-size="10" fill="#6b7280">${max}건</text>${bars}</svg>`;
 }
 
 async function act(alertId, data) {

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.hub.support import Device, read_sms, wait_until
+from tests.hub.support import KST, Device, read_sms, wait_until
 from tests.web.conftest import shot
 
 LINK = re.compile(r"http://\S+/g/([A-Za-z0-9_-]+)")
@@ -98,3 +99,39 @@ def test_guardian_link_opens_the_right_resident_and_refuses_others(
     page.goto(f"{running.base}/g/{forged}")
     expect(page.locator("#summary")).to_contain_text("잘못된 링크")
     assert httpx.get(f"{running.base}/api/v1/links/{forged}").status_code == 403
+
+
+def test_official_sees_their_district_and_prints_the_monthly_report(
+    start_hub: Any, page: Page
+) -> None:
+    running = start_hub()
+    running.resident("r1", official=False)
+    running.http.post(
+        "/api/v1/residents", json={"id": "w1", "name": "서구어르신", "district": "서구"}
+    ).raise_for_status()
+    response = running.http.post(
+        "/api/v1/users", json={"name": "유성구 주무관", "role": "official", "district": "유성구"}
+    )
+    token = response.json()["token"]
+    device = Device(running.mqtt_url, "r1", "spk1")
+    device.activity()
+    device.emergency()
+    device.close()
+
+    page.goto(f"{running.base}/board#token={token}")
+    expect(page.get_by_test_id("residents")).to_contain_text("김영희")
+    expect(page.get_by_test_id("residents")).not_to_contain_text("서구어르신")
+    expect(page.locator("#worklists")).to_be_visible()
+    page.get_by_test_id("queue-item").first.click()
+    expect(page.get_by_test_id("timeline")).to_contain_text("경보 발생")
+    assert page.get_by_test_id("do-ack").count() == 0, "officials do not work alerts"
+    shot(page, "official")
+
+    month = datetime.now(UTC).astimezone(KST).strftime("%Y-%m")
+    page.set_extra_http_headers({"Authorization": f"Bearer {token}"})
+    page.goto(f"{running.base}/api/v1/reports/유성구/{month}?format=html")
+    expect(page.locator("svg").first).to_be_visible()
+    expect(page.locator("body")).to_contain_text("유성구")
+    shot(page, "report")
+    refused = page.goto(f"{running.base}/api/v1/reports/서구/{month}?format=html")
+    assert refused is not None and refused.status == 403
