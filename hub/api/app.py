@@ -87,6 +87,68 @@ def describe_state(state: ResidentState | None, now: datetime) -> str:  # noqa: 
     return "normal"
 
 
+_ERRORS: dict[int, str] = {
+    401: "인증이 필요합니다 (no bearer token)",
+    403: "권한이 없거나 알 수 없는 토큰·링크입니다",
+    404: "없거나 볼 수 없는 대상입니다",
+    409: "이미 처리된 상태와 충돌합니다",
+    410: "링크가 만료되었습니다",
+    413: "요청 본문이 너무 큽니다",
+    422: "입력값이 올바르지 않습니다",
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Every error a route can answer goes into the OpenAPI document, so clients (and
+    schemathesis) know them; which ones depends on how the route is reached."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = build()
+        spec.setdefault("components", {}).setdefault("schemas", {})["Error"] = {
+            "type": "object",
+            "properties": {
+                "detail": {
+                    "description": "Why, in Korean; field errors come as a list",
+                    "anyOf": [{"type": "string"}, {"type": "array", "items": {}}],
+                }
+            },
+            "required": ["detail"],
+        }
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for path, operations in spec.get("paths", {}).items():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                for code in sorted(_error_codes(path, method.upper())):
+                    # Replaces FastAPI's default 422 too: ours may carry a plain message.
+                    described = _ERRORS.get(code, "허브가 준비되지 않았습니다")
+                    responses[str(code)] = {"description": described, "content": error}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _error_codes(path: str, method: str) -> set[int]:
+    if path == "/health":
+        return {503}
+    codes = {404, 422}
+    links = "/links/" in path
+    if links:
+        codes |= {403, 409, 410}
+    elif path == "/api/v1/sms/replies":
+        codes |= {401, 409}
+    else:
+        codes |= {401, 403}
+    if method in {"POST", "PATCH"}:
+        codes.add(409)
+    if path == "/api/v1/roster":
+        codes.add(413)
+    return codes
+
+
 def _actor(who: Principal, given: str | None) -> str:
     """Whose name goes on the timeline: an operator's own; the admin may name someone."""
     if who.role == "admin" and given:
@@ -130,7 +192,9 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
 
     @app.post("/api/v1/residents", status_code=201, tags=["residents"])
     def create_resident(body: ResidentIn, _: AdminOnly) -> dict[str, Any]:
-        return run(lambda now: backend.core.register_resident(body.model_dump(), now))
+        data = body.model_dump(exclude={"policy"})
+        data["policy"] = body.policy.overrides() if body.policy else None
+        return run(lambda now: backend.core.register_resident(data, now))
 
     @app.get("/api/v1/residents", tags=["residents"])
     def list_residents(
@@ -225,12 +289,15 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
     @app.patch("/api/v1/residents/{resident_id}/policy", tags=["residents"])
     def change_policy(resident_id: str, body: PolicyIn, _: AdminOnly) -> dict[str, Any]:
         """A new policy version; alerts already open keep the policy they opened with."""
-        return run(lambda now: backend.core.change_policy(resident_id, body.policy, now))
+        return run(
+            lambda now: backend.core.change_policy(resident_id, body.policy.overrides(), now)
+        )
 
     app.include_router(guardian_router(backend, run))
     app.include_router(board_router(backend))
     app.include_router(roster_router(backend))
     app.include_router(reports_router(backend))
+    _document_errors(app)
 
     @app.post("/api/v1/users", status_code=201, tags=["access"])
     def create_api_user(body: UserIn, _: AdminOnly) -> dict[str, Any]:

@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 IdStr = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
 Phone = Field(pattern=r"^\+?[0-9-]{6,20}$")
+
+
+_DURATION = Field(
+    default=None,
+    pattern=r"^P(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$",
+    description="ISO 8601 duration, e.g. PT12H or PT90S",
+)
+
+
+class PolicyFields(BaseModel):
+    """Fields of the escalation policy a resident may override (DOMAIN.md defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkin_after: str | None = _DURATION
+    guardian_after: str | None = _DURATION
+    control_center_after: str | None = _DURATION
+    emergency_ack_within: str | None = _DURATION
+    ack_resolve_within: str | None = _DURATION
+    device_offline_after_heartbeats: int | None = Field(default=None, ge=1, le=100)
+    monitoring_lost_after: str | None = _DURATION
+    away_until: datetime | None = Field(
+        default=None, description="Until when inactivity rules pause (hospital stay)"
+    )
+
+    def overrides(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 class ResidentIn(BaseModel):
@@ -18,7 +46,7 @@ class ResidentIn(BaseModel):
     district: str = Field(min_length=1, max_length=100)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9-]{6,20}$")
     address: str | None = Field(default=None, max_length=300)
-    policy: dict[str, Any] | None = None
+    policy: PolicyFields | None = None
 
 
 class DeviceIn(BaseModel):
@@ -47,7 +75,7 @@ class ContactIn(BaseModel):
 class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    policy: dict[str, Any] = Field(description="Fields to change; ISO 8601 durations")
+    policy: PolicyFields = Field(description="Fields to change; ISO 8601 durations")
 
 
 class SmsReplyIn(BaseModel):
