@@ -109,6 +109,11 @@ def render(
     return text
 
 
+def digest_line(message: MessageKey, *, at: datetime, tz: str = "Asia/Seoul") -> str:
+    """One item of an official's digest, without the resident's name."""
+    return _DIGEST_LINE[message].format(time=format_time(at, tz))
+
+
 def checkin_prompt() -> str:
     """What a speaker says to ask whether the resident is all right."""
     return _CHECKIN_PROMPT

@@ -45,6 +45,7 @@ class AlertView:
     stage: str
     opened_at: datetime
     can_resolve: bool
+    last_activity_at: datetime | None = None
 
 
 class GuardianDesk:
@@ -71,7 +72,12 @@ class GuardianDesk:
             stage=row.stage,
             opened_at=row.opened_at,
             can_resolve=row.kind == "inactivity" and row.state != "resolved",
+            last_activity_at=self._last_activity(link.resident_id),
         )
+
+    def _last_activity(self, resident_id: str) -> datetime | None:
+        state = self.core.state_of(resident_id)
+        return state.last_activity_at if state else None
 
     def act(self, token: str, action: GuardianAction, now: datetime) -> AlertView:
         """The guardian tapped a button on the link's page."""

@@ -215,6 +215,11 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
             described = describe_state(core_state, now)
             if state is not None and described != state:
                 continue
+            offline = [
+                d.offline_since
+                for d in (core_state.devices.values() if core_state else [])
+                if not d.online and d.offline_since is not None
+            ]
             result.append(
                 {
                     "id": row.id,
@@ -222,6 +227,7 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
                     "district": row.district,
                     "state": described,
                     "last_activity_at": core_state.last_activity_at if core_state else None,
+                    "device_problem_since": min(offline) if offline else None,
                 }
             )
         return result

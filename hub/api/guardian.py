@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, HTTPException, status
 from fastapi.responses import HTMLResponse
@@ -34,8 +35,18 @@ _KIND = {
 _STATE = {"open": "확인 전", "acknowledged": "확인 중", "resolved": "종료"}
 
 
-def _body(view: AlertView) -> dict[str, Any]:
+def _when(at: datetime | None, tz: str) -> str:
+    if at is None:
+        return "기록 없음"
+    local = at.astimezone(ZoneInfo(tz))
+    half = "오전" if local.hour < 12 else "오후"
+    hour = local.hour % 12 or 12
+    return f"{local.month}월 {local.day}일 {half} {hour}시 {local.minute:02d}분"
+
+
+def _body(view: AlertView, tz: str = "Asia/Seoul") -> dict[str, Any]:
     return {
+        "last_activity": _when(view.last_activity_at, tz),
         "resident": view.resident_name,
         "alert_id": view.alert_id,
         "kind": view.kind,
@@ -67,10 +78,10 @@ def guardian_router(backend: Any, run: Run[Any]) -> APIRouter:
     @router.get("/api/v1/links/{token}", tags=["guardians"])
     def link_view(token: str) -> dict[str, Any]:
         """The alert a guardian's link is for."""
-        return _body(guarded(lambda now: desk.view(token, now)))
+        return _body(guarded(lambda now: desk.view(token, now)), backend.settings.tz)
 
     def act(token: str, action: GuardianAction) -> dict[str, Any]:
-        return _body(guarded(lambda now: desk.act(token, action, now)))
+        return _body(guarded(lambda now: desk.act(token, action, now)), backend.settings.tz)
 
     @router.post("/api/v1/links/{token}/ack", tags=["guardians"])
     def link_ack(token: str) -> dict[str, Any]:
@@ -85,14 +96,22 @@ def guardian_router(backend: Any, run: Run[Any]) -> APIRouter:
     @router.get("/g/{token}", include_in_schema=False)
     def link_page(token: str) -> HTMLResponse:
         try:
-            view = _body(guarded(lambda now: desk.view(token, now)))
+            view = _body(guarded(lambda now: desk.view(token, now)), backend.settings.tz)
         except HTTPException as refused:
-            page = _PAGE.format(summary=escape(str(refused.detail)), token="", buttons="")
+            page = _PAGE.format(
+                summary=escape(str(refused.detail)), detail="", token="", buttons=""
+            )
             return HTMLResponse(page, status_code=refused.status_code)
         buttons = '<button data-act="ack">제가 확인해 볼게요</button>'
         if view["can_resolve"]:
-            buttons += '<button data-act="resolve">괜찮으세요 (확인 완료)</button>'
-        page = _PAGE.format(summary=escape(view["summary"]), token=escape(token), buttons=buttons)
+            buttons += '<button data-act="resolve">괜찮으신 것을 확인했어요</button>'
+        detail = (
+            f"마지막으로 활동이 확인된 때: {escape(view['last_activity'])}<br>"
+            "버튼을 누르면 관제센터에 바로 전달됩니다."
+        )
+        page = _PAGE.format(
+            summary=escape(view["summary"]), detail=detail, token=escape(token), buttons=buttons
+        )
         return HTMLResponse(page)
 
     @router.post("/api/v1/sms/replies", tags=["guardians"])
@@ -121,8 +140,9 @@ _PAGE = """<!doctype html>
 <title>안부 알림</title>
 <style>body{{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;
 font-size:1.2rem}}button{{display:block;width:100%;margin:.8rem 0;padding:1rem;
-font-size:1.2rem}}</style></head>
-<body><h1>안부 알림</h1><p id="summary">{summary}</p>{buttons}<p id="done"></p>
+font-size:1.2rem}}.detail{{color:#555;font-size:1rem}}</style></head>
+<body><h1>안부 알림</h1><p id="summary">{summary}</p>
+<p class="detail">{detail}</p>{buttons}<p id="done"></p>
 <script>
 for (const b of document.querySelectorAll("button")) {{
   b.onclick = async () => {{

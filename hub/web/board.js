@@ -141,7 +141,7 @@ async function refresh() {
   select.value = current;
   renderQueue();
   renderResidents();
-  if (me.role === "official") renderWorklists();
+  if (me.role === "official") await renderWorklists();
   if (selected) await renderDetail(selected);
 }
 
@@ -206,13 +206,19 @@ function renderResidents() {
       <td>${time(r.last_activity_at)}</td></tr>`).join("");
 }
 
-function renderWorklists() {
+async function renderWorklists() {
   const sixHours = Date.now() - 6 * 3600 * 1000;
-  const quiet = residents.filter((r) => r.last_activity_at && new Date(r.last_activity_at) < sixHours);
-  const devices = residents.filter((r) => ["device_problem", "monitoring_lost"].includes(r.state));
-  $("wl-quiet").innerHTML = quiet.map((r) => `<li>${esc(r.name)} · ${time(r.last_activity_at)}</li>`).join("")
+  const fiveDays = Date.now() - 5 * 86400 * 1000;
+  // "No activity for 6 h or more": nothing from the resident for 6 h, or never.
+  const quiet = residents.filter((r) => !r.last_activity_at || new Date(r.last_activity_at) < sixHours);
+  const devices = residents.filter((r) => r.device_problem_since &&
+    new Date(r.device_problem_since) < fiveDays);
+  $("wl-quiet").innerHTML = quiet.map((r) => `<li>${esc(r.name)} · 마지막 활동 ${time(r.last_activity_at)}</li>`).join("")
     || "<li class=muted>없음</li>";
-  $("wl-devices").innerHTML = devices.map((r) => `<li>${esc(r.name)} · ${esc(STATE[r.state])}</li>`).join("")
+  $("wl-devices").innerHTML = devices.map((r) => `<li>${esc(r.name)} · ${time(r.device_problem_since)}부터</li>`).join("")
+    || "<li class=muted>없음</li>";
+  const digest = await api("/api/v1/digest?days=3");
+  $("wl-digest").innerHTML = digest.map((d) => `<li>${esc(d.name)} 어르신: ${esc(d.text)}</li>`).join("")
     || "<li class=muted>없음</li>";
 }
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.hub.support import KST, Device, read_sms, wait_until
+from tests.hub.support import KST, Device, OffsetClock, read_sms, wait_until
 from tests.web.conftest import shot
 
 LINK = re.compile(r"http://\S+/g/([A-Za-z0-9_-]+)")
@@ -104,8 +104,9 @@ def test_guardian_link_opens_the_right_resident_and_refuses_others(
 def test_official_sees_their_district_and_prints_the_monthly_report(
     start_hub: Any, page: Page
 ) -> None:
-    running = start_hub()
-    running.resident("r1", official=False)
+    saturday_night = datetime(2026, 11, 28, 23, 0, tzinfo=KST)  # out of working hours
+    running = start_hub(clock=OffsetClock(saturday_night))
+    running.resident("r1")
     running.http.post(
         "/api/v1/residents", json={"id": "w1", "name": "서구어르신", "district": "서구"}
     ).raise_for_status()
@@ -113,12 +114,14 @@ def test_official_sees_their_district_and_prints_the_monthly_report(
         "/api/v1/users", json={"name": "유성구 주무관", "role": "official", "district": "유성구"}
     )
     token = response.json()["token"]
-    device = Device(running.mqtt_url, "r1", "spk1")
+    device = Device(running.mqtt_url, "r1", "spk1", clock=running.hub.clock.now)
     device.activity()
     device.emergency()
     device.close()
 
     page.goto(f"{running.base}/board#token={token}")
+    # At night the official is not paged; the emergency waits in their digest.
+    expect(page.get_by_test_id("digest")).to_contain_text("긴급 호출 접수")
     expect(page.get_by_test_id("residents")).to_contain_text("김영희")
     expect(page.get_by_test_id("residents")).not_to_contain_text("서구어르신")
     expect(page.locator("#worklists")).to_be_visible()
@@ -127,7 +130,7 @@ def test_official_sees_their_district_and_prints_the_monthly_report(
     assert page.get_by_test_id("do-ack").count() == 0, "officials do not work alerts"
     shot(page, "official")
 
-    month = datetime.now(UTC).astimezone(KST).strftime("%Y-%m")
+    month = "2026-11"
     page.set_extra_http_headers({"Authorization": f"Bearer {token}"})
     page.goto(f"{running.base}/api/v1/reports/유성구/{month}?format=html")
     expect(page.locator("svg").first).to_be_visible()
