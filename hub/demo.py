@@ -216,7 +216,7 @@ class Demo:
     def dashboard_url(self) -> str:
         host, _, port = self.http.rpartition(":")
         shown = "127.0.0.1" if host in {"0.0.0.0", ""} else host  # noqa: S104 - a URL to show
-        return f"http://{shown}:{port}/#token={self.token}"
+        return f"http://{shown}:{port}/board#token={self.token}"
 
     # -------------------------------------------------------------- start
 

@@ -115,7 +115,7 @@ def test_demo_serves_pages_and_stops_on_ctrl_c(
         "dashboard URL", lambda: next((x for x in out.lines if "#token=" in x), None), proc, out
     )
     token = url_line.split("#token=", 1)[1].strip()
-    assert url_line.split()[-1].startswith(f"{base}/#token=")
+    assert url_line.split()[-1].startswith(f"{base}/board#token=")
     residents = httpx.get(
         f"{base}/api/v1/residents", headers={"Authorization": f"Bearer {token}"}, timeout=5
     )

@@ -4,7 +4,7 @@
   token kept in the tab's session storage and re-reads residents and alerts whenever the
   stream says something changed.
 * ``GET /api/v1/stream``: server-sent events, ``event: change`` with the new version within
-  0.2 s of any commit; a comment line every 15 s keeps proxies from closing it.
+  0.05 s of any commit; a comment line every 15 s keeps proxies from closing it.
 * ``GET /api/v1/residents/{id}/activity?days=14``: activity events per local day, for the
   small chart in the resident's profile.
 """
@@ -27,7 +27,7 @@ from hub.api.auth import AnyUser
 from hub.store.tables import digest_items, events, residents
 
 _WEB = Path(__file__).resolve().parent.parent / "web"
-_POLL_S = 0.2
+_POLL_S = 0.05
 _KEEPALIVE_S = 15.0
 
 

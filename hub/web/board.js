@@ -34,7 +34,6 @@ let me = null;
 let residents = [];
 let alerts = [];
 let selected = null;
-let refreshTimer = null;
 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g,
@@ -123,9 +122,16 @@ async function listen() {
   }
 }
 
+let refreshing = null;
+let again = false;
+
 function scheduleRefresh() {
-  clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(refresh, 50);
+  // At once if idle; otherwise once more when the running refresh ends (bursts coalesce).
+  if (refreshing) { again = true; return; }
+  refreshing = refresh().catch((error) => console.warn("refresh", error)).finally(() => {
+    refreshing = null;
+    if (again) { again = false; scheduleRefresh(); }
+  });
 }
 
 async function refresh() {
