@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from alerts.inputs import Acknowledge, Resolve
 from hub import links
+from hub.roster import normalise_phone
 from hub.service import ConflictError, HubCore, NotFoundError
 from hub.store.tables import alerts, contacts, outbox, residents
 from hub.store.tables import links as links_table
@@ -24,6 +25,7 @@ from hub.store.tables import links as links_table
 GuardianAction = Literal["ack", "resolve"]
 REPLY_CODES: dict[str, GuardianAction] = {"1": "ack", "2": "resolve"}
 GUARDIAN_OUTCOME = "resolved_by_guardian"
+_REPLY_LOOKBACK = 2000  # guardian messages of open alerts searched for the sender
 
 
 class LinkRefused(PermissionError):  # noqa: N818 - reads as what happened to the request
@@ -98,16 +100,21 @@ class GuardianDesk:
         if action is None:
             msg = "reply must start with 1 (가볼게요) or 2 (괜찮아요)"
             raise ValueError(msg)
+        sender = normalise_phone(phone)
         with self.core.engine.connect() as conn:
-            row = conn.execute(
-                select(outbox.c.alert_id, outbox.c.contact_id)
+            candidates = conn.execute(
+                select(outbox.c.alert_id, outbox.c.contact_id, outbox.c.recipient)
                 .join(alerts, alerts.c.id == outbox.c.alert_id)
-                .where(outbox.c.recipient == phone)
                 .where(outbox.c.role == "guardian")
                 .where(alerts.c.state != "resolved")
                 .order_by(outbox.c.id.desc())
-                .limit(1)
-            ).first()
+                .limit(_REPLY_LOOKBACK)
+            ).all()
+        # Providers forward the sender as "01012345678", "+821012345678" or with hyphens;
+        # contacts may be stored in any of those forms.
+        row = next(
+            (c for c in candidates if sender and normalise_phone(c.recipient) == sender), None
+        )
         if row is None:
             msg = "no open alert was sent to this number"
             raise NotFoundError(msg)
