@@ -27,8 +27,7 @@ from protocol import (
     parse,
     to_json,
 )
-from simulators import SimulatedHousehold, run_script
-from simulators.household import KST, kst_now
+from simulators.household import KST, SimulatedHousehold, kst_now, run_script
 
 TIMEOUT_S = 5.0
 
