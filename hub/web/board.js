@@ -34,6 +34,7 @@ let me = null;
 let residents = [];
 let alerts = [];
 let selected = null;
+const chosenOutcome = {};  // alert id -> outcome picked in the detail panel
 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g,
@@ -268,10 +269,18 @@ async function renderDetail(alertId) {
     <p class="muted">연락처: ${resident.contacts.map((c) => `${esc(roleName(c.role))} ${esc(c.name)} ${esc(c.phone)}`).join(", ") || "없음"}</p>
     <p class="muted">기기: ${resident.devices.map((d) => `${esc(d.id)}(${esc(d.kind)}) ${d.online ? "연결" : "끊김"}, 마지막 신호 ${time(d.last_seen_at)}`).join("; ") || "없음"}</p>
     <h3>최근 14일 활동</h3>${chart(activity)}`;
+  // A live refresh redraws this panel; the operator's chosen outcome must survive it, or a
+  // resolve clicked just after a refresh would file the default outcome instead.
+  const outcome = $("outcome");
+  if (outcome) {
+    if (chosenOutcome[alert.id]) outcome.value = chosenOutcome[alert.id];
+    outcome.onchange = () => { chosenOutcome[alert.id] = outcome.value; };
+  }
   for (const button of document.querySelectorAll("#detail button")) {
     button.onclick = () => act(alert.id, button.dataset);
   }
 }
+
 
 function roleName(role) {
   return { guardian: "보호자", official: "담당 공무원", control_center: "관제센터",

@@ -53,6 +53,12 @@ def test_emergency_appears_live_and_is_worked_to_resolved_by_phone(
     page.get_by_test_id("do-called_resident").click()
     expect(page.get_by_test_id("timeline")).to_contain_text("어르신과 통화 — 관제요원 이수진")
     page.get_by_test_id("outcome").select_option("resolved_by_phone")
+    # A change arriving while the operator decides redraws the panel; the choice must stay.
+    alert_id = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()[0]["id"]
+    running.http.post(
+        f"/api/v1/alerts/{alert_id}/actions", json={"step": "note", "note": "보호자와 통화"}
+    ).raise_for_status()
+    expect(page.get_by_test_id("timeline")).to_contain_text("메모")
     page.get_by_test_id("do-resolve").click()
     expect(page.get_by_test_id("alert-state")).to_have_text("종료 (전화로 해결)")
     timeline = page.get_by_test_id("timeline")
@@ -65,7 +71,6 @@ def test_emergency_appears_live_and_is_worked_to_resolved_by_phone(
     expect(timeline).to_contain_text("문자 → 관제센터")
     shot(page, "alert-worked")
 
-    alert_id = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()[0]["id"]
     alert = running.http.get(f"/api/v1/alerts/{alert_id}").json()
     assert (alert["state"], alert["outcome"]) == ("resolved", "resolved_by_phone")
     assert [
