@@ -159,11 +159,20 @@ def edge(
     raise typer.Exit(run(device_kind, config))  # type: ignore[arg-type]
 
 
-@app.command()
-def simulate() -> None:
-    """Simulated households against a hub (fleet simulator: issue 6)."""
-    typer.echo("anbu simulate: the fleet simulator is not built yet (issue 6).", err=True)
-    raise typer.Exit(2)
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def simulate(ctx: typer.Context) -> None:
+    """Simulated households: virtual-time fleet runs and policy what-if reports.
+
+    ``anbu simulate virtual …`` and ``anbu simulate whatif …``; ``anbu simulate --help``.
+    """
+    # Loaded only when asked for, so `anbu edge` on a speaker never imports the simulator.
+    from simulators.cli import app as simulate_app
+
+    command = typer.main.get_command(simulate_app)
+    command.main(args=list(ctx.args), prog_name="anbu simulate", standalone_mode=True)
 
 
 def main() -> None:

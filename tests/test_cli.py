@@ -36,10 +36,18 @@ def test_hub_refuses_a_malformed_broker_url(monkeypatch: pytest.MonkeyPatch) -> 
     assert "ANBU_MQTT_URL" in result.output
 
 
-def test_simulate_says_it_is_not_built_yet() -> None:
-    result = runner.invoke(app, ["simulate"])
-    assert result.exit_code == 2
-    assert "not built yet" in result.output
+def test_simulate_offers_virtual_and_whatif() -> None:
+    result = runner.invoke(app, ["simulate", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "virtual" in result.output
+    assert "whatif" in result.output
+
+
+def test_simulate_virtual_runs_a_small_fleet() -> None:
+    result = runner.invoke(
+        app, ["simulate", "virtual", "--households", "5", "--days", "3", "--seed", "2"]
+    )
+    assert result.exit_code == 0, result.output
 
 
 def test_edge_refuses_an_unknown_device_kind(tmp_path: Path) -> None:
