@@ -1,4 +1,4 @@
-"""Command line for the virtual-time fleet simulator: ``virtual`` and ``whatif``.
+"""Command line for the fleet simulator: ``virtual``, ``whatif`` and ``realtime``.
 
 Owns only argument parsing and the printed summaries; the work is in
 :mod:`simulators.virtual` and :mod:`simulators.whatif`. A typer app of its own so the hub's
@@ -21,7 +21,9 @@ from simulators.whatif import RECIPIENTS, load_policy_file, run_whatif, write_re
 
 _DEFAULT_START = DEFAULT_START.isoformat()
 
-app = typer.Typer(help="Virtual-time fleet simulations through the real escalation core.")
+app = typer.Typer(
+    help="Fleet simulations: virtual time through the real core, or real time over MQTT."
+)
 
 _Households = Annotated[int, typer.Option(min=1, help="number of simulated households")]
 _Days = Annotated[int, typer.Option(min=1, max=366, help="days to simulate")]
@@ -116,3 +118,44 @@ def _pairs(counts: dict[str, int]) -> str:
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def realtime(
+    url: Annotated[str, typer.Option(help="the hub's broker, mqtt://host:port")],
+    households: _Households = 100,
+    rate: Annotated[float, typer.Option(min=0.1, help="messages per second, whole fleet")] = 100.0,
+    seconds: Annotated[float, typer.Option(min=1, help="how long to publish")] = 30.0,
+    seed: _Seed = 1,
+    api: Annotated[
+        str | None, typer.Option(help="hub API (http://host:port) to register households first")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="ANBU_ADMIN_TOKEN", help="admin token for --api")
+    ] = None,
+) -> None:
+    """N households as real MQTT clients against a running hub, at a fleet-wide rate."""
+    from simulators.realtime import FleetFigures, household_ids, register
+    from simulators.realtime import run_fleet as run_realtime
+
+    residents = household_ids(households)
+    if api is not None:
+        if not token:
+            typer.echo("--api needs an admin token (--token or ANBU_ADMIN_TOKEN)", err=True)
+            raise typer.Exit(2)
+        created = register(api, token, residents)
+        typer.echo(f"registered {created} new households ({households - created} known)")
+
+    def show(figures: FleetFigures) -> None:
+        typer.echo(
+            f"\r{figures.seconds:6.1f} s  connected {figures.connected}/{figures.households}"
+            f"  sent {figures.published}  acknowledged {figures.acknowledged}"
+            f"  {figures.rate:8.1f}/s",
+            nl=False,
+        )
+
+    figures = run_realtime(url, residents, rate=rate, seconds=seconds, seed=seed, progress=show)
+    typer.echo("")
+    if figures.connected < households:
+        typer.echo(f"only {figures.connected} of {households} households connected", err=True)
+        raise typer.Exit(1)

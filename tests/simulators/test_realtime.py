@@ -1,0 +1,37 @@
+"""The real-time fleet against a running hub: every acknowledged message is stored once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hub.store.tables import events
+from simulators.realtime import FleetFigures, household_ids, register, run_fleet
+from tests.hub.conftest import start_hub  # noqa: F401 - the fixture
+from tests.hub.support import ADMIN_TOKEN, wait_until
+
+
+def test_fleet_of_clients_is_stored_by_the_hub(start_hub: Any) -> None:  # noqa: F811
+    running = start_hub()
+    residents = household_ids(40)
+    assert register(running.base, ADMIN_TOKEN, residents) == 40
+    assert register(running.base, ADMIN_TOKEN, residents) == 0  # idempotent
+    seen: list[FleetFigures] = []
+
+    figures = run_fleet(running.mqtt_url, residents, rate=200, seconds=3, progress=seen.append)
+
+    assert figures.connected == 40
+    assert figures.failed == 0
+    assert figures.published >= 500
+    assert figures.acknowledged == figures.published
+    assert seen, "progress was never reported"
+
+    def stored() -> int:
+        with running.hub.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+
+    wait_until(lambda: stored() == figures.published, timeout=20)
+    with running.hub.engine.connect() as conn:
+        senders = conn.execute(select(func.count(func.distinct(events.c.resident_id)))).scalar()
+    assert senders == 40
