@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -88,14 +89,21 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output, str, P
         encoding="utf-8",
         env=env,
         cwd=tmp_path,
+        start_new_session=True,  # its own process group: teardown can reach the broker too
     )
     out = Output(proc)
     try:
         yield proc, out, f"http://127.0.0.1:{port}", workdir
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+            # A test that failed half-way: ask the demo to stop (it stops its broker), and
+            # only then kill what is left of the group, so no Mosquitto outlives the test.
+            proc.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # anything of the demo's still alive
+        proc.wait(timeout=10)
         out.join()
 
 
