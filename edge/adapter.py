@@ -83,3 +83,20 @@ class Adapter(Protocol):
 
     def battery_pct(self) -> int | None:
         """Battery level to report in heartbeats, if the adapter knows one."""
+
+
+class AdapterBase:
+    """What every adapter shares: the agent it was started with."""
+
+    def __init__(self) -> None:
+        self._agent: AgentPort | None = None
+
+    @property
+    def agent(self) -> AgentPort:
+        if self._agent is None:
+            msg = "adapter not started"
+            raise RuntimeError(msg)
+        return self._agent
+
+    def start(self, agent: AgentPort) -> None:
+        self._agent = agent

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import structlog
 
-from edge.adapter import AgentPort, FeedError, FeedResult
+from edge.adapter import AdapterBase, AgentPort, FeedError, FeedResult
 from edge.config import PhoneConfig
 from protocol.models import ActivitySource, CheckinCommand
 
@@ -54,14 +54,14 @@ _LIT_BY_NOTIFICATION = timedelta(seconds=10)
 _LAST_FEED_KEY = "phone.last_feed"
 
 
-class PhoneAdapter:
+class PhoneAdapter(AdapterBase):
     """A resident's phone, through its automation app."""
 
     kind = "phone"
 
     def __init__(self, config: PhoneConfig) -> None:
         self.config = config
-        self._agent: AgentPort | None = None
+        super().__init__()
         self._last_passive: datetime | None = None
         self._last_feed: datetime | None = None
         self._asleep = False
@@ -69,15 +69,8 @@ class PhoneAdapter:
         # Feed threads and the agent's tick both move the app between awake and asleep.
         self._lock = threading.RLock()
 
-    @property
-    def agent(self) -> AgentPort:
-        if self._agent is None:
-            msg = "adapter not started"
-            raise RuntimeError(msg)
-        return self._agent
-
     def start(self, agent: AgentPort) -> None:
-        self._agent = agent
+        super().start(agent)
         saved = agent.get_state(_LAST_FEED_KEY)
         # After a restart the app has had the whole timeout again to say something.
         self._last_feed = datetime.fromisoformat(saved) if saved else agent.now()

@@ -22,7 +22,7 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.adapter import AgentPort, FeedError, FeedResult
+from edge.adapter import AdapterBase, AgentPort, FeedError, FeedResult
 from edge.config import SensorsConfig
 from edge.zigbee import ButtonPress, SensorActivity, SensorHealth, Zigbee2MqttMapper, ZigbeeConfig
 from protocol.models import CheckinCommand
@@ -32,7 +32,7 @@ log = structlog.get_logger(__name__)
 GATEWAY_TIMEOUT = timedelta(minutes=5)
 
 
-class SensorsAdapter:
+class SensorsAdapter(AdapterBase):
     """Zigbee sensors through Zigbee2MQTT."""
 
     kind = "sensors"
@@ -48,7 +48,7 @@ class SensorsAdapter:
                 ignore=frozenset(config.ignore),
             )
         )
-        self._agent: AgentPort | None = None
+        super().__init__()
         self._client: mqtt.Client | None = None
         self._lock = threading.Lock()
         self._lost_since: datetime | None = None
@@ -57,15 +57,8 @@ class SensorsAdapter:
         self.messages_seen = 0
         self._available: dict[str, bool] = {}
 
-    @property
-    def agent(self) -> AgentPort:
-        if self._agent is None:
-            msg = "adapter not started"
-            raise RuntimeError(msg)
-        return self._agent
-
     def start(self, agent: AgentPort) -> None:
-        self._agent = agent
+        super().start(agent)
         self._lost_since = agent.now()
         parts = urlsplit(self.config.zigbee_url)
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv311)

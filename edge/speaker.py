@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from edge.adapter import AgentPort, FeedError, FeedResult
+from edge.adapter import AdapterBase, FeedError, FeedResult
 from edge.config import SpeakerConfig
 from edge.phrases import DEFAULT_RULES, Intent, PhraseRules, classify
 from edge.tts import Speaker
@@ -29,7 +29,7 @@ _CHECKIN_KEY = "speaker.checkin"
 _EMERGENCY_KEY = "speaker.last_emergency"
 
 
-class SpeakerAdapter:
+class SpeakerAdapter(AdapterBase):
     """An AI speaker in the resident's home."""
 
     kind = "speaker"
@@ -44,19 +44,9 @@ class SpeakerAdapter:
             cancel_phrases=tuple(config.cancel_phrases),
         )
         self.voice = speaker or Speaker(config.tts_command)
-        self._agent: AgentPort | None = None
+        super().__init__()
         # An utterance (feed thread) and the check-in expiry (tick) must not both answer.
         self._lock = threading.RLock()
-
-    @property
-    def agent(self) -> AgentPort:
-        if self._agent is None:
-            msg = "adapter not started"
-            raise RuntimeError(msg)
-        return self._agent
-
-    def start(self, agent: AgentPort) -> None:
-        self._agent = agent
 
     def stop(self) -> None:
         """Nothing runs in the background but speech, which ends by itself."""

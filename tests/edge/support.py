@@ -6,7 +6,6 @@ import contextlib
 import json
 import socket
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.config import EdgeConfig
+from tests.hub.support import wait_until
+
+__all__ = ["NetCut", "Recorder", "Seen", "edge_config", "publish", "wait_until"]
 
 
 @dataclass(frozen=True)
@@ -166,15 +168,3 @@ def edge_config(tmp_path: Path, mqtt_url: str, **overrides: Any) -> EdgeConfig:
     }
     data.update(overrides)
     return EdgeConfig.model_validate(data)
-
-
-def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            msg = f"condition not met within {timeout} s"
-            raise AssertionError(msg)
-        time.sleep(interval)
