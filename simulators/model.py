@@ -2,12 +2,14 @@
 
 This module owns the *behaviour* the fleet simulator replays: a resident's daily
 :class:`Routine` (wake, meals, radio/TV, phone, senior-centre afternoons, sleep; weekdays
-differ from weekends), the household's device mix, device faults (battery, Wi-Fi drop, power
-cut) and incidents (fall, emergency call, hospital stay, …). :func:`simulate` turns a
-:class:`Household` into a time-ordered iterator of :class:`SimEvent` plus the ground truth
+differ from weekends, and Korean public holidays are lived like Sundays), the household's
+device mix, device faults (battery, Wi-Fi drop, power cut) and incidents (fall, emergency
+call, hospital stay, …). :func:`simulate` turns a :class:`Household` into a time-ordered
+iterator of :class:`SimEvent` plus the ground truth
 (:class:`Incident` list) a what-if report measures detection times against.
 
-Pure: stdlib + pydantic (and the protocol's literal types); no I/O, no wall clock. Every
+Pure: stdlib + pydantic (and the protocol's literal types, and the core's cached holiday
+table); no I/O, no wall clock. Every
 random draw comes from one ``random.Random`` seeded with ``(seed, resident)``, so a household
 is reproducible and independent of how many other households are generated beside it.
 
@@ -42,6 +44,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alerts.calendar import public_holidays
 from protocol.models import ActivitySource, DeviceState, EmergencyTrigger
 from protocol.topics import ID_PATTERN
 
@@ -672,8 +675,12 @@ class _DayBuilder:
         self.seq = seq
         self.day0 = day0
         self.day1 = day0 + DAY_S
-        self.weekday = (sim.start + timedelta(days=d)).weekday()
-        self.weekend = self.weekday >= 5
+        day = sim.start + timedelta(days=d)
+        self.weekday = day.weekday()
+        # A public holiday (설날, 추석, 어린이날 …) is lived like a Sunday: the 경로당 is
+        # closed, people sleep in and the family calls.
+        self.holiday = day in public_holidays("KR", day.year)
+        self.weekend = self.weekday >= 5 or self.holiday
         self.vit = sim.vitality(day0 + DAY_S // 2)
         # (window, device, source) -> [latest signal t, count]
         self.sig: dict[tuple[int, str, str], list[int]] = {}
@@ -721,7 +728,7 @@ class _DayBuilder:
     def _outings(self, wake: int, sleep: int) -> list[tuple[int, int]]:
         r, rng, day0, vit = self.sim.routine, self.rng, self.day0, self.vit
         out: list[tuple[int, int]] = []
-        if self.weekday in r.senior_centre_days and rng.random() < 0.85 * vit:
+        if not self.holiday and self.weekday in r.senior_centre_days and rng.random() < 0.85 * vit:
             out.append(
                 (
                     day0 + 13 * 3600 + int(rng.uniform(-900, 900)),

@@ -161,6 +161,38 @@ def test_weekends_start_later_and_afternoons_are_spent_at_home() -> None:
     assert afternoon[True] > 3 * max(afternoon[False], 1)
 
 
+def test_public_holidays_are_lived_like_sundays() -> None:
+    # 2026-12-25 (성탄절) is a Friday: a late start and no senior-centre afternoon, as on
+    # the Saturday after it, while the Thursday before is an ordinary weekday.
+    hh = household(
+        "sensors",
+        wake_weekday="06:00",
+        wake_weekend="09:00",
+        jitter_min=0,
+        night_trip_prob=0,
+        market_prob=0,
+        sunday_outing_prob=0,
+        senior_centre_days=[0, 1, 2, 3, 4],
+    )
+    thursday = date(2026, 12, 24)
+    events = list(simulate(hh, thursday, 3, 1).events())
+    first = first_activity_minutes(events)
+    holiday, saturday = thursday + timedelta(days=1), thursday + timedelta(days=2)
+    assert first[thursday] < 7 * 60
+    assert first[holiday] >= 9 * 60
+    assert first[saturday] >= 9 * 60
+
+    def afternoon(day: date) -> int:
+        return sum(
+            1
+            for e in activity(events)
+            if e.at.astimezone(KST).date() == day and 14 <= e.at.astimezone(KST).hour < 16
+        )
+
+    assert afternoon(thursday) == 0
+    assert afternoon(holiday) > 0
+
+
 def test_routine_validation() -> None:
     with pytest.raises(ValidationError, match="quoted"):
         Routine.model_validate({"sleep": 600})  # what YAML makes of an unquoted 10:00
