@@ -7,7 +7,16 @@ unless a database URL is given) and measures, against that same broker:
 * hub: the sustained durable rate, from the first publish until every event is committed
   (the ingest worker counts a message only after its transaction commits);
 * latency: per emergency, from publish until its guardian and control-centre SMS rows are
-  in the outbox (each emergency goes to a resident without an open alert).
+  in the outbox (each emergency goes to a resident without an open alert);
+* fleet (when ``fleet.households`` > 0): the load a district sends, from the real-time
+  simulator (:mod:`simulators.realtime`): one MQTT client per household publishing activity
+  and heartbeats at a fleet-wide rate; reported as the rate the hub committed them and how
+  far behind it was when the fleet stopped.
+
+``tsdb`` says what the hub's telemetry sink points at: ``off`` (no sink), ``down`` (a
+loopback port nobody listens on: the TSDB is stopped) or ``url`` (``influx_url``, a running
+server speaking the InfluxDB v2 write API). Comparing ``off`` with ``down`` shows whether a
+dead TSDB slows ingest.
 
 The figures are returned, printed through ``out`` and written to ``output`` as JSON.
 """
@@ -16,9 +25,11 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import secrets
 import shutil
+import socket
 import statistics
 import tempfile
 import threading
@@ -27,8 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
 import structlog
@@ -43,6 +55,7 @@ from hub.service import HubCore
 from hub.settings import Settings
 from hub.store.tables import events, outbox
 from protocol import Activity, Emergency, device_topic, to_json
+from simulators.realtime import FleetFigures
 
 Out = Callable[[str], None]
 
@@ -56,6 +69,18 @@ LATENCY_POLL_S: Final = 0.0005
 RAW_TOPIC: Final = "bench/raw"
 DEVICE: Final = "dev-1"
 CONTROL_CENTER_PHONES: Final = ["+82-2-000-0000"]
+
+
+TsdbMode = Literal["off", "down", "url"]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetLoad:
+    """The real-time fleet stage: how many households, how fast, for how long."""
+
+    households: int = 0
+    rate: float = 2000.0
+    seconds: float = 10.0
 
 
 class BenchError(RuntimeError):
@@ -79,11 +104,17 @@ def run_ingest_bench(
     *,
     emergencies: int = DEFAULT_EMERGENCIES,
     residents: int = DEFAULT_RESIDENTS,
+    fleet: FleetLoad | None = None,
+    tsdb: TsdbMode = "off",
+    influx_url: str | None = None,
     out: Out | None = None,
 ) -> dict[str, Any]:
-    """Run the three measurements on one fresh broker and hub; return and write the figures."""
+    """Run the measurements on one fresh broker and hub; return and write the figures."""
     if events < 1 or emergencies < 1 or residents < 1:
         raise ValueError("events, emergencies and residents must be at least 1")
+    if (tsdb == "url") != (influx_url is not None):
+        raise ValueError("tsdb='url' needs influx_url, and influx_url needs tsdb='url'")
+    fleet = fleet or FleetLoad()
     say: Out = out if out is not None else typer.echo
     if not structlog.is_configured():
         # Run from the CLI without a logging set-up: keep the hub's INFO lines off stdout,
@@ -105,6 +136,7 @@ def run_ingest_bench(
             admin_token=None,
             sms=f"log:{workdir / 'sms-outbox.jsonl'}",
             control_center_phones=list(CONTROL_CENTER_PHONES),
+            **_tsdb_settings(tsdb, influx_url),
         )
         hub = Hub(settings, serve_http=False).start()
         if not hub.wait_ready(READY_TIMEOUT_S):
@@ -119,6 +151,7 @@ def run_ingest_bench(
         say(f"hub durable ingest: {ingest.rate:,.0f} events/s")
 
         latencies = _emergency_latencies(hub, broker, alarm_ids)
+        fleet_figures = _fleet_rate(hub, broker, fleet, prefix, say) if fleet.households else None
         result: dict[str, Any] = {
             "events": events,
             "hub_events_per_s": round(ingest.rate, 1),
@@ -135,8 +168,18 @@ def run_ingest_bench(
             "broker": "mosquitto",
             "mqtt_protocol": "5",
             "ingest_batch": settings.ingest_batch,
+            "tsdb": tsdb,
             "machine": {"cpus": os.cpu_count()},
         }
+        if fleet_figures is not None:
+            result["fleet"] = fleet_figures
+        telemetry = getattr(hub, "telemetry", None)
+        if telemetry is not None:
+            result["telemetry"] = {
+                "written": telemetry.written,
+                "dropped": telemetry.dropped,
+                "buffered": telemetry.buffered,
+            }
     finally:
         if hub is not None:
             hub.stop()
@@ -254,7 +297,98 @@ def _emergency_latencies(hub: Hub, broker: MosquittoBroker, resident_ids: list[s
     return latencies
 
 
+def _fleet_rate(
+    hub: Hub, broker: MosquittoBroker, load: FleetLoad, prefix: str, say: Out
+) -> dict[str, Any]:
+    """The real-time fleet against the hub: what it committed, and how far behind it was.
+
+    The fleet runs in a process of its own, as it would in the field: in the hub's process
+    the two would share one interpreter lock and the generator would throttle the hub.
+    """
+    from simulators.realtime import household_ids
+
+    residents = household_ids(load.households, prefix=f"{prefix}-f")
+    _register(hub, residents)
+    baseline = hub.worker.processed
+    context = multiprocessing.get_context("spawn")
+    answer, child_end = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_fleet_process,
+        args=(broker.url, residents, load.rate, load.seconds, child_end),
+        name="anbu-bench-fleet",
+    )
+    started = time.perf_counter()
+    child.start()
+    child_end.close()
+    next_report = started + 5
+    while not answer.poll(0.05):
+        if not child.is_alive():
+            raise BenchError(f"fleet: the load generator exited with {child.exitcode}")
+        if time.perf_counter() >= next_report:
+            next_report += 5
+            committed = hub.worker.processed - baseline
+            say(f"fleet: {time.perf_counter() - started:4.0f} s, {committed} committed")
+    figures: FleetFigures = answer.recv()
+    child.join(10)
+    published_until = time.perf_counter()
+    if figures.connected < load.households:
+        raise BenchError(f"fleet: {figures.connected} of {load.households} households connected")
+    target = baseline + figures.acknowledged
+    deadline = published_until + _deadline_s(figures.acknowledged)
+    while hub.worker.processed < target:
+        if time.perf_counter() > deadline:
+            got = hub.worker.processed - baseline
+            raise BenchError(f"fleet: {got} of {figures.acknowledged} messages committed")
+        time.sleep(0.005)
+    finished = time.perf_counter()
+    # From the first publish (the child's clock started after its clients connected) to the
+    # last commit: the rate the hub kept up with.
+    busy = figures.seconds + (finished - published_until)
+    committed_rate = figures.acknowledged / busy
+    say(
+        f"fleet of {load.households} households: offered {load.rate:,.0f}/s,"
+        f" acknowledged {figures.rate:,.0f}/s, committed {committed_rate:,.0f}/s"
+    )
+    return {
+        "households": load.households,
+        "connected": figures.connected,
+        "offered_per_s": load.rate,
+        "seconds": round(figures.seconds, 2),
+        "published": figures.published,
+        "acknowledged": figures.acknowledged,
+        "acknowledged_per_s": round(figures.rate, 1),
+        "committed_per_s": round(committed_rate, 1),
+        "behind_at_stop_s": round(finished - published_until, 3),
+    }
+
+
+def _fleet_process(
+    url: str, residents: list[str], rate: float, seconds: float, answer: Connection
+) -> None:
+    """Child process: run the fleet and send back its figures."""
+    from simulators.realtime import run_fleet
+
+    answer.send(run_fleet(url, residents, rate=rate, seconds=seconds))
+    answer.close()
+
+
 # ---------------------------------------------------------------------- helpers
+
+
+def _tsdb_settings(mode: TsdbMode, url: str | None) -> dict[str, Any]:
+    """Telemetry settings for the hub under test; ``down`` points at a closed local port."""
+    if mode == "off":
+        return {}
+    if mode == "down":
+        with socket.socket() as probe:  # bound then closed: nothing listens there
+            probe.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    return {
+        "influx_url": url,
+        "influx_token": "bench-token",
+        "influx_org": "anbu",
+        "influx_bucket": "anbu-bench",
+    }
 
 
 def _register(hub: Hub, resident_ids: list[str]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -110,11 +110,37 @@ def bench_ingest(
     db_url: Annotated[
         str | None, typer.Option(help="Database for the hub under test (default: temp SQLite).")
     ] = None,
+    households: Annotated[
+        int,
+        typer.Option(min=0, help="Real-time fleet: households as MQTT clients (0 = no fleet)."),
+    ] = 1000,
+    rate: Annotated[
+        float, typer.Option(min=1, help="Real-time fleet: messages per second, whole fleet.")
+    ] = 2000.0,
+    seconds: Annotated[float, typer.Option(min=1, help="Real-time fleet: seconds.")] = 10.0,
+    tsdb: Annotated[
+        str,
+        typer.Option(help="Telemetry sink: off, down (a stopped TSDB) or url (--influx-url)."),
+    ] = "off",
+    influx_url: Annotated[
+        str | None, typer.Option(help="InfluxDB v2 write API for --tsdb url.")
+    ] = None,
 ) -> None:
-    """Durable ingest rate through a real broker, emergency latency, and the raw broker rate."""
-    from hub.bench import run_ingest_bench
+    """Durable ingest rate through a real broker, emergency latency, the raw broker rate, and
+    a real-time fleet of household clients (the load generator of `anbu simulate realtime`)."""
+    from hub.bench import FleetLoad, TsdbMode, run_ingest_bench
 
-    run_ingest_bench(events=events, output=output, db_url=db_url)
+    if tsdb not in ("off", "down", "url") or (tsdb == "url") != (influx_url is not None):
+        typer.echo("--tsdb is off, down, or url together with --influx-url", err=True)
+        raise typer.Exit(2)
+    run_ingest_bench(
+        events=events,
+        output=output,
+        db_url=db_url,
+        fleet=FleetLoad(households, rate, seconds),
+        tsdb=cast(TsdbMode, tsdb),
+        influx_url=influx_url,
+    )
 
 
 @bench_app.command("edge")

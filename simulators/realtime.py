@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import random
+import resource
 import secrets
 import selectors
 import threading
@@ -101,6 +102,7 @@ def run_fleet(
     outstanding acknowledgements (up to 10 s) and disconnect."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 1883
+    _allow_descriptors(len(residents) + 64)
     figures = FleetFigures(households=len(residents))
     lock = threading.Lock()
     devices = [_connect(host, port, resident, figures, lock) for resident in residents]
@@ -144,6 +146,15 @@ def run_fleet(
     if progress is not None:
         progress(figures)
     return figures
+
+
+def _allow_descriptors(wanted: int) -> None:
+    """One socket per household: lift the soft open-files limit as far as the hard one allows
+    (the common default of 1,024 would stop a fleet at about a thousand households)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _connect(

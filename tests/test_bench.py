@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.bench import _percentile, run_ingest_bench
+from hub.bench import FleetLoad, _percentile, run_ingest_bench
 from hub.broker import find_mosquitto
 
 EVENTS = 2000
@@ -26,7 +26,14 @@ def test_small_ingest_bench(tmp_path: Path) -> None:
     lines: list[str] = []
     output = tmp_path / "out" / "bench.json"
     result = run_ingest_bench(
-        EVENTS, output, None, emergencies=EMERGENCIES, residents=20, out=lines.append
+        EVENTS,
+        output,
+        None,
+        emergencies=EMERGENCIES,
+        residents=20,
+        fleet=FleetLoad(households=60, rate=300, seconds=2),
+        tsdb="down",
+        out=lines.append,
     )
 
     assert json.loads(output.read_text(encoding="utf-8")) == result
@@ -40,6 +47,12 @@ def test_small_ingest_bench(tmp_path: Path) -> None:
     latency = result["emergency_latency_ms"]
     assert latency["count"] == EMERGENCIES
     assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+    # The real-time fleet: every household connected, everything it sent was committed.
+    fleet = result["fleet"]
+    assert fleet["households"] == fleet["connected"] == 60
+    assert fleet["acknowledged"] == fleet["published"] >= 300
+    assert 0 < fleet["committed_per_s"] <= fleet["acknowledged_per_s"] * 1.05
+    assert result["tsdb"] == "down"
     # Printed for people as well: progress and the JSON itself.
     assert any("hub durable ingest" in line for line in lines)
     assert json.loads(next(x for x in lines if x.startswith("{"))) == result
@@ -54,7 +67,11 @@ def test_cli_writes_json(tmp_path: Path) -> None:
         else [sys.executable, "-c", "from hub.cli import main; main()"]
     )
     done = subprocess.run(
-        [*command, "bench", "ingest", "--events", "500", "--output", str(output)],
+        [
+            *command,
+            *("bench", "ingest", "--events", "500", "--output", str(output)),
+            *("--households", "20", "--rate", "100", "--seconds", "1"),
+        ],
         capture_output=True,
         text=True,
         timeout=180,
@@ -74,6 +91,7 @@ def test_cli_writes_json(tmp_path: Path) -> None:
     }
     assert set(figures["emergency_latency_ms"]) >= {"p50", "p99"}
     assert figures["events"] == 500
+    assert figures["fleet"]["households"] == 20
     assert '"hub_events_per_s"' in done.stdout
 
 
@@ -87,3 +105,10 @@ def test_percentile_is_nearest_rank() -> None:
 def test_rejects_empty_runs(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         run_ingest_bench(0, tmp_path / "x.json", None)
+
+
+def test_tsdb_url_mode_needs_a_url(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="influx_url"):
+        run_ingest_bench(10, tmp_path / "x.json", None, tsdb="url")
+    with pytest.raises(ValueError, match="influx_url"):
+        run_ingest_bench(10, tmp_path / "x.json", None, influx_url="http://127.0.0.1:1")
