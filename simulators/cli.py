@@ -43,6 +43,13 @@ def virtual(
         Path | None, typer.Option(help="YAML policy overrides; default policy if left out")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            help="run through the hub's ingest and database, SQLite files in this folder"
+            " (slower; the bare core otherwise)"
+        ),
+    ] = None,
 ) -> None:
     """Run a fleet under one policy and print what the core did."""
     pf = load_policy_file(policy) if policy is not None else None
@@ -54,6 +61,7 @@ def virtual(
         pf.policy if pf is not None else DEFAULT_POLICY,
         start=date.fromisoformat(start),
         workers=workers or None,
+        store=store,
     )
     elapsed = time.perf_counter() - began
     summary = fleet_summary(fleet)

@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from alerts.actions import Action, ChangeStage, Notify, OpenAlert, QueueDigest, ResolveAlert
@@ -317,6 +318,11 @@ def run_household(
     """
     run = _Run(sim, policy, engine or Escalation(WorkingCalendar()), responders or Responders())
     run.loop(coalesce)
+    return _household_result(run, policy)
+
+
+def _household_result(run: _Run, policy: Policy) -> HouseholdResult:
+    sim = run.sim
     records = sorted(run.alerts.values(), key=lambda a: (a.opened_at, a.alert_id))
     return HouseholdResult(
         resident=sim.household.resident,
@@ -385,21 +391,29 @@ class _Run:
                     self.hold(ev)
                 else:
                     self.flush()
-                    self.decide(_to_input(ev, self.missed), now)
+                    self.feed(ev, now)
                 ev = next(events, None)
             elif self.held:
                 self.flush()  # it can move next_due, so choose the next step again
             elif t_people == now:
                 _, _, inp, away_until = heapq.heappop(self.people)
                 if inp is None:
-                    policy = self.state.policy.with_overrides({"away_until": away_until})
-                    self.state = self.state.model_copy(update={"policy": policy})
-                    self.decide(Tick(), now)  # the new policy moves next_due (away ends)
+                    self.set_away(away_until, now)
                 else:
                     self.decide(inp, now)
             else:
                 self.decide(Tick(), now)
         self.flush()
+
+    def feed(self, ev: SimEvent, now: datetime) -> None:
+        """A device event, as it arrives."""
+        self.decide(_to_input(ev, self.missed), now)
+
+    def set_away(self, away_until: datetime | None, now: datetime) -> None:
+        """A guardian sets away mode: the hub changes the stored policy, not through decide."""
+        policy = self.state.policy.with_overrides({"away_until": away_until})
+        self.state = self.state.model_copy(update={"policy": policy})
+        self.decide(Tick(), now)  # the new policy moves next_due (away ends)
 
     def hold(self, ev: SimEvent) -> None:
         prev = self.held.get(ev.device)
@@ -569,11 +583,18 @@ def _score(
 # -------------------------------------------------------------------------------- fleet
 
 
-def _run_chunk(args: tuple[list[Household], date, int, int, Policy]) -> list[HouseholdResult]:
+_Chunk = tuple[list[Household], date, int, int, Policy, str | None]
+
+
+def _run_chunk(args: _Chunk) -> list[HouseholdResult]:
     # A module-level function so a worker process can unpickle it; one engine per chunk
     # shares the calendar's holiday cache across that chunk's households.
-    hhs, start, days, seed, policy = args
+    hhs, start, days, seed, policy, db_url = args
     engine = Escalation(WorkingCalendar())
+    if db_url is not None:
+        from simulators.stored import run_stored
+
+        return run_stored(hhs, start, days, seed, policy, engine, db_url)
     return [run_household(simulate(hh, start, days, seed), policy, engine) for hh in hhs]
 
 
@@ -584,20 +605,32 @@ def run_fleet(
     policy: Policy = DEFAULT_POLICY,
     start: date = DEFAULT_START,
     workers: int | None = None,
+    store: Path | None = None,
 ) -> FleetResult:
     """Run every household under ``policy``; results come back in household order.
 
     Households are independent, so they are split into contiguous chunks over worker
     processes (``workers=None``: one per CPU; ``1``: in this process, as tests do).
+    With ``store`` (a folder), each chunk runs through the hub's own ingest, state and
+    outbox on a SQLite file there (:mod:`simulators.stored`) instead of the bare core.
     """
     workers = workers or os.cpu_count() or 1
     hhs = list(households)
+
+    def db(n: int) -> str | None:
+        return None if store is None else f"sqlite:///{store / f'chunk-{n:04d}.db'}"
+
+    if store is not None:
+        store.mkdir(parents=True, exist_ok=True)
     if workers <= 1 or len(hhs) < 2 * workers:
-        results = _run_chunk((hhs, start, days, seed, policy))
+        results = _run_chunk((hhs, start, days, seed, policy, db(0)))
     else:
         # Several chunks per worker so a slow chunk (many alerts) does not idle the others.
         size = max(1, math.ceil(len(hhs) / (workers * 4)))
-        chunks = [(hhs[i : i + size], start, days, seed, policy) for i in range(0, len(hhs), size)]
+        chunks = [
+            (hhs[i : i + size], start, days, seed, policy, db(n))
+            for n, i in enumerate(range(0, len(hhs), size))
+        ]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = [r for part in pool.map(_run_chunk, chunks) for r in part]
     return FleetResult(results, days, start, seed)

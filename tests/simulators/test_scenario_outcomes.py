@@ -12,7 +12,7 @@ of seed or routine moves the expectation with the incident.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import BaseModel
 from sqlalchemy import select
 
 from alerts.calendar import WorkingCalendar
@@ -31,10 +30,11 @@ from hub.service import HubCore
 from hub.settings import Settings
 from hub.store.db import migrate, open_engine
 from hub.store.tables import alert_timeline, alerts, digest_items, outbox
-from protocol import Activity, Emergency, Heartbeat, Status, to_json
+from protocol import Emergency, to_json
 from protocol.topics import device_topic
-from simulators.model import Incident, SimEvent, Simulation, expand_heartbeats
+from simulators.model import Incident, Simulation, expand_heartbeats
 from simulators.scenario import load_scenario
+from simulators.stored import sim_incoming
 
 KST = ZoneInfo("Asia/Seoul")
 SCENARIOS = Path(__file__).resolve().parents[2] / "simulators" / "scenarios"
@@ -76,37 +76,6 @@ class Outcome:
         """The resident's last activity (any device, by device clock) strictly before ``at``."""
         times = [e.device_ts for e in self.sim.events() if e.kind == "activity"]
         return max(t for t in times if t < at)
-
-
-def _payload(event: SimEvent, ids: Iterator[int]) -> BaseModel:
-    ts = event.device_ts.astimezone(KST)  # devices stamp local time with its offset
-    match event.kind:
-        case "activity":
-            assert event.source is not None
-            return Activity(v=1, id=f"a{next(ids)}", ts=ts, source=event.source, count=event.count)
-        case "heartbeat":
-            return Heartbeat(
-                v=1,
-                id=f"h{next(ids)}",
-                ts=ts,
-                interval_s=event.interval_s or 300,
-                battery_pct=event.battery_pct,
-            )
-        case "emergency":
-            assert event.id is not None and event.trigger is not None
-            return Emergency(
-                v=1,
-                id=event.id,
-                ts=ts,
-                trigger=event.trigger,
-                text=event.text,
-                cancel_of=event.cancel_of,
-            )
-        case "status":
-            assert event.state is not None
-            return Status(state=event.state, ts=ts)
-    msg = f"the simulator sent a kind this harness does not know: {event.kind}"
-    raise AssertionError(msg)
 
 
 Action = Callable[[HubCore, datetime], None]
@@ -174,7 +143,7 @@ def run_household(
                     and (events[j].at == first or events[j].at < limit)
                 ):
                     j += 1
-            batch = [_incoming(resident, event, ids) for event in events[i:j]]
+            batch = [sim_incoming(resident, event, ids) for event in events[i:j]]
             core.ingest(batch, events[j - 1].at)
             i = j
         end = start + timedelta(days=sim.days)
@@ -202,17 +171,6 @@ def run_household(
             )
     finally:
         engine.dispose()
-
-
-def _incoming(resident: str, event: SimEvent, ids: Iterator[int]) -> Incoming:
-    return Incoming(
-        topic=device_topic(resident, event.device, event.kind),
-        payload=to_json(_payload(event, ids)),
-        mid=next(ids),
-        qos=1,
-        retain=event.kind == "status",  # status is the retained topic (online / Last Will)
-        generation=1,
-    )
 
 
 def _run_until(core: HubCore, until: datetime) -> None:
