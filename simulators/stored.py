@@ -4,7 +4,8 @@ Owns :func:`run_stored`: the same loop as :mod:`simulators.virtual` (device even
 people's actions and the next due step, in virtual time) but every input goes the way it
 goes in production: device events as protocol payloads on device topics into
 :meth:`hub.service.HubCore.ingest` (stored, deduplicated, state loaded and saved as JSON),
-due steps through :meth:`~hub.service.HubCore.run_due`, the centre's acknowledgement and
+due steps through :meth:`~hub.service.HubCore.run_due`, check-in answers as ``checkin``
+messages, the centre's acknowledgement and
 resolution through :meth:`~hub.service.HubCore.operator_input`, away mode as a policy
 change. Alerts, timeline, SMS outbox rows and digest items land in the tables. The actions
 the core decided are taken from the hub's own carry-out step, so the figures are scored by
@@ -31,7 +32,7 @@ from pydantic import BaseModel
 
 from alerts.actions import Action
 from alerts.engine import Escalation
-from alerts.inputs import Acknowledge, Input, RegisterDevice, Resolve, Tick
+from alerts.inputs import Acknowledge, CheckinAnswer, Input, RegisterDevice, Resolve, Tick
 from alerts.policy import Policy
 from hub.mqtt import Incoming
 from hub.service import ConflictError, HubCore
@@ -39,6 +40,7 @@ from hub.settings import Settings
 from hub.store.db import migrate, open_engine
 from protocol import Activity, Emergency, Heartbeat, Status, to_json
 from protocol.models import MAX_INTERVAL_S
+from protocol.models import CheckinAnswer as ProtocolCheckinAnswer
 from protocol.topics import device_topic
 from simulators.model import KST, Household, SimEvent, Simulation, simulate
 from simulators.virtual import (
@@ -177,6 +179,24 @@ class _StoredRun(_Run):
                 self.core.register_device(self.resident, event.device, event.kind, now)
             case Tick():
                 self.core.run_due(now)
+            case CheckinAnswer():
+                answer = ProtocolCheckinAnswer(
+                    v=1,
+                    id=f"c{next(self.ids)}",
+                    ts=event.at.astimezone(KST),
+                    request_id=event.request_id,
+                    answered=event.answered,
+                    text="괜찮아" if event.answered else None,
+                )
+                message = Incoming(
+                    topic=device_topic(self.resident, event.device, "checkin"),
+                    payload=to_json(answer),
+                    mid=next(self.ids),
+                    qos=1,
+                    retain=False,
+                    generation=1,
+                )
+                self.core.ingest([message], now)
             case Acknowledge() | Resolve():
                 # Already closed by the resident's own activity: nothing left to do.
                 with contextlib.suppress(ConflictError):

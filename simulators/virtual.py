@@ -38,12 +38,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from alerts.actions import Action, ChangeStage, Notify, OpenAlert, QueueDigest, ResolveAlert
+from alerts.actions import (
+    Action,
+    ChangeStage,
+    Notify,
+    OpenAlert,
+    QueueDigest,
+    ResolveAlert,
+    SendCheckin,
+)
 from alerts.calendar import WorkingCalendar
 from alerts.engine import Escalation
 from alerts.inputs import (
     Acknowledge,
     Activity,
+    CheckinAnswer,
     DeviceKind,
     DeviceStatus,
     Emergency,
@@ -196,6 +205,7 @@ class HouseholdResult:
     official_pages_out_of_hours: int
     decide_calls: int
     sim_events: int
+    checkins_answered: int = 0
 
     @property
     def false_alarms(self) -> list[AlertRecord]:
@@ -211,6 +221,7 @@ class HouseholdResult:
             "official_pages_out_of_hours": self.official_pages_out_of_hours,
             "decide_calls": self.decide_calls,
             "sim_events": self.sim_events,
+            "checkins_answered": self.checkins_answered,
         }
 
 
@@ -332,6 +343,7 @@ def _household_result(run: _Run, policy: Policy) -> HouseholdResult:
         official_pages_out_of_hours=run.out_of_hours,
         decide_calls=run.calls,
         sim_events=run.n_events,
+        checkins_answered=run.answered,
     )
 
 
@@ -357,6 +369,7 @@ class _Run:
         self.out_of_hours = 0
         self.calls = 0
         self.n_events = 0
+        self.answered = 0
         self.seq = itertools.count()
         self.people: list[_PeopleItem] = []
         # Activity held back while it can only move the inactivity basis (see _quiet):
@@ -415,6 +428,15 @@ class _Run:
         self.state = self.state.model_copy(update={"policy": policy})
         self.decide(Tick(), now)  # the new policy moves next_due (away ends)
 
+    def answer(self, checkin: SendCheckin, now: datetime) -> None:
+        """The resident may answer the first speaker that asks (the model decides)."""
+        for device in checkin.devices:
+            at = self.sim.checkin_answer(device, now)
+            if at is not None and at < checkin.expires_at:
+                self.later(at, CheckinAnswer(device, at, checkin.request_id, answered=True))
+                self.answered += 1
+                return
+
     def hold(self, ev: SimEvent) -> None:
         prev = self.held.get(ev.device)
         ts = ev.device_ts if prev is None else max(prev[1], ev.device_ts)
@@ -436,6 +458,9 @@ class _Run:
             self.record(action, now)
 
     def record(self, action: Action, now: datetime) -> None:
+        if isinstance(action, SendCheckin):
+            self.answer(action, now)
+            return
         if isinstance(action, OpenAlert):
             self.alerts[action.alert_id] = AlertRecord(
                 action.alert_id, action.kind, action.reason, now, stages=[(action.stage, now)]
@@ -661,6 +686,7 @@ def fleet_summary(fleet: FleetResult) -> dict[str, Any]:
         ),
         "decide_calls": sum(hh.decide_calls for hh in fleet.households),
         "sim_events": sum(hh.sim_events for hh in fleet.households),
+        "checkins_answered": sum(hh.checkins_answered for hh in fleet.households),
     }
 
 

@@ -193,6 +193,44 @@ def test_public_holidays_are_lived_like_sundays() -> None:
     assert afternoon(holiday) > 0
 
 
+def test_check_ins_are_answered_when_awake_at_home_and_able() -> None:
+    quiet = {
+        "wake_weekday": "06:00",
+        "wake_weekend": "06:00",
+        "sleep": "22:00",
+        "jitter_min": 0,
+        "market_prob": 0,
+        "sunday_outing_prob": 0,
+        "senior_centre_days": [],
+    }
+    sim, _ = run(household("speaker+phone", **quiet), days=3)
+    asked = [kst(MONDAY, h, m) for h in range(9, 21) for m in (0, 30)]
+    answers = [sim.checkin_answer("speaker", at) for at in asked]
+    answered = [a for a in answers if a is not None]
+    assert 0.75 * len(answers) <= len(answered) < len(answers)  # 90 % when well; not always
+    for at, got in zip(asked, answers, strict=True):
+        if got is not None:
+            assert timedelta(seconds=20) <= got - at <= timedelta(minutes=3)
+    # The same question gets the same answer: the run is reproducible.
+    assert sim.checkin_answer("speaker", kst(MONDAY, 10)) == answers[2]
+    # Asleep, or asked through a phone (it cannot speak): nobody answers.
+    assert sim.checkin_answer("speaker", kst(MONDAY, 3)) is None
+    assert sim.checkin_answer("speaker", kst(MONDAY, 23)) is None
+    assert all(sim.checkin_answer("phone", kst(MONDAY, h)) is None for h in range(9, 21))
+
+    # After a fall (day 2, 10:00), or with the speaker unplugged (day 2, 10:00): no answer.
+    for spec in (
+        {"kind": "fall", "day": 2, "at": "10:00"},
+        {"kind": "speaker_unplugged", "day": 2, "at": "10:00"},
+    ):
+        sim, _ = run(household("speaker+phone", [spec], **quiet), days=3)
+        day2 = MONDAY + timedelta(1)
+        before = [sim.checkin_answer("speaker", kst(day2, 9, m)) for m in range(0, 60, 5)]
+        assert any(before), spec["kind"]
+        after = [sim.checkin_answer("speaker", kst(day2, h)) for h in range(11, 21)]
+        assert not any(after), spec["kind"]
+
+
 def test_routine_validation() -> None:
     with pytest.raises(ValidationError, match="quoted"):
         Routine.model_validate({"sleep": 600})  # what YAML makes of an unquoted 10:00

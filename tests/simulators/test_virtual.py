@@ -166,7 +166,12 @@ def test_the_hub_s_ingest_and_tables_give_the_same_alerts_as_the_bare_core(
     (db,) = tmp_path.glob("*.db")
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
-        stored_events = conn.execute(select(func.count()).select_from(events)).scalar_one()
+        stored_events = conn.execute(
+            select(func.count()).select_from(events).where(events.c.kind != "checkin")
+        ).scalar_one()
+        answers = conn.execute(
+            select(func.count()).select_from(events).where(events.c.kind == "checkin")
+        ).scalar_one()
         alert_rows = conn.execute(select(func.count()).select_from(alerts)).scalar_one()
         guardian_sms = conn.execute(
             select(func.count())
@@ -183,6 +188,8 @@ def test_the_hub_s_ingest_and_tables_give_the_same_alerts_as_the_bare_core(
         if ev.at < end and ev.kind != "status"
     ]
     assert stored_events == len(sent)
+    # The residents answered some check-ins; each answer went in as a checkin message.
+    assert answers == summary["checkins_answered"] == fleet_summary(bare)["checkins_answered"] > 0
     assert alert_rows == sum(len(hh.alerts) for hh in stored.households)
     pages = sum(
         1
