@@ -190,15 +190,20 @@ def edge(
     add_help_option=False,
 )
 def simulate(ctx: typer.Context) -> None:
-    """Simulated households: virtual-time fleet runs and policy what-if reports.
+    """Simulated households: real-time fleets, virtual-time runs and policy what-if reports.
 
-    ``anbu simulate virtual …`` and ``anbu simulate whatif …``; ``anbu simulate --help``.
+    ``anbu simulate --url mqtt://… --households N --rate R`` (real time, the same as
+    ``anbu simulate realtime …``), ``anbu simulate virtual …``, ``anbu simulate whatif …``;
+    ``anbu simulate --help``.
     """
     # Loaded only when asked for, so `anbu edge` on a speaker never imports the simulator.
     from simulators.cli import app as simulate_app
 
+    args = list(ctx.args)
+    if args and args[0].startswith("--") and args[0] != "--help":
+        args.insert(0, "realtime")  # options without a mode: households over MQTT, now
     command = typer.main.get_command(simulate_app)
-    command.main(args=list(ctx.args), prog_name="anbu simulate", standalone_mode=True)
+    command.main(args=args, prog_name="anbu simulate", standalone_mode=True)
 
 
 def main() -> None:

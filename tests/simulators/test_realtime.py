@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -35,3 +38,30 @@ def test_fleet_of_clients_is_stored_by_the_hub(start_hub: Any) -> None:  # noqa:
     with running.hub.engine.connect() as conn:
         senders = conn.execute(select(func.count(func.distinct(events.c.resident_id)))).scalar()
     assert senders == 40
+
+
+def test_anbu_simulate_with_options_only_runs_the_real_time_fleet(start_hub: Any) -> None:  # noqa: F811
+    running = start_hub()
+    residents = household_ids(5)
+    register(running.base, ADMIN_TOKEN, residents)
+    script = Path(sys.executable).with_name("anbu")
+    done = subprocess.run(
+        [
+            str(script),
+            *("simulate", "--url", running.mqtt_url, "--households", "5"),
+            *("--rate", "50", "--seconds", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "connected 5/5" in done.stdout
+
+    def senders() -> int:
+        with running.hub.engine.connect() as conn:
+            query = select(func.count(func.distinct(events.c.resident_id)))
+            return int(conn.execute(query).scalar_one())
+
+    wait_until(lambda: senders() == 5, timeout=20)
