@@ -15,7 +15,8 @@ from alerts.inputs import Role
 AlertKind = Literal[
     "inactivity", "emergency", "monitoring_lost", "device_offline", "vital_out_of_range"
 ]
-Stage = Literal["checkin", "guardian", "control_center"]
+Stage = Literal["checkin", "guardian", "health_center", "control_center"]
+"""How far an alert has reached; ``health_center`` is where vital alerts start."""
 MessageKey = Literal[
     "inactivity_guardian",
     "inactivity_control_center",
@@ -30,6 +31,9 @@ MessageKey = Literal[
     "emergency_closed",
     "monitoring_lost",
     "monitoring_restored",
+    "vital_health_center",
+    "vital_critical_control_center",
+    "vital_critical_health_center",
 ]
 
 
@@ -91,7 +95,10 @@ class Notify:
 
 @dataclass(frozen=True, slots=True)
 class QueueDigest:
-    """Hold ``message`` for the official's digest at the next working-day start."""
+    """Hold ``message`` for ``role``'s digest at the next working-day start.
+
+    For the roles paged only in working hours: officials and the health centre.
+    """
 
     alert_id: str
     kind: AlertKind

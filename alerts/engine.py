@@ -1,8 +1,8 @@
 """The escalation engine: one resident's state + one input + ``now`` -> new state and actions.
 
 Owns the rules of the default escalation policy (check-in, guardian, control centre,
-emergency re-alerts, device health, monitoring lost, activity resumed) and the order they
-fire in. Pure: no I/O, no clock; the same arguments always give the same
+emergency re-alerts, device health, monitoring lost, activity resumed, vitals out of range)
+and the order they fire in. Pure: no I/O, no clock; the same arguments always give the same
 :class:`Decision`, so a hub that crashes before committing can simply decide again.
 
 Each rule is one function named as the domain names it. A timed rule returns a
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import assert_never
 
@@ -48,8 +48,10 @@ from alerts.inputs import (
     Resolve,
     Role,
     Tick,
+    VitalReading,
 )
 from alerts.state import AlertState, DeviceState, ResidentState
+from alerts.vitals import Finding, classify, record_weight
 
 __all__ = [
     "Decision",
@@ -206,7 +208,8 @@ def _apply(turn: _Turn, event: Input) -> None:
 
 
 def _apply_device_message(
-    turn: _Turn, event: Activity | Heartbeat | DeviceStatus | Emergency | CheckinAnswer
+    turn: _Turn,
+    event: Activity | Heartbeat | DeviceStatus | Emergency | CheckinAnswer | VitalReading,
 ) -> None:
     match event:
         case Activity():
@@ -226,6 +229,9 @@ def _apply_device_message(
             device_seen(turn, event.device)
             if event.answered:
                 resident_active(turn, event.at)
+        case VitalReading():
+            device_seen(turn, event.device)
+            vital_reading(turn, event)
         case _:
             assert_never(event)
 
@@ -378,6 +384,75 @@ def emergency_cancel_requested(turn: _Turn, event: Emergency) -> None:
         alert.cancel_requested = True
         about = _event_time(event.at, turn.now)
         turn.tell(alert, "control_center", "emergency_cancel_requested", "cancel", about)
+
+
+def vital_reading(turn: _Turn, event: VitalReading) -> None:
+    """A reading from a home health device, judged against the resident's current ranges.
+
+    Not resident activity: it was not before vitals had rules (the hub passed them to nobody),
+    and a scale that syncs on its own says little about whether the resident is up. It does
+    prove the device is connected, like anything a device sends.
+
+    One ``vital_out_of_range`` alert per resident at a time. Out of range with none open:
+    :func:`vitals_out_of_range`; critical with none open: :func:`critical_vitals`; critical
+    while one is open below the control-centre stage: :func:`critical_vitals_escalate`.
+    Anything else while one is open (another out-of-range reading, a critical one after the
+    centre already has it, a reading back in range) only goes on its timeline: nobody is paged
+    twice for the same episode, and a reading back in range does not close it, because a nurse
+    should still follow up; a person resolves it (:func:`resolve`).
+    """
+    state = turn.state
+    at = _event_time(event.at, turn.now)
+    finding = classify(replace(event, at=at), state.policy, state.weights, turn.calendar.tz)
+    if event.kind == "weight":
+        state.weights = record_weight(state.weights, at, event.value, turn.calendar.tz)
+    if finding is None:
+        return
+    alert = _open_alert(state, "vital_out_of_range")
+    if alert is None:
+        if finding.level == "critical":
+            critical_vitals(turn, event, finding, at)
+        elif finding.level == "out_of_range":
+            vitals_out_of_range(turn, event, finding, at)
+        return
+    if finding.level == "critical" and alert.stage != "control_center":
+        critical_vitals_escalate(turn, alert, event, finding, at)
+        return
+    what = "vital_in_range" if finding.level == "normal" else "vital_repeated"
+    turn.emit(RecordTimeline(alert.alert_id, what, by=event.device, note=finding.rule))
+
+
+def vitals_out_of_range(turn: _Turn, event: VitalReading, finding: Finding, at: datetime) -> None:
+    """Outside the resident's range: an alert at stage ``health_center``, and the health
+    centre is told in working hours, otherwise in its next working-day digest."""
+    alert_id = make_alert_id(turn.state.resident, "vital_out_of_range", _vital_key(event))
+    alert = turn.open_alert(alert_id, "vital_out_of_range", "health_center", at, finding.rule)
+    route_health_center(turn, alert, "vital_health_center", "open", at)
+
+
+def critical_vitals(turn: _Turn, event: VitalReading, finding: Finding, at: datetime) -> None:
+    """A critical value: the control centre is paged at once, any hour; the health centre is
+    told as for any vital alert (working hours, else its digest)."""
+    alert_id = make_alert_id(turn.state.resident, "vital_out_of_range", _vital_key(event))
+    alert = turn.open_alert(alert_id, "vital_out_of_range", "control_center", at, finding.rule)
+    turn.tell(alert, "control_center", "vital_critical_control_center", "open", at)
+    route_health_center(turn, alert, "vital_critical_health_center", "open", at)
+
+
+def critical_vitals_escalate(
+    turn: _Turn, alert: AlertState, event: VitalReading, finding: Finding, at: datetime
+) -> None:
+    """A critical value while an out-of-range alert is open: that alert (no second one) moves
+    to the control centre, which is paged at once; the health centre learns the centre has it."""
+    alert.stage = "control_center"
+    turn.emit(RecordTimeline(alert.alert_id, "vital_critical", by=event.device, note=finding.rule))
+    turn.emit(ChangeStage(alert.alert_id, alert.kind, "control_center", reason=finding.rule))
+    turn.tell(alert, "control_center", "vital_critical_control_center", "critical", at)
+    route_health_center(turn, alert, "vital_critical_health_center", "critical", at)
+
+
+def _vital_key(event: VitalReading) -> str:
+    return f"{event.device}|{event.event_id}"
 
 
 def acknowledge(turn: _Turn, event: Acknowledge) -> None:
@@ -577,16 +652,27 @@ def route_official(
     turn: _Turn, alert: AlertState, message: MessageKey, step: str, about: datetime
 ) -> None:
     """Officials are paged only in working hours; otherwise it waits for their digest."""
+    _in_working_hours(turn, alert, "official", message, step, about)
+
+
+def route_health_center(
+    turn: _Turn, alert: AlertState, message: MessageKey, step: str, about: datetime
+) -> None:
+    """The health centre, like officials, is paged only in working hours, else in a digest."""
+    _in_working_hours(turn, alert, "health_center", message, step, about)
+
+
+def _in_working_hours(
+    turn: _Turn, alert: AlertState, role: Role, message: MessageKey, step: str, about: datetime
+) -> None:
     if turn.calendar.is_working_time(turn.now):
-        turn.tell(alert, "official", message, step, about)
+        turn.tell(alert, role, message, step, about)
         return
     deliver_at = turn.calendar.next_working_start(turn.now)
     turn.emit(
-        QueueDigest(
-            alert.alert_id, alert.kind, alert.stage, "official", message, step, deliver_at, about
-        )
+        QueueDigest(alert.alert_id, alert.kind, alert.stage, role, message, step, deliver_at, about)
     )
-    _mark_told(alert, "official")
+    _mark_told(alert, role)
 
 
 # --- firing in time order -----------------------------------------------------------------

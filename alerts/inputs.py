@@ -12,6 +12,7 @@ from typing import Literal
 
 DeviceKind = Literal["speaker", "phone", "sensors"]
 Role = Literal["guardian", "official", "control_center", "health_center", "supervisor"]
+VitalKind = Literal["blood_pressure", "glucose", "weight", "heart_rate", "spo2", "steps"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,23 @@ class CheckinAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class VitalReading:
+    """A reading from a home health device, in the protocol's units (mg/dL, mmHg, kg, bpm, %).
+
+    ``value`` is the number; for ``blood_pressure`` it is the systolic pressure and
+    ``diastolic`` the diastolic one. ``event_id`` names the reading on its device. A reading
+    is not resident activity (see :func:`alerts.engine.vital_reading`).
+    """
+
+    device: str
+    at: datetime
+    event_id: str
+    kind: VitalKind
+    value: float
+    diastolic: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Acknowledge:
     """Someone took an alert on (control centre from the board, guardian from a link)."""
 
@@ -110,6 +128,7 @@ Input = (
     | DeviceStatus
     | Emergency
     | CheckinAnswer
+    | VitalReading
     | Acknowledge
     | Resolve
     | RecordStep

@@ -1,9 +1,10 @@
 """Every Korean sentence Anbu sends to people, in one place.
 
-Owns the message catalog (:func:`render` for one notification, :func:`render_digest` for an
-official's next-working-day digest, :func:`checkin_prompt` for the speaker). Messages name the
-resident and a time and nothing else: no vital signs, no diagnosis, no emergency transcript,
-because an SMS is read on lock screens and forwarded.
+Owns the message catalog (:func:`render` for one notification, :func:`render_digest` for the
+next-working-day digest of an official or the health centre, :func:`checkin_prompt` for the
+speaker). Messages name the resident and a time and nothing else: no vital signs (not even
+which was measured), no diagnosis, no emergency transcript, because an SMS is read on lock
+screens and forwarded.
 
 Guardian messages aim at one SMS (90 bytes in EUC-KR, about 45 Hangul); a link pushes a
 message into LMS, which carriers accept up to 2,000 bytes.
@@ -52,6 +53,14 @@ _CATALOG: dict[MessageKey, str] = {
     "emergency_closed": "[안부] {name} 어르신의 긴급 상황이 {time}에 종료되었습니다.",
     "monitoring_lost": "[안부 관제] {name} 어르신 댁 기기가 {time}부터 모두 연결되지 않습니다.",
     "monitoring_restored": "[안부 관제] {name} 어르신 댁 기기 연결이 {time}에 복구되었습니다.",
+    # Vitals: which measurement and its value stay on the board, never in an SMS.
+    "vital_health_center": "[안부] {name} 어르신 건강 측정값({time}) 확인이 필요합니다.",
+    "vital_critical_control_center": (
+        "[안부 관제] {name} 어르신 건강 측정값({time}) 즉시 확인이 필요합니다."
+    ),
+    "vital_critical_health_center": (
+        "[안부] {name} 어르신 건강 측정값({time}) 확인 필요. 관제센터에 알렸습니다."
+    ),
 }
 
 # One line per item in an official's digest: what happened, without the greeting.
@@ -69,6 +78,9 @@ _DIGEST_LINE: dict[MessageKey, str] = {
     "emergency_closed": "{time} 긴급 상황 종료",
     "monitoring_lost": "{time}부터 모든 기기 연결 끊김",
     "monitoring_restored": "{time} 기기 연결 복구",
+    "vital_health_center": "{time} 건강 측정값 확인 필요",
+    "vital_critical_control_center": "{time} 건강 측정값 즉시 확인 필요",
+    "vital_critical_health_center": "{time} 건강 측정값 확인 필요(관제센터 연락)",
 }
 
 _CHECKIN_PROMPT = "어르신, 괜찮으세요? 괜찮으시면 '괜찮아'라고 말씀해 주세요."
@@ -101,7 +113,8 @@ def render(
 
     ``at`` is the moment the message speaks of; the engine puts it on each ``Notify`` as
     ``event_at``: the last activity (inactivity), the call (emergency), when the devices went
-    silent or came back, when activity resumed or the emergency closed.
+    silent or came back, when activity resumed or the emergency closed, when a vital sign
+    was measured.
     """
     text = _CATALOG[message].format(name=resident_name, time=format_time(at, tz))
     if link:

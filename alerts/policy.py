@@ -1,8 +1,10 @@
 """Escalation policy: the per-resident timings of check-ins, alerts and device health.
 
 Owns the validated :class:`Policy` value and its defaults (``DEFAULT_POLICY``, the table in
-the domain notes). An open alert carries a copy of the policy it opened under, so a policy
-edit never changes an escalation that is already running.
+the domain notes). The resident's vital-sign ranges are policy fields too, declared and
+explained in :mod:`alerts.vitals` (:class:`~alerts.vitals.VitalRanges`). An open alert carries
+a copy of the policy it opened under, so a policy edit never changes an escalation that is
+already running.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from datetime import datetime, timedelta
 from typing import Self
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     field_serializer,
     field_validator,
     model_validator,
 )
+
+from alerts.vitals import VitalRanges
 
 MAX_DURATION = timedelta(days=30)
 """The longest any policy duration may be; longer would mean nobody is watching."""
@@ -33,8 +36,8 @@ _DURATION_FIELDS = (
 )
 
 
-class Policy(BaseModel):
-    """When each escalation step happens for one resident.
+class Policy(VitalRanges):
+    """When each escalation step happens for one resident, and the resident's vital ranges.
 
     Durations read and write as ISO 8601 (``"PT12H"``). The control-centre stage can never be
     switched off: ``checkin_after < guardian_after < control_center_after`` always holds.

@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from alerts.actions import AlertKind, Stage
 from alerts.inputs import DeviceKind, Role
 from alerts.policy import Policy
+from alerts.vitals import DailyWeight
 
 AlertStatus = Literal["open", "acknowledged"]
 
@@ -81,6 +82,9 @@ class ResidentState(BaseModel):
     closed_emergencies: list[str] = Field(default_factory=list)
     """Ids of the last few closed emergency alerts, oldest first, so a late redelivery of the
     same emergency event (at-least-once MQTT, an edge outbox replay) does not page again."""
+    weights: list[DailyWeight] = Field(default_factory=list)
+    """The first weight of each of the last 14 local days, oldest first, for the weight-change
+    rule (:func:`alerts.vitals.record_weight` keeps it that short)."""
     devices: dict[str, DeviceState] = Field(default_factory=dict)
     alerts: dict[str, AlertState] = Field(default_factory=dict)
 
@@ -102,6 +106,7 @@ class ResidentState(BaseModel):
         return self.model_copy(
             update={
                 "closed_emergencies": list(self.closed_emergencies),
+                "weights": list(self.weights),
                 "devices": {key: dev.model_copy() for key, dev in self.devices.items()},
                 "alerts": {
                     key: alert.model_copy(update={"told": list(alert.told)})

@@ -42,7 +42,7 @@ AlertKind = Literal[
     "inactivity", "emergency", "monitoring_lost", "device_offline", "vital_out_of_range"
 ]
 AlertState = Literal["open", "acknowledged", "resolved"]
-AlertStage = Literal["checkin", "guardian", "control_center"]
+AlertStage = Literal["checkin", "guardian", "health_center", "control_center"]
 
 VITAL_UNITS: Final[Mapping[VitalKind, VitalUnit]] = {
     "blood_pressure": "mmHg",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import get_args
 
@@ -13,6 +14,7 @@ from alerts.messages import (
     SMS_MAX_BYTES,
     DigestItem,
     checkin_prompt,
+    digest_line,
     format_time,
     render,
     render_digest,
@@ -80,11 +82,60 @@ def test_a_link_goes_on_its_own_line() -> None:
     assert text.endswith("\nhttps://anbu.example/a/x1")
 
 
+HEALTH_WORDS = (
+    "혈압",
+    "혈당",
+    "당뇨",
+    "체온",
+    "맥박",
+    "심박",
+    "산소",
+    "포화",
+    "체중",
+    "몸무게",
+    "저혈",
+    "고혈",
+    "낙상",
+    "진단",
+    "질환",
+    "살려",
+    "아파",
+    "mg",
+    "mmHg",
+    "kg",
+    "bpm",
+    "%",
+)
+VITAL_KEYS: tuple[MessageKey, ...] = tuple(k for k in ALL_KEYS if k.startswith("vital_"))
+
+
 @pytest.mark.parametrize("key", ALL_KEYS)
 def test_no_health_details_in_any_message(key: MessageKey) -> None:
     text = render(key, resident_name="김영희", at=WIDE)
-    for word in ("혈압", "혈당", "체온", "맥박", "심박", "낙상", "진단", "질환", "살려", "아파"):
+    line = digest_line(key, at=WIDE)
+    for word in HEALTH_WORDS:
         assert word not in text
+        assert word not in line
+    # No number but the date and time: no measured value can slip in.
+    assert re.search(r"[0-9]", f"{text}\n{line}".replace("12월 31일 23:59", "")) is None
+
+
+def test_vital_messages_say_only_that_a_measurement_needs_checking() -> None:
+    assert len(VITAL_KEYS) == 3
+    texts = {key: render(key, resident_name="김영희", at=WIDE) for key in VITAL_KEYS}
+    assert texts == {
+        "vital_health_center": (
+            "[안부] 김영희 어르신 건강 측정값(12월 31일 23:59) 확인이 필요합니다."
+        ),
+        "vital_critical_control_center": (
+            "[안부 관제] 김영희 어르신 건강 측정값(12월 31일 23:59) 즉시 확인이 필요합니다."
+        ),
+        "vital_critical_health_center": (
+            "[안부] 김영희 어르신 건강 측정값(12월 31일 23:59) 확인 필요. 관제센터에 알렸습니다."
+        ),
+    }
+    assert all(sms_bytes(text) <= SMS_MAX_BYTES for text in texts.values())
+    assert digest_line("vital_health_center", at=WIDE) == "12월 31일 23:59 건강 측정값 확인 필요"
 
 
 def test_checkin_prompt() -> None:

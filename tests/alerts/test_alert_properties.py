@@ -26,6 +26,8 @@ from alerts.inputs import (
     Resolve,
     Role,
     Tick,
+    VitalKind,
+    VitalReading,
 )
 from alerts.policy import DEFAULT_POLICY, Policy
 from alerts.state import ResidentState
@@ -33,7 +35,7 @@ from alerts.state import ResidentState
 T0 = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
 ENGINE = Escalation(WorkingCalendar())
 DEVICES = ("spk-1", "spk-2", "pir-1")
-STAGE_RANK = {"checkin": 0, "guardian": 1, "control_center": 2}
+STAGE_RANK = {"checkin": 0, "guardian": 1, "health_center": 1, "control_center": 2}
 POLICIES = st.sampled_from(
     [
         DEFAULT_POLICY,
@@ -76,6 +78,7 @@ EVENT_SPEC = st.tuples(
             "resolve",
             "step",
             "register",
+            "vital",
         ]
     ),
     st.sampled_from(DEVICES),
@@ -87,6 +90,8 @@ EVENT_SPEC = st.tuples(
     st.sampled_from(["guardian", "control_center"]),
 )
 TICKS = st.sampled_from([0, 50])
+# Readings of 3 to 200 (a draw's interval / 3 or / 10): normal, out of range and critical.
+VITAL_KINDS: tuple[VitalKind, ...] = ("glucose", "spo2", "heart_rate", "weight")
 DEVICE_COUNT = st.integers(0, len(DEVICES))
 STEPS = st.integers(1, 30)
 EventSpec = tuple[str, str, int, str, bool, int, int, Role]
@@ -109,6 +114,9 @@ def build_event(spec: EventSpec, state: ResidentState, now: datetime) -> Input:
         "resolve": lambda: Resolve(alert_id, "someone", "false_alarm"),
         "step": lambda: RecordStep(alert_id, "someone", "called_resident"),
         "register": lambda: RegisterDevice(device, "speaker" if flag else "sensors"),
+        "vital": lambda: VitalReading(
+            device, at, event_id, VITAL_KINDS[pick], interval / 3 if flag else interval / 10
+        ),
     }
     return builders[kind]()
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from alerts.calendar import WorkingCalendar
 from alerts.engine import Decision, Escalation
-from alerts.inputs import Emergency, Heartbeat, Tick
+from alerts.inputs import Emergency, Heartbeat, Tick, VitalReading
 from alerts.policy import DEFAULT_POLICY
 from alerts.state import ResidentState
 from alerts.testing import VirtualResident
@@ -32,6 +32,7 @@ def test_new_resident() -> None:
 
 def busy_state(vr: VirtualResident) -> ResidentState:
     vr.send(Heartbeat("spk-1", T0, interval_s=60))
+    vr.send(VitalReading("pir-1", T0, "w-1", "weight", 61.5))
     vr.advance(13 * H)
     vr.send(Emergency("pir-1", vr.clock.now(), "e-1", "button"))
     return vr.state
@@ -40,6 +41,7 @@ def busy_state(vr: VirtualResident) -> ResidentState:
 def test_state_round_trips_through_json(resident: VirtualResident) -> None:
     state = busy_state(resident)
     assert {a.kind for a in state.alerts.values()} == {"inactivity", "emergency"}
+    assert [w.kg for w in state.weights] == [61.5]
     text = state.model_dump_json()
     again = ResidentState.model_validate_json(text)
     assert again == state
