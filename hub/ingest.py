@@ -5,8 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from alerts.inputs import Activity, CheckinAnswer, DeviceStatus, Emergency, Heartbeat, Input
-from protocol import Event
+from alerts.inputs import (
+    Activity,
+    CheckinAnswer,
+    DeviceStatus,
+    Emergency,
+    Heartbeat,
+    Input,
+    VitalReading,
+)
+from protocol import BloodPressure, Event
 
 
 def to_input(event: Event, now: datetime) -> Input | None:
@@ -33,5 +41,21 @@ def to_input(event: Event, now: datetime) -> Input | None:
         return DeviceStatus(
             device=device, at=min(message.ts, now), online=message.state == "online"
         )
-    # Vitals are stored for the health centre's rules (a later stage); they page nobody yet.
-    return None
+    return _vital_reading(device, message) if event.kind == "vitals" else None
+
+
+def _vital_reading(device: str, message: Any) -> VitalReading:
+    """A vitals payload as the core's reading: blood pressure splits into its two numbers."""
+    value = message.value
+    if isinstance(value, BloodPressure):
+        return VitalReading(
+            device=device,
+            at=message.ts,
+            event_id=message.id,
+            kind=message.kind,
+            value=value.systolic,
+            diastolic=value.diastolic,
+        )
+    return VitalReading(
+        device=device, at=message.ts, event_id=message.id, kind=message.kind, value=float(value)
+    )

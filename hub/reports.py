@@ -111,7 +111,12 @@ KIND_LABELS = {
     "device_offline": "기기 연결 끊김",
     "vital_out_of_range": "생체 신호 이상",
 }
-STAGE_LABELS = {"checkin": "안부 확인", "guardian": "보호자", "control_center": "관제센터"}
+STAGE_LABELS = {
+    "checkin": "안부 확인",
+    "guardian": "보호자",
+    "health_center": "보건소",
+    "control_center": "관제센터",
+}
 OUTCOME_LABELS = {
     "false_alarm": "오경보",
     "resolved_by_phone": "전화 확인으로 해결",

@@ -20,6 +20,7 @@ from alerts.clock import Clock, SystemClock
 from alerts.engine import Escalation
 from hub.api.app import create_app
 from hub.changes import ChangeFeed
+from hub.metrics import HubMetrics
 from hub.mqtt import MqttBridge
 from hub.notify.chain import SmsChain, chain_from_setting
 from hub.notify.channels import ExtraChannels
@@ -27,6 +28,7 @@ from hub.notify.dispatcher import Dispatcher
 from hub.service import HubCore
 from hub.settings import Settings
 from hub.store.db import migrate, open_engine
+from hub.telemetry import Telemetry
 from hub.worker import IngestWorker
 
 log = structlog.get_logger(__name__)
@@ -49,6 +51,11 @@ class Hub:
         self.clock: Clock = clock or SystemClock()
         self._sms = sms
         self.changes = ChangeFeed()
+        # Its own registry per hub; the scrape reads engine, worker and telemetry once set.
+        self.metrics = HubMetrics()
+        self.metrics.watch(self)
+        # The TSDB sink (ANBU_INFLUX_URL); None when off. Read by the metrics.
+        self.telemetry: Telemetry | None = None
         self._serve_http = serve_http
         self._broker: Any = None
         self._stopped = False
@@ -67,7 +74,12 @@ class Hub:
         self.engine = open_engine(settings.db_url)
         migrate(self.engine)
         escalation = Escalation(WorkingCalendar(tz=settings.tz))
-        self.core = HubCore(self.engine, escalation, settings)
+        self.telemetry = Telemetry.from_settings(settings)
+        if self.telemetry is not None:
+            self.telemetry.start()
+        self.core = HubCore(
+            self.engine, escalation, settings, metrics=self.metrics, telemetry=self.telemetry
+        )
         mqtt_url, protocol = self._broker_url()
         self.bridge = MqttBridge(
             mqtt_url,
@@ -85,6 +97,7 @@ class Hub:
             channels=channels,
             on_problem=self._delivery_problem,
             on_change=self.changes.bump,
+            on_outcome=self.metrics.notification,
             receipt_poll_s=settings.receipt_poll_s,
         )
         self.worker = IngestWorker(
@@ -113,6 +126,8 @@ class Hub:
         self.bridge.stop()
         self.worker.stop()
         self.dispatcher.stop()
+        if self.telemetry is not None:
+            self.telemetry.close()
         self.engine.dispose()
         if self._broker is not None:
             self._broker.stop()

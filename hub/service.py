@@ -39,6 +39,7 @@ from alerts.messages import DigestItem, checkin_prompt, render_digest
 from alerts.policy import DEFAULT_POLICY, Policy
 from alerts.state import ResidentState
 from hub.ingest import to_input
+from hub.metrics import HubMetrics, Tally
 from hub.mqtt import Incoming
 from hub.notify.compose import Composer, Recipient, outbox_values
 from hub.notify.quiet import parse_quiet_hours
@@ -55,6 +56,7 @@ from hub.store.tables import (
     resident_state,
     residents,
 )
+from hub.telemetry import Telemetry
 from protocol import AlertChange, CheckinCommand, Event, Rejection, parse, to_json
 from protocol.topics import ALERTS_TOPIC, cmd_topic
 
@@ -142,8 +144,24 @@ class HubCore:
     Not thread-safe by design: the ingest worker is its only caller.
     """
 
-    def __init__(self, engine: Engine, escalation: Escalation, settings: Settings) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        escalation: Escalation,
+        settings: Settings,
+        *,
+        metrics: HubMetrics | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self._engine = engine
+        self._metrics = metrics
+        # What the current transaction did; counted only once it has committed.
+        self._tally = Tally()
+        self.telemetry = telemetry
+        # What the current transaction stored or changed; offered to telemetry on commit.
+        self._observed: list[Event | AlertChange] = []
+        self._districts: dict[str, str] = {}
+        self._device_kinds: dict[tuple[str, str], str] = {}
         self._escalation = escalation
         self._settings = settings
         self.composer = Composer(settings)
@@ -164,6 +182,13 @@ class HubCore:
             self._devices = {(r.resident_id, r.id) for r in conn.execute(select(devices))}
             self._names = {
                 r.id: r.name for r in conn.execute(select(residents.c.id, residents.c.name))
+            }
+            self._districts = {
+                r.id: r.district for r in conn.execute(select(residents.c.id, residents.c.district))
+            }
+            self._device_kinds = {
+                (r.resident_id, r.id): r.kind
+                for r in conn.execute(select(devices.c.resident_id, devices.c.id, devices.c.kind))
             }
 
     def register_resident(self, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -189,6 +214,7 @@ class HubCore:
             self._save_state(conn, decision, now)
         self._states[resident_id] = decision.state
         self._names[resident_id] = str(data["name"])
+        self._districts[resident_id] = str(data["district"])
         return {"id": resident_id, "policy": policy.model_dump(mode="json")}
 
     def register_device(self, resident_id: str, device_id: str, kind: str, now: datetime) -> None:
@@ -213,6 +239,7 @@ class HubCore:
                 work,
             )
         self._devices.add((resident_id, device_id))
+        self._device_kinds[(resident_id, device_id)] = kind
 
     @property
     def engine(self) -> Engine:
@@ -323,12 +350,30 @@ class HubCore:
     def _unit(self, now: datetime) -> Iterator[tuple[Connection, _Batch]]:
         """One transaction: its batched writes go in at the end, caches update on commit."""
         work = _Batch()
+        self._tally = Tally()
+        self._observed = []
         with self._engine.begin() as conn:
             yield conn, work
             if work.event_rows:
                 conn.execute(insert(events), work.event_rows)
             self._save_states(conn, list(work.decisions.values()), now)
         self._states.update(work.states)
+        self._count_committed()
+        self._offer_telemetry()
+
+    def _offer_telemetry(self) -> None:
+        observed, self._observed = self._observed, []
+        if self.telemetry is None or not observed:
+            return
+        try:
+            self.telemetry.observe(observed, self._districts, self._device_kinds)
+        except Exception:  # the TSDB is a side view: it never fails what has committed
+            log.exception("telemetry.offer_failed", items=len(observed))
+
+    def _count_committed(self) -> None:
+        tally, self._tally = self._tally, Tally()
+        if self._metrics is not None:
+            self._metrics.add(tally)
 
     def _ingest_tx(self, batch: list[Incoming], now: datetime) -> None:
         parsed = [parse(message.topic, message.payload, now=now) for message in batch]
@@ -392,6 +437,7 @@ class HubCore:
                 return
         elif not self._store_event(parsed, message, now, work):
             return
+        self._observed.append(parsed)
         core_input = to_input(parsed, now)
         if core_input is None:
             return
@@ -409,8 +455,10 @@ class HubCore:
         where = (devices.c.resident_id == event.resident) & (devices.c.id == event.device)
         row = conn.execute(select(devices.c.status_at, devices.c.online).where(where)).first()
         if row is not None and row.status_at == status.ts and row.online == online:
+            self._tally.duplicates[event.kind] += 1
             return False
         conn.execute(update(devices).where(where).values(status_at=status.ts, online=online))
+        self._tally.events[event.kind] += 1
         return True
 
     def _store_event(self, event: Event, message: Incoming, now: datetime, work: _Batch) -> bool:
@@ -418,8 +466,10 @@ class HubCore:
         body: Any = event.message
         dedup = (event.resident, event.device, body.id)
         if dedup in work.seen or dedup in work.stored:
+            self._tally.duplicates[event.kind] += 1
             return False
         work.seen.add(dedup)
+        self._tally.events[event.kind] += 1
         work.event_rows.append(
             {
                 "resident_id": event.resident,
@@ -437,6 +487,7 @@ class HubCore:
         self, conn: Connection, message: Incoming, now: datetime, reason: str, detail: str
     ) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        self._tally.rejected[reason] += 1
         conn.execute(
             insert(dead_letters).values(
                 received_at=now,
@@ -454,9 +505,11 @@ class HubCore:
     def _dead_letter_alone(
         self, message: Incoming, now: datetime, reason: str, detail: str
     ) -> None:
+        self._tally = Tally()
         try:
             with self._engine.begin() as conn:
                 self._dead_letter(conn, message, now, reason, detail)
+            self._count_committed()
         except (OperationalError, InterfaceError):
             raise
         except Exception:
@@ -472,6 +525,7 @@ class HubCore:
                         payload=message.payload[: _PAYLOAD_KEEP // 2].hex(),
                     )
                 )
+            self._count_committed()
 
     # --------------------------------------------------------------- decisions
 
@@ -548,6 +602,7 @@ class HubCore:
             case OpenAlert():
                 self._open_alert(conn, resident_id, action, now)
             case ChangeStage():
+                self._tally.stages[(action.kind, action.stage)] += 1
                 self._update_alert(conn, action.alert_id, now, stage=action.stage)
                 self._timeline(conn, action.alert_id, now, f"stage:{action.stage}", None, None)
                 self._publish_change(conn, action.alert_id, now, action.reason)
@@ -622,6 +677,7 @@ class HubCore:
     ) -> None:
         exists = conn.execute(select(alerts.c.id).where(alerts.c.id == action.alert_id)).first()
         if exists is None:
+            self._tally.opened[(action.kind, action.stage)] += 1
             conn.execute(
                 insert(alerts).values(
                     id=action.alert_id,
@@ -667,6 +723,7 @@ class HubCore:
             ts=now,
             reason=reason,
         )
+        self._observed.append(change)
         self._outbox(
             conn,
             _key("change", row.id, row.state, row.stage, reason),
@@ -760,6 +817,7 @@ class HubCore:
                     resident_id=resident_id,
                     alert_id=action.alert_id,
                     recipient=phone,
+                    role=action.role,
                     message=action.message,
                     queued_at=action.event_at or now,
                     deliver_at=action.deliver_at,
@@ -784,20 +842,18 @@ class HubCore:
     def run_due(self, now: datetime, limit: int = 500) -> int:
         """Fire every resident step and digest due at ``now``; returns how many fired."""
         with self._engine.connect() as conn:
-            due_ids = [
-                r.resident_id
-                for r in conn.execute(
-                    select(resident_state.c.resident_id)
-                    .where(resident_state.c.next_due_at <= now)
-                    .order_by(resident_state.c.next_due_at)
-                    .limit(limit)
-                )
-            ]
+            due = conn.execute(
+                select(resident_state.c.resident_id, resident_state.c.next_due_at)
+                .where(resident_state.c.next_due_at <= now)
+                .order_by(resident_state.c.next_due_at)
+                .limit(limit)
+            ).all()
         fired = 0
-        for resident_id in due_ids:
+        for resident_id, due_at in due:
             try:
                 with self._unit(now) as (conn, work):
                     self._decide(conn, resident_id, Tick(), now, work)
+                    self._tally.lags.append((now - due_at).total_seconds())
             except (OperationalError, InterfaceError):
                 raise
             except Exception:
@@ -823,10 +879,12 @@ class HubCore:
                 .where(digest_items.c.deliver_at <= now)
                 .order_by(digest_items.c.id)
             ).all()
-            by_recipient: dict[str, list[Any]] = {}
+            # One digest per phone and role: a number that is both an official's and the
+            # health centre's gets each digest under its own role.
+            by_recipient: dict[tuple[str, str], list[Any]] = {}
             for row in rows:
-                by_recipient.setdefault(row.recipient, []).append(row)
-            for phone, items in by_recipient.items():
+                by_recipient.setdefault((row.recipient, row.role), []).append(row)
+            for (phone, role), items in by_recipient.items():
                 body = render_digest(
                     [
                         DigestItem(
@@ -843,7 +901,7 @@ class HubCore:
                     conn,
                     _key("digest", phone, *(str(item.id) for item in items)),
                     channel="sms",
-                    role="official",
+                    role=role,
                     recipient=phone,
                     kind="digest",
                     body=body,

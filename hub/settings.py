@@ -33,10 +33,23 @@ class Settings(BaseSettings):
     tz: str = "Asia/Seoul"
     control_center_phones: list[str] = Field(default_factory=list)
     supervisor_phones: list[str] = Field(default_factory=list)
+    health_center_phones: list[str] = Field(
+        default_factory=list, description="The health centre's numbers, for every resident"
+    )
     influx_url: str | None = None
     influx_token: SecretStr | None = None
     influx_org: str | None = None
     influx_bucket: str | None = None
+    influx_buffer: int = Field(
+        default=50_000,
+        ge=10,
+        le=5_000_000,
+        description="Points held while the TSDB is slow or down; beyond it they are dropped",
+    )
+    influx_timeout_s: float = Field(default=5.0, gt=0, le=120, description="One write's timeout")
+    influx_retry_max_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Longest wait between retries of a failed write"
+    )
     # Largest number of MQTT messages stored in one transaction; bigger batches trade
     # latency for throughput.
     ingest_batch: int = Field(default=500, ge=1, le=10_000)

@@ -60,6 +60,15 @@ if ! fc-list :lang=ko 2>/dev/null | grep -q .; then
     apt_install fonts-noto-cjk
 fi
 
+# --- victoria-metrics (speaks the InfluxDB v2 write API; the telemetry tests' TSDB) ------
+stage "victoria-metrics"
+if ! command -v victoria-metrics >/dev/null 2>&1; then
+    echo "victoria-metrics not found; installing the Debian package"
+    apt_install victoria-metrics
+    command -v victoria-metrics >/dev/null 2>&1 || die "victoria-metrics still missing after apt-get install"
+fi
+echo "using $(command -v victoria-metrics)"
+
 # --- lint -------------------------------------------------------------------------------
 stage "ruff check"
 .venv/bin/ruff check . || die "ruff check found problems (try: .venv/bin/ruff check --fix .)"

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import FastAPI, HTTPException, Query, status
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 
@@ -34,6 +35,7 @@ from hub.api.schemas import (
     UserIn,
 )
 from hub.changes import ChangeFeed
+from hub.metrics import HubMetrics
 from hub.service import ConflictError, HubCore, NotFoundError
 from hub.settings import Settings
 from hub.store.tables import (
@@ -57,6 +59,7 @@ class Backend(Protocol):
     engine: Engine
     core: HubCore
     changes: ChangeFeed
+    metrics: HubMetrics
 
     def call(self, fn: Callable[[datetime], T]) -> T: ...
 
@@ -134,6 +137,8 @@ def _document_errors(app: FastAPI) -> None:
 def _error_codes(path: str, method: str) -> set[int]:
     if path == "/health":
         return {503}
+    if path == "/metrics":
+        return set()
     codes = {404, 422}
     links = "/links/" in path
     if links:
@@ -185,6 +190,20 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
         report = backend.health()
         code = 200 if report["status"] == "ok" else 503
         return JSONResponse(report, status_code=code)
+
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text format; no token, like /health (see README)",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    def metrics() -> Response:
+        return Response(backend.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     def status_page() -> FileResponse:

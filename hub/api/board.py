@@ -121,6 +121,7 @@ def board_router(backend: Any) -> APIRouter:
                 residents.c.district,
             )
             .join(residents, residents.c.id == digest_items.c.resident_id)
+            .where(digest_items.c.role == "official")
             .where(digest_items.c.queued_at >= since)
             .order_by(digest_items.c.queued_at.desc())
         )

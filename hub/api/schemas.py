@@ -18,6 +18,10 @@ _DURATION = Field(
 )
 
 
+def _bound(most: float, unit: str) -> Any:
+    return Field(default=None, ge=0, le=most, allow_inf_nan=False, description=unit)
+
+
 class PolicyFields(BaseModel):
     """Fields of the escalation policy a resident may override (DOMAIN.md defaults)."""
 
@@ -32,6 +36,31 @@ class PolicyFields(BaseModel):
     monitoring_lost_after: str | None = _DURATION
     away_until: datetime | None = Field(
         default=None, description="Until when inactivity rules pause (hospital stay)"
+    )
+    # Vital-sign bounds (alerts/vitals.py): beyond *_low/*_high out of range (health centre),
+    # beyond *_critical_* critical (control centre at once).
+    glucose_low: float | None = _bound(1000, "mg/dL")
+    glucose_high: float | None = _bound(1000, "mg/dL")
+    glucose_critical_low: float | None = _bound(1000, "mg/dL")
+    glucose_critical_high: float | None = _bound(1000, "mg/dL")
+    systolic_low: float | None = _bound(300, "mmHg")
+    systolic_high: float | None = _bound(300, "mmHg")
+    systolic_critical_low: float | None = _bound(300, "mmHg")
+    systolic_critical_high: float | None = _bound(300, "mmHg")
+    diastolic_high: float | None = _bound(300, "mmHg")
+    diastolic_critical_high: float | None = _bound(300, "mmHg")
+    spo2_low: float | None = _bound(100, "%")
+    spo2_critical_low: float | None = _bound(100, "%")
+    heart_rate_low: float | None = _bound(300, "bpm")
+    heart_rate_high: float | None = _bound(300, "bpm")
+    heart_rate_critical_low: float | None = _bound(300, "bpm")
+    heart_rate_critical_high: float | None = _bound(300, "bpm")
+    weight_change_kg: float | None = Field(
+        default=None,
+        gt=0,
+        le=50,
+        allow_inf_nan=False,
+        description="kg gained or lost against about a week before that is out of range",
     )
 
     def overrides(self) -> dict[str, Any]:

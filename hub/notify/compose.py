@@ -74,6 +74,7 @@ class Composer:
         if not backup:
             extra = {
                 "control_center": self._settings.control_center_phones,
+                "health_center": self._settings.health_center_phones,
                 "supervisor": self._settings.supervisor_phones,
             }.get(role, [])
             found += [Recipient(phone) for phone in extra]

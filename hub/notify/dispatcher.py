@@ -10,7 +10,8 @@ never left and is sent again; one still ``calling`` a provider is asked about, o
 
 A row that ends ``failed`` or ``unknown`` is reported through ``on_problem`` (the hub puts it
 on the alert's timeline and pages a backup guardian). Delivery receipts are polled for rows
-the provider accepted.
+the provider accepted. Each row reaching ``sent``, ``delivered``, ``failed`` or ``unknown`` is
+also reported through ``on_outcome`` (the hub's metrics), after the commit.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ MAX_BACKOFF = timedelta(minutes=5)
 RECEIPTS_FOR = timedelta(hours=24)
 PublishFn = Callable[[str, bytes], bool]
 ProblemFn = Callable[[int, str], None]
+# (channel, role, outcome): a row reached sent, delivered, failed or unknown (for metrics).
+OutcomeFn = Callable[[str, str | None, str], None]
+OUTCOMES = frozenset({"sent", "delivered", "failed", "unknown"})
 
 
 class Dispatcher:
@@ -52,6 +56,7 @@ class Dispatcher:
         channels: ExtraChannels | None = None,
         on_problem: ProblemFn | None = None,
         on_change: Callable[[], None] | None = None,
+        on_outcome: OutcomeFn | None = None,
         idle_wait_s: float = 0.5,
         receipt_poll_s: float = 30.0,
     ) -> None:
@@ -62,6 +67,7 @@ class Dispatcher:
         self._channels = channels
         self._on_problem = on_problem
         self._on_change = on_change
+        self._on_outcome = on_outcome
         self._idle_wait_s = idle_wait_s
         self._receipt_poll_s = receipt_poll_s
         self._wake = threading.Event()
@@ -93,11 +99,12 @@ class Dispatcher:
         """Settle rows a previous run left ``sending`` (see the module docstring)."""
         with self._engine.begin() as conn:
             rows = conn.execute(
-                select(outbox.c.id, outbox.c.key, outbox.c.calling).where(
-                    outbox.c.state == "sending"
-                )
+                select(
+                    outbox.c.id, outbox.c.key, outbox.c.calling, outbox.c.channel, outbox.c.role
+                ).where(outbox.c.state == "sending")
             ).all()
             problems = []
+            settled = []
             for row in rows:
                 if row.calling is None:
                     state = "pending"  # it never reached a provider
@@ -110,7 +117,10 @@ class Dispatcher:
                 )
                 if state == "unknown":
                     problems.append(row.id)
+                settled.append((row.channel, row.role, state))
                 log.warning("outbox.recovered_in_doubt", outbox_id=row.id, state=state)
+        for channel, role, state in settled:
+            self._outcome(channel, role, state)
         for row_id in problems:
             self._problem(row_id, "unknown")
 
@@ -290,10 +300,28 @@ class Dispatcher:
     # -- helpers ------------------------------------------------------------------------
 
     def _update(self, row_id: int, **values: object) -> None:
+        state = values.get("state")
+        change = update(outbox).where(outbox.c.id == row_id).values(**values)
+        settled = None
         with self._engine.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+            if self._on_outcome is not None and state in OUTCOMES:
+                # Same statement, no extra round trip (SQLite >= 3.35 and PostgreSQL).
+                change = change.returning(outbox.c.channel, outbox.c.role)
+                settled = conn.execute(change).first()
+            else:
+                conn.execute(change)
+        if settled is not None:
+            self._outcome(settled.channel, settled.role, str(state))
         if self._on_change is not None and "state" in values:
             self._on_change()  # the board shows delivery states
+
+    def _outcome(self, channel: str, role: str | None, state: str) -> None:
+        if self._on_outcome is None or state not in OUTCOMES:
+            return
+        try:
+            self._on_outcome(channel, role, state)
+        except Exception:  # counting must never hold up a page
+            log.exception("outbox.outcome_report_failed")
 
     def _problem(self, row_id: int, what: str) -> None:
         if self._on_problem is None:

@@ -191,7 +191,8 @@ hub_secrets = Table(
     Column("value", String(200), nullable=False),
 )
 
-# Officials' messages held outside working hours, sent as one digest per official.
+# Messages held outside working hours for the roles paged only in working hours (officials,
+# the health centre), sent as one digest per recipient and role.
 digest_items = Table(
     "digest_items",
     metadata,
@@ -200,6 +201,7 @@ digest_items = Table(
     Column("resident_id", String(64), nullable=False),
     Column("alert_id", String(64), nullable=False),
     Column("recipient", String(32), nullable=False),
+    Column("role", String(20), nullable=False, server_default="official"),
     Column("message", String(40), nullable=False),
     Column("queued_at", UTCDateTime, nullable=False),
     Column("deliver_at", UTCDateTime, nullable=False, index=True),

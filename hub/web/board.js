@@ -4,7 +4,8 @@
 
 const KIND = { emergency: "긴급 호출", inactivity: "활동 없음", monitoring_lost: "모니터링 끊김",
   device_offline: "기기 끊김", vital_out_of_range: "건강 수치" };
-const STAGE = { guardian: "보호자 단계", control_center: "관제 단계", official: "담당 공무원" };
+const STAGE = { guardian: "보호자 단계", health_center: "보건소 단계", control_center: "관제 단계",
+  official: "담당 공무원" };
 const STATE = { normal: "정상", checkin_pending: "안부 확인 중", inactive_guardian: "활동 없음(보호자)",
   inactive_control_center: "활동 없음(관제)", emergency: "긴급", monitoring_lost: "모니터링 끊김",
   device_problem: "기기 문제", away: "부재" };

@@ -17,12 +17,13 @@ from tests.hub.support import read_sms, wait_until
 ADMIN, OPERATOR, OFFICIAL, OTHER_OFFICIAL = "admin", "operator", "official", "other_official"
 STAFF = {ADMIN, OPERATOR}
 EVERYONE = {ADMIN, OPERATOR, OFFICIAL}
-PUBLIC = "public"  # no bearer token at all (health, pages, guardian links, reply webhook)
+PUBLIC = "public"  # no token at all (health, metrics, pages, guardian links, reply webhook)
 
 # (method, path) -> who may call it. Officials are scoped: OTHER_OFFICIAL (another district)
 # gets 404 where an OFFICIAL of the resident's district gets through.
 POLICY: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/health"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
     ("POST", "/api/v1/residents"): {ADMIN},
     ("GET", "/api/v1/residents"): EVERYONE,
     ("GET", "/api/v1/residents/{resident_id}"): EVERYONE,
@@ -133,6 +134,7 @@ def test_every_endpoint_for_every_role(world: dict[str, Any], who: str | None) -
             # No bearer needed, and a bearer changes nothing: the link or secret decides.
             expected = {
                 "/health": {200},
+                "/metrics": {200},
                 "/api/v1/links/{token}": {200},
                 "/api/v1/links/{token}/ack": {200, 409},
                 "/api/v1/links/{token}/resolve": {200, 409},
