@@ -305,10 +305,11 @@ def _fleet_rate(
     The fleet runs in a process of its own, as it would in the field: in the hub's process
     the two would share one interpreter lock and the generator would throttle the hub.
     """
+    from simulators.realtime import DEVICE as FLEET_DEVICE
     from simulators.realtime import household_ids
 
     residents = household_ids(load.households, prefix=f"{prefix}-f")
-    _register(hub, residents)
+    _register(hub, residents, FLEET_DEVICE)
     baseline = hub.worker.processed
     context = multiprocessing.get_context("spawn")
     answer, child_end = context.Pipe(duplex=False)
@@ -341,6 +342,15 @@ def _fleet_rate(
             raise BenchError(f"fleet: {got} of {figures.acknowledged} messages committed")
         time.sleep(0.005)
     finished = time.perf_counter()
+    stored = _count(
+        hub.engine,
+        select(func.count()).select_from(events).where(events.c.resident_id.like(f"{prefix}-f-%")),
+    )
+    if stored != figures.acknowledged:
+        rejected = dict(hub.core.rejected)
+        raise BenchError(
+            f"fleet: {stored} of {figures.acknowledged} messages stored (rejected: {rejected})"
+        )
     # From the first publish (the child's clock started after its clients connected) to the
     # last commit: the rate the hub kept up with.
     busy = figures.seconds + (finished - published_until)
@@ -356,6 +366,7 @@ def _fleet_rate(
         "seconds": round(figures.seconds, 2),
         "published": figures.published,
         "acknowledged": figures.acknowledged,
+        "stored": stored,
         "acknowledged_per_s": round(figures.rate, 1),
         "committed_per_s": round(committed_rate, 1),
         "behind_at_stop_s": round(finished - published_until, 3),
@@ -391,15 +402,15 @@ def _tsdb_settings(mode: TsdbMode, url: str | None) -> dict[str, Any]:
     }
 
 
-def _register(hub: Hub, resident_ids: list[str]) -> None:
+def _register(hub: Hub, resident_ids: list[str], device: str = DEVICE) -> None:
     core = hub.core
     for resident in resident_ids:
-        hub.call(partial(_register_one, core, resident))
+        hub.call(partial(_register_one, core, resident, device))
 
 
-def _register_one(core: HubCore, resident: str, now: datetime) -> None:
+def _register_one(core: HubCore, resident: str, device: str, now: datetime) -> None:
     core.register_resident({"id": resident, "name": "벤치", "district": "bench"}, now)
-    core.register_device(resident, DEVICE, "speaker", now)
+    core.register_device(resident, device, "speaker", now)
     core.add_contact(resident, "guardian", "보호자", "+821000000000", now)
 
 

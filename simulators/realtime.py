@@ -34,6 +34,8 @@ from protocol.topics import device_topic
 
 SOURCES = ("voice", "speaker_use", "motion", "door", "power", "screen")
 _LOOP_THREADS = 4
+DEVICE = "spk"
+"""Each simulated household's one device: a speaker with this id."""
 _CONNECT_WAIT_S = 30.0
 
 
@@ -82,7 +84,7 @@ def register(api: str, token: str, residents: list[str], district: str = "시뮬
             if answer.status_code == 201:
                 created += 1
                 http.post(
-                    f"/api/v1/residents/{resident}/devices", json={"id": "spk", "kind": "speaker"}
+                    f"/api/v1/residents/{resident}/devices", json={"id": DEVICE, "kind": "speaker"}
                 ).raise_for_status()
             elif answer.status_code != 409:
                 answer.raise_for_status()
@@ -161,9 +163,9 @@ def _connect(
     host: str, port: int, resident: str, figures: FleetFigures, lock: threading.Lock
 ) -> _Device:
     client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"sim.{resident}.spk", protocol=mqtt.MQTTv5
+        CallbackAPIVersion.VERSION2, client_id=f"sim.{resident}.{DEVICE}", protocol=mqtt.MQTTv5
     )
-    device = _Device(resident, "spk", client)
+    device = _Device(resident, DEVICE, client)
 
     def on_connect(_c: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
         if not getattr(rc, "is_failure", False):

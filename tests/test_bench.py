@@ -50,7 +50,7 @@ def test_small_ingest_bench(tmp_path: Path) -> None:
     # The real-time fleet: every household connected, everything it sent was committed.
     fleet = result["fleet"]
     assert fleet["households"] == fleet["connected"] == 60
-    assert fleet["acknowledged"] == fleet["published"] >= 300
+    assert fleet["stored"] == fleet["acknowledged"] == fleet["published"] >= 300
     assert 0 < fleet["committed_per_s"] <= fleet["acknowledged_per_s"] * 1.05
     assert result["tsdb"] == "down"
     # Printed for people as well: progress and the JSON itself.
