@@ -240,16 +240,9 @@ def _hub_rate(
     publisher = _client(broker, "bench-hub-pub")
     try:
         baseline = hub.worker.processed
-        target = baseline + count
         started = time.perf_counter()
         _publish_all(publisher, messages)
-        deadline = started + _deadline_s(count)
-        while hub.worker.processed < target:
-            if time.perf_counter() > deadline:
-                got = hub.worker.processed - baseline
-                raise BenchError(f"hub: only {got} of {count} events committed in time")
-            time.sleep(0.002)
-        finished = time.perf_counter()
+        finished = _wait_committed(hub, baseline, count, started, "hub")
     finally:
         _close(publisher)
     stored = _count(
@@ -334,14 +327,7 @@ def _fleet_rate(
     published_until = time.perf_counter()
     if figures.connected < load.households:
         raise BenchError(f"fleet: {figures.connected} of {load.households} households connected")
-    target = baseline + figures.acknowledged
-    deadline = published_until + _deadline_s(figures.acknowledged)
-    while hub.worker.processed < target:
-        if time.perf_counter() > deadline:
-            got = hub.worker.processed - baseline
-            raise BenchError(f"fleet: {got} of {figures.acknowledged} messages committed")
-        time.sleep(0.005)
-    finished = time.perf_counter()
+    finished = _wait_committed(hub, baseline, figures.acknowledged, published_until, "fleet")
     stored = _count(
         hub.engine,
         select(func.count()).select_from(events).where(events.c.resident_id.like(f"{prefix}-f-%")),
@@ -384,6 +370,17 @@ def _fleet_process(
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _wait_committed(hub: Hub, baseline: int, count: int, since: float, what: str) -> float:
+    """Wait until the ingest worker has committed ``count`` more messages; when it did."""
+    deadline = since + _deadline_s(count)
+    while hub.worker.processed < baseline + count:
+        if time.perf_counter() > deadline:
+            got = hub.worker.processed - baseline
+            raise BenchError(f"{what}: only {got} of {count} messages committed in time")
+        time.sleep(0.002)
+    return time.perf_counter()
 
 
 def _tsdb_settings(mode: TsdbMode, url: str | None) -> dict[str, Any]:
