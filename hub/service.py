@@ -161,13 +161,13 @@ class HubCore:
         # What the current transaction stored or changed; offered to telemetry on commit.
         self._observed: list[Event | AlertChange] = []
         self._districts: dict[str, str] = {}
+        # Every registered (resident, device) and its kind: ingest checks membership here.
         self._device_kinds: dict[tuple[str, str], str] = {}
         self._escalation = escalation
         self._settings = settings
         self.composer = Composer(settings)
         self._states: dict[str, ResidentState] = {}
         self._names: dict[str, str] = {}
-        self._devices: set[tuple[str, str]] = set()
         self._load_registry()
         # The link key is made (or read) in a transaction of its own, so a rolled-back batch
         # can never leave links signed with a key the database does not keep.
@@ -179,17 +179,15 @@ class HubCore:
 
     def _load_registry(self) -> None:
         with self._engine.connect() as conn:
-            self._devices = {(r.resident_id, r.id) for r in conn.execute(select(devices))}
-            self._names = {
-                r.id: r.name for r in conn.execute(select(residents.c.id, residents.c.name))
-            }
-            self._districts = {
-                r.id: r.district for r in conn.execute(select(residents.c.id, residents.c.district))
-            }
+            people = conn.execute(
+                select(residents.c.id, residents.c.name, residents.c.district)
+            ).all()
             self._device_kinds = {
                 (r.resident_id, r.id): r.kind
                 for r in conn.execute(select(devices.c.resident_id, devices.c.id, devices.c.kind))
             }
+        self._names = {r.id: r.name for r in people}
+        self._districts = {r.id: r.district for r in people}
 
     def register_resident(self, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         overrides = dict(data.get("policy") or {})
@@ -220,7 +218,7 @@ class HubCore:
     def register_device(self, resident_id: str, device_id: str, kind: str, now: datetime) -> None:
         with self._unit(now) as (conn, work):
             self._require_resident(conn, resident_id)
-            if (resident_id, device_id) in self._devices:
+            if (resident_id, device_id) in self._device_kinds:
                 raise ConflictError(f"device {device_id} exists")
             conn.execute(
                 insert(devices).values(
@@ -238,7 +236,6 @@ class HubCore:
                 now,
                 work,
             )
-        self._devices.add((resident_id, device_id))
         self._device_kinds[(resident_id, device_id)] = kind
 
     @property
@@ -423,7 +420,7 @@ class HubCore:
         if isinstance(parsed, Rejection):
             self._dead_letter(conn, message, now, parsed.reason, parsed.detail)
             return
-        if (parsed.resident, parsed.device) not in self._devices:
+        if (parsed.resident, parsed.device) not in self._device_kinds:
             self._dead_letter(
                 conn,
                 message,
