@@ -29,7 +29,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import tempfile
 import threading
@@ -48,7 +47,7 @@ import typer
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select
 
-from hub.broker import Broker, MosquittoBroker
+from hub.broker import Broker, MosquittoBroker, free_port
 from hub.logs import configure_logging
 from hub.runtime import Hub
 from hub.service import HubCore
@@ -388,9 +387,7 @@ def _tsdb_settings(mode: TsdbMode, url: str | None) -> dict[str, Any]:
     if mode == "off":
         return {}
     if mode == "down":
-        with socket.socket() as probe:  # bound then closed: nothing listens there
-            probe.bind(("127.0.0.1", 0))
-            url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        url = f"http://127.0.0.1:{free_port()}"  # free a moment ago: nothing listens there
     return {
         "influx_url": url,
         "influx_token": "bench-token",

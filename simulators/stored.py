@@ -41,7 +41,7 @@ from hub.store.db import migrate, open_engine
 from protocol import Activity, Emergency, Heartbeat, Status, to_json
 from protocol.models import MAX_INTERVAL_S
 from protocol.models import CheckinAnswer as ProtocolCheckinAnswer
-from protocol.topics import device_topic
+from protocol.topics import EventKind, device_topic
 from simulators.model import KST, Household, SimEvent, Simulation, simulate
 from simulators.virtual import (
     HouseholdResult,
@@ -120,12 +120,18 @@ def sim_incoming(
     resident: str, event: SimEvent, ids: Iterator[int], interval_s: int | None = None
 ) -> Incoming:
     """The broker's delivery of ``event`` to the hub (status is the retained topic)."""
+    return _delivered(resident, event.device, event.kind, sim_payload(event, ids, interval_s), ids)
+
+
+def _delivered(
+    resident: str, device: str, kind: EventKind, message: BaseModel, ids: Iterator[int]
+) -> Incoming:
     return Incoming(
-        topic=device_topic(resident, event.device, event.kind),
-        payload=to_json(sim_payload(event, ids, interval_s)),
+        topic=device_topic(resident, device, kind),
+        payload=to_json(message),
         mid=next(ids),
         qos=1,
-        retain=event.kind == "status",
+        retain=kind == "status",
         generation=1,
     )
 
@@ -188,14 +194,7 @@ class _StoredRun(_Run):
                     answered=event.answered,
                     text="괜찮아" if event.answered else None,
                 )
-                message = Incoming(
-                    topic=device_topic(self.resident, event.device, "checkin"),
-                    payload=to_json(answer),
-                    mid=next(self.ids),
-                    qos=1,
-                    retain=False,
-                    generation=1,
-                )
+                message = _delivered(self.resident, event.device, "checkin", answer, self.ids)
                 self.core.ingest([message], now)
             case Acknowledge() | Resolve():
                 # Already closed by the resident's own activity: nothing left to do.
