@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
 from alerts.clock import Clock
 from hub.runtime import Hub
 from hub.settings import Settings
+from hub.store.db import migrate, open_engine
+from tests.conftest import free_port
 from tests.hub.support import ADMIN_TOKEN
-
-
-def _free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RunningHub:
@@ -76,7 +71,7 @@ def start_hub(mosquitto: Any, db_url: str, tmp_path: Path) -> Iterator[Callable[
         values: dict[str, Any] = {
             "mqtt_url": mosquitto.url,
             "db_url": db_url,
-            "http": f"127.0.0.1:{_free_port()}",
+            "http": f"127.0.0.1:{free_port()}",
             "admin_token": SecretStr(ADMIN_TOKEN),
             "sms": f"log:{sms_log}",
             "control_center_phones": ["+8220000000"],
@@ -94,3 +89,12 @@ def start_hub(mosquitto: Any, db_url: str, tmp_path: Path) -> Iterator[Callable[
     for running in started:
         running.http.close()
         running.hub.stop()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated database of each supported kind, disposed afterwards."""
+    made = open_engine(db_url)
+    migrate(made)
+    yield made
+    made.dispose()

@@ -6,12 +6,10 @@ import email
 import email.policy
 import json
 import logging
-import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from hub.notify.channels import ChannelMessage, ChannelResult, ExtraChannels, redact
+from tests.conftest import free_port
 
 TITLE = "[안부] 긴급 호출: 김영희 님 (유성구)"
 BODY = "응급 버튼이 눌렸습니다.\n보호자: 010-0000-0000 — 즉시 확인해 주세요."
@@ -31,12 +30,6 @@ SECRET = "s3cr3t-Tok3n"
 
 # The test relay takes AUTH over plain TCP (no certificates in tests); aiosmtpd warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-def _free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -96,7 +89,7 @@ class Mailbox:
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
     """A real SMTP server (aiosmtpd) that demands AUTH, as a relay the centre uses would."""
-    box = Mailbox(port=_free_port())
+    box = Mailbox(port=free_port())
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
@@ -232,7 +225,7 @@ def test_a_server_answering_500_is_a_failed_url_not_an_exception(webhook: Webhoo
 
 
 def test_an_unreachable_port_is_a_failed_url_not_an_exception() -> None:
-    result = ExtraChannels([f"json://127.0.0.1:{_free_port()}/hook"]).send(MESSAGE)
+    result = ExtraChannels([f"json://127.0.0.1:{free_port()}/hook"]).send(MESSAGE)
     assert (result.delivered, result.failed_urls) == (False, 1)
     assert result.error is not None
 
@@ -250,7 +243,7 @@ def test_failures_are_counted_per_url(webhook: Webhook) -> None:
         [
             f"json://127.0.0.1:{webhook.port}/ok",
             f"json://127.0.0.1:{webhook.port}/fail",
-            f"json://127.0.0.1:{_free_port()}/down",
+            f"json://127.0.0.1:{free_port()}/down",
             # optional=yes makes apprise call the URL a success; it still failed to deliver.
             f"json://127.0.0.1:{webhook.port}/fail-optional?optional=yes",
         ]

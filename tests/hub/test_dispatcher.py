@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, insert, select
 
 from alerts.clock import FakeClock
@@ -15,7 +13,6 @@ from hub.notify.dispatcher import Dispatcher
 from hub.notify.http_providers import ProviderReply, Receipt
 from hub.notify.providers import LogProvider, SmsMessage
 from hub.notify.sms_text import SmsText
-from hub.store.db import migrate, open_engine
 from hub.store.tables import outbox
 from tests.hub.support import read_sms
 
@@ -47,14 +44,6 @@ class FlakyProvider:
 def _chain(*providers: ChainProvider) -> SmsChain:
     # One try per provider: these tests drive the dispatcher's own backoff in virtual time.
     return SmsChain(list(providers), attempts_per_provider=1)
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    made = open_engine(db_url)
-    migrate(made)
-    yield made
-    made.dispose()
 
 
 def _row(

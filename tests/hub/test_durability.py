@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,16 +17,11 @@ import httpx
 from sqlalchemy import create_engine, func, select
 
 from hub.store.tables import dead_letters, events, outbox
+from tests.conftest import free_port
 from tests.hub.support import ADMIN_TOKEN, KST, Device, read_sms, wait_until
 
 RESIDENTS = 10
 EVENTS = 1000
-
-
-def _free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class HubProcess:
@@ -76,7 +69,7 @@ def _hub_env(mosquitto: Any, db_url: str, tmp_path: Path) -> dict[str, str]:
     env.update(
         ANBU_MQTT_URL=mosquitto.url,
         ANBU_DB_URL=db_url,
-        ANBU_HTTP=f"127.0.0.1:{_free_port()}",
+        ANBU_HTTP=f"127.0.0.1:{free_port()}",
         ANBU_ADMIN_TOKEN=ADMIN_TOKEN,
         ANBU_SMS=f"log:{tmp_path / 'sms.jsonl'}",
         ANBU_CONTROL_CENTER_PHONES='["+8220000000"]',

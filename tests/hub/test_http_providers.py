@@ -7,9 +7,7 @@ which refuses anything the provider's documentation would refuse. A test that ex
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from typing import Any
 
 import httpx
@@ -28,6 +26,7 @@ from hub.notify.http_providers import (
 )
 from hub.notify.providers import SmsMessage
 from hub.notify.sms_text import SmsText, prepare
+from tests.conftest import free_port
 from tests.hub.standins import AligoStandIn, NhnStandIn, SolapiStandIn
 
 PHONE = "+82 10-9876-5432"
@@ -52,12 +51,6 @@ def _message(body: str, to: str = PHONE) -> SmsMessage:
         stage="guardian",
         body=body,
     )
-
-
-def _free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _secret_of(standin: StandIn) -> str:
@@ -249,7 +242,7 @@ def test_no_answer_after_sending_is_unknown(
 def test_connection_refused_fails_retryably(
     standin: StandIn, make_provider: Callable[[str], HttpSmsProvider]
 ) -> None:
-    port = _free_port()  # nothing listens here
+    port = free_port()  # nothing listens here
     spec = standin.url_spec().replace(f":{standin.port}?", f":{port}?")
     reply = make_provider(spec).submit(_message(SMS_BODY), prepare(SMS_BODY))
     assert (reply.state, reply.retryable) == ("failed", True)

@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, insert
@@ -29,7 +27,7 @@ from hub.notify.providers import SmsMessage
 from hub.notify.sms_text import SmsText
 from hub.runtime import Hub
 from hub.settings import Settings
-from hub.store.db import migrate, open_engine
+from hub.store.db import open_engine
 from hub.store.tables import alerts, outbox, residents
 from tests.hub.support import KST, Device, OffsetClock, read_sms, wait_until
 
@@ -232,14 +230,6 @@ class FakeHub:
         self.worker = FakeWorker()
         self.bridge = FakeBridge(connected=False)
         self.telemetry: FakeTelemetry | None = None
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    made = open_engine(db_url)
-    migrate(made)
-    yield made
-    made.dispose()
 
 
 def _outbox_row(key: str, channel: str, state: str, role: str | None = None) -> dict[str, Any]:
