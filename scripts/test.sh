@@ -3,6 +3,9 @@
 # ruff (lint + format check), mypy and pytest. Arguments are passed to pytest:
 #   ./scripts/test.sh                 # everything
 #   ./scripts/test.sh tests/infra -x  # a subset
+# pytest runs with the machine's clock moved to a random instant (printed; replay it with
+# ANBU_TEST_NOW=<instant>, or ANBU_TEST_NOW=off for the real clock): no test may depend on
+# today's date or the hour in Korea.
 # Exit status: pytest's (5, "no tests collected", counts as a failure), or 1 when an
 # earlier stage fails.
 set -euo pipefail
@@ -69,6 +72,22 @@ if ! command -v victoria-metrics >/dev/null 2>&1; then
 fi
 echo "using $(command -v victoria-metrics)"
 
+# --- test clock (every Python process of the run moved by one offset; see scripts/test_clock.py)
+stage "test clock"
+eval "$(.venv/bin/python scripts/test_clock.py)"
+export ANBU_TEST_NOW
+CLOCK_ENV=()
+if [[ -n "${ANBU_TEST_OFFSET_S}" ]]; then
+    CLOCK_ENV=(
+        "ANBU_TEST_OFFSET_S=${ANBU_TEST_OFFSET_S}"
+        "PYTHONPATH=${PWD}/tests/clockguard${PYTHONPATH:+:${PYTHONPATH}}"
+    )
+    echo "tests run at ${ANBU_TEST_NOW} (${ANBU_TEST_NOW_SAYS}); wall clock moved by ${ANBU_TEST_OFFSET_S} s"
+    echo "replay this clock: ANBU_TEST_NOW=${ANBU_TEST_NOW} ./scripts/test.sh"
+else
+    echo "tests run on the machine's own clock (ANBU_TEST_NOW=off)"
+fi
+
 # --- lint -------------------------------------------------------------------------------
 stage "ruff check"
 .venv/bin/ruff check . || die "ruff check found problems (try: .venv/bin/ruff check --fix .)"
@@ -94,7 +113,7 @@ fi
 stage "pytest"
 trap - ERR
 set +e
-.venv/bin/python -m pytest "$@"
+env "${CLOCK_ENV[@]}" .venv/bin/python -m pytest "$@"
 rc=$?
 set -e
 case ${rc} in

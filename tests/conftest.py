@@ -26,6 +26,14 @@ PG_PORT = int(os.environ.get("ANBU_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("ANBU_TEST_PG_USER", "postgres")
 
 
+def pytest_report_header() -> str:
+    """Say which clock the suite runs on (scripts/test.sh moves it; see scripts/test_clock.py)."""
+    now = os.environ.get("ANBU_TEST_NOW")
+    if not now or now == "off":
+        return "test clock: the machine's own"
+    return f"test clock: moved to {now} (replay: ANBU_TEST_NOW={now} ./scripts/test.sh)"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     return _free_port()

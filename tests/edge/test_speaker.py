@@ -107,6 +107,11 @@ def test_speaker_sos_button(speaker: tuple[Agent, SpeakerAdapter, FakeClock]) ->
     assert queued[0]["trigger"] == "button"
 
 
+def _spoken_line(path: Path) -> str:
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return text.strip() if text.endswith("\n") else ""
+
+
 def test_checkin_is_spoken_and_answered_over_mqtt(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
@@ -131,8 +136,9 @@ def test_checkin_is_spoken_and_answered_over_mqtt(
             expires_ts=T0 + timedelta(minutes=10),
         )
         publish(mosquitto.host, mosquitto.port, topic, to_json(ask))
-        wait_until(lambda: (agent.tick() or True) and spoken.exists(), timeout=10)
-        assert spoken.read_text(encoding="utf-8").strip() == prompt
+        # The text-to-speech stand-in creates the file before it writes the line.
+        wait_until(lambda: (agent.tick() or True) and _spoken_line(spoken), timeout=10)
+        assert _spoken_line(spoken) == prompt
 
         clock.advance(timedelta(minutes=2))
         adapter.utterance("응 괜찮아", clock.now())

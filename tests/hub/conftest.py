@@ -16,7 +16,7 @@ from hub.runtime import Hub
 from hub.settings import Settings
 from hub.store.db import migrate, open_engine
 from tests.conftest import free_port
-from tests.hub.support import ADMIN_TOKEN
+from tests.hub.support import ADMIN_TOKEN, DEFAULT_TEST_START, Device, OffsetClock
 
 
 class RunningHub:
@@ -26,6 +26,7 @@ class RunningHub:
         self.hub = hub
         self.sms_log = sms_log
         self.mqtt_url = mqtt_url
+        self.clock = hub.clock
         self.base = f"http://{hub.settings.http}"
         self.http = httpx.Client(
             base_url=self.base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
@@ -54,6 +55,10 @@ class RunningHub:
         if official:
             self.contact(resident_id, "official", "+821099990000")
 
+    def device(self, resident_id: str, device_id: str) -> Device:
+        """A test device on this hub's broker, stamping this hub's clock."""
+        return Device(self.mqtt_url, resident_id, device_id, clock=self.clock.now)
+
     def contact(self, resident_id: str, role: str, phone: str) -> None:
         response = self.http.post(
             f"/api/v1/residents/{resident_id}/contacts",
@@ -79,7 +84,7 @@ def start_hub(mosquitto: Any, db_url: str, tmp_path: Path) -> Iterator[Callable[
             "mqtt_client_id": f"anbu-hub-test-{len(started)}",
         }
         settings = Settings(**{**values, **overrides})
-        hub = Hub(settings, clock=clock).start()
+        hub = Hub(settings, clock=clock or OffsetClock(DEFAULT_TEST_START)).start()
         assert hub.wait_ready(15), "hub did not connect to the broker"
         running = RunningHub(hub, sms_log, mosquitto.url)
         started.append(running)

@@ -1,4 +1,10 @@
-"""Helpers for hub tests: a device publisher, an offset clock, polling, SMS log reading."""
+"""Helpers for hub tests: a device publisher, an offset clock, polling, SMS log reading.
+
+Time: a test's hub and its devices share one clock. ``start_hub`` pins the hub to
+:data:`DEFAULT_TEST_START` unless the test passes its own, and :class:`Device` has no clock
+of its own: it is handed the hub's (``running.device(...)``), so a device never stamps the
+machine's date while the hub lives on another one.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,11 @@ from hub.mqtt import BrokerAddress
 
 KST = ZoneInfo("Asia/Seoul")
 ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+DEFAULT_TEST_START = datetime(2026, 11, 25, 14, 0, tzinfo=KST)
+"""Where a hub test's clock starts unless the test chooses: a Wednesday afternoon in Korea,
+inside working hours, so a test that needs the night or a weekend says so."""
 
 
 class OffsetClock:
@@ -44,9 +55,12 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
 
 
 def read_sms(path: Path) -> list[dict[str, Any]]:
+    """The ``log:`` provider's lines so far; a last line still being written is left out."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    text = path.read_text(encoding="utf-8")
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line]
 
 
 class Device:
@@ -59,11 +73,12 @@ class Device:
         url: str,
         resident: str,
         device: str,
-        clock: Callable[[], datetime] | None = None,
+        *,
+        clock: Callable[[], datetime],
     ) -> None:
         self.resident = resident
         self.device = device
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
         address = BrokerAddress.parse(url)
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,

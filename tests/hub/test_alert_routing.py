@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.hub.support import KST, Device, OffsetClock, read_sms, wait_until
+from tests.hub.support import KST, OffsetClock, read_sms, wait_until
 
 FAST = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT60S"}
 REPLY_SECRET = "reply-secret-0123456789"
@@ -96,7 +96,7 @@ def test_quiet_hours_hold_routine_messages_but_never_emergencies(start_hub: Any)
     assert datetime.fromisoformat(held["next_attempt_at"]).astimezone(KST).hour == 7
     assert _guardian_lines(running) == []
 
-    device = Device(running.mqtt_url, "r1", "spk1")
+    device = running.device("r1", "spk1")
     device.emergency()
     device.close()
     wait_until(lambda: any(m["kind"] == "emergency" for m in _guardian_lines(running)), timeout=5)
@@ -168,7 +168,7 @@ def webhook() -> Iterator[_Webhook]:
 def test_the_control_centre_also_gets_a_webhook(start_hub: Any, webhook: _Webhook) -> None:
     running = start_hub(notify_urls=[webhook.url])
     running.resident("r1", official=False)
-    device = Device(running.mqtt_url, "r1", "spk1")
+    device = running.device("r1", "spk1")
     device.emergency()
     device.close()
     wait_until(lambda: webhook.posts, timeout=10)

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.hub.support import ADMIN_TOKEN, Device, read_sms, wait_until
+from tests.hub.support import ADMIN_TOKEN, read_sms, wait_until
 
 
 def test_requests_without_or_with_a_wrong_token_are_refused(start_hub: Any) -> None:
@@ -69,7 +69,7 @@ def test_registration_validates_and_reports_conflicts(start_hub: Any) -> None:
 def test_control_centre_works_an_emergency_to_resolution(start_hub: Any) -> None:
     running = start_hub()
     running.resident("r1")
-    device = Device(running.mqtt_url, "r1", "spk1")
+    device = running.device("r1", "spk1")
     device.emergency()
     device.close()
     http = running.http

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.store.tables import events
-from tests.hub.support import Device, wait_until
+from tests.hub.support import wait_until
 
 EVENTS = 300
 
@@ -23,7 +23,7 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(
 ) -> None:
     running = start_hub()
     running.resident("r1")
-    device = Device(running.mqtt_url, "r1", "spk1")
+    device = running.device("r1", "spk1")
     sent = []
     for n in range(EVENTS):
         sent.append(device.activity(wait=False))

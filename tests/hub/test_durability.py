@@ -24,6 +24,11 @@ RESIDENTS = 10
 EVENTS = 1000
 
 
+def machine_now() -> datetime:
+    """The hub runs in a child process on the machine's clock, so its devices do too."""
+    return datetime.now(UTC)
+
+
 class HubProcess:
     """``anbu hub`` as a child process, so it can be killed for real."""
 
@@ -104,7 +109,9 @@ def test_sigkill_mid_stream_loses_nothing_and_pages_once(
     try:
         _register(hub.base, RESIDENTS)
         reader = create_engine(db_url)
-        devices = [Device(mosquitto.url, f"r{i}", "spk") for i in range(RESIDENTS)]
+        devices = [
+            Device(mosquitto.url, f"r{i}", "spk", clock=machine_now) for i in range(RESIDENTS)
+        ]
         sent: list[tuple[str, str]] = []
         for n in range(EVENTS):
             device = devices[n % RESIDENTS]
@@ -165,7 +172,7 @@ def _pending(engine: Any) -> int:
 
 def _bad_messages(resident: str) -> list[tuple[str, bytes]]:
     """A varied set of rejects: each is (topic, payload) with a known reason."""
-    now = datetime.now(UTC)
+    now = machine_now()
     good = {"v": 1, "id": "x", "ts": now.astimezone(KST).isoformat(), "source": "voice"}
 
     def dumps(value: Any) -> bytes:
@@ -200,7 +207,7 @@ def test_malformed_and_unauthorised_messages_are_dead_lettered(
     hub.start()
     try:
         _register(hub.base, 1)
-        device = Device(mosquitto.url, "r0", "spk")
+        device = Device(mosquitto.url, "r0", "spk", clock=machine_now)
         bad = _bad_messages("r0")
         valid_ids = []
         for n in range(1000):

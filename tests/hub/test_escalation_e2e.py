@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from hub.mqtt import BrokerAddress
 from hub.store.tables import digest_items
-from tests.hub.support import KST, Device, OffsetClock, read_sms, wait_until
+from tests.hub.support import KST, OffsetClock, read_sms, wait_until
 
 FAST = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT6S"}
 TOLERANCE_S = 2.0
@@ -63,7 +63,7 @@ def test_inactivity_escalates_in_working_hours_and_resolves_on_activity(start_hu
     assert roles["official"], "official must be paged inside working hours"
     assert abs(_elapsed(roles["official"][0], start) - 6) <= TOLERANCE_S
 
-    device = Device(running.mqtt_url, "r1", "spk1", clock=clock.now)
+    device = running.device("r1", "spk1")
     device.activity()
     device.close()
     wait_until(lambda: len(_by_role(read_sms(sms), "활동")) >= 1, timeout=3)
@@ -104,7 +104,7 @@ def test_outside_working_hours_official_gets_digest_not_sms(start_hub: Any) -> N
 def test_emergency_reaches_control_centre_and_guardian_within_one_second(start_hub: Any) -> None:
     running = start_hub()
     running.resident("r3")
-    device = Device(running.mqtt_url, "r3", "spk1")
+    device = running.device("r3", "spk1")
     sent = time.monotonic()
     device.emergency()
     wait_until(
@@ -124,7 +124,7 @@ def test_emergency_reaches_control_centre_and_guardian_within_one_second(start_h
 def test_same_event_twice_has_one_effect(start_hub: Any) -> None:
     running = start_hub()
     running.resident("r4")
-    device = Device(running.mqtt_url, "r4", "spk1")
+    device = running.device("r4", "spk1")
     payload = json.dumps(
         {"v": 1, "id": "e-dup", "ts": device.ts(), "trigger": "button"}, ensure_ascii=False
     )

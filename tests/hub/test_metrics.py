@@ -29,7 +29,7 @@ from hub.runtime import Hub
 from hub.settings import Settings
 from hub.store.db import open_engine
 from hub.store.tables import alerts, outbox, residents
-from tests.hub.support import KST, Device, OffsetClock, read_sms, wait_until
+from tests.hub.support import KST, OffsetClock, read_sms, wait_until
 
 TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)  # working hours: officials get SMS
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -82,7 +82,7 @@ def test_metrics_count_what_the_hub_did(start_hub: Any) -> None:
     running = start_hub(clock=clock)
     running.resident("r1", policy=FAST)
     running.resident("r2", policy=CALM)
-    device = Device(running.mqtt_url, "r2", "spk1", clock=clock.now)
+    device = running.device("r2", "spk1")
 
     # Valid: two activities (the first sent twice), a heartbeat, a status (sent twice).
     first = device.activity()
@@ -97,7 +97,7 @@ def test_metrics_count_what_the_hub_did(start_hub: Any) -> None:
     device.raw("activity", json.dumps({"v": 1, "id": "x-1", "ts": device.ts()}))  # no source
     device.raw("cmd", b"{}")
     device.raw("bogus", b"{}")
-    ghost = Device(running.mqtt_url, "r2", "ghost", clock=clock.now)
+    ghost = running.device("r2", "ghost")
     ghost.activity()
     ghost.close()
     # And an emergency: the centre, the guardian and (in hours) the official at once.

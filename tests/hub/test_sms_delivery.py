@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.hub.standins import AligoStandIn, NhnStandIn, SolapiStandIn
-from tests.hub.support import Device, wait_until
+from tests.hub.support import wait_until
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_first_provider_failing_hands_over_within_ten_seconds(
     nhn.fail_next(1000, status=500)
     running = start_hub(sms=f"{nhn.url_spec()},{solapi.url_spec()}", receipt_poll_s=0.5)
     running.resident("r1", official=False)
-    device = Device(running.mqtt_url, "r1", "spk1")
+    device = running.device("r1", "spk1")
     started = time.monotonic()
     device.emergency()
     wait_until(lambda: len(solapi.accepted) >= 2, timeout=10)
@@ -69,7 +69,7 @@ def test_no_message_twice_across_a_restart_in_the_middle_of_retries(
     sms = f"{nhn.url_spec()},{solapi.url_spec()}"
     first = start_hub(sms=sms)
     first.resident("r1", official=False)
-    device = Device(first.mqtt_url, "r1", "spk1")
+    device = first.device("r1", "spk1")
     device.emergency()
     device.close()
     wait_until(lambda: solapi.requests >= 1, timeout=10)  # mid-retry: both refusing
@@ -96,7 +96,7 @@ def test_an_unreachable_guardian_is_replaced_by_a_backup_and_shown(
             "/api/v1/residents/r1/contacts",
             json={"role": "guardian", "name": "조카", "phone": "+821077778888", "backup": True},
         ).raise_for_status()
-        device = Device(running.mqtt_url, "r1", "spk1")
+        device = running.device("r1", "spk1")
         device.emergency()
         device.close()
         wait_until(lambda: len(aligo.accepted) >= 2, timeout=10)
@@ -123,7 +123,7 @@ def test_an_answer_lost_after_sending_is_unknown_not_sent_twice(
     nhn.hang_next(100)
     running = start_hub(sms=f"{nhn.url_spec(timeout=1.0)},{solapi.url_spec()}")
     running.resident("r1", official=False, guardians=0)
-    device = Device(running.mqtt_url, "r1", "spk1")
+    device = running.device("r1", "spk1")
     device.emergency()
     device.close()
     wait_until(lambda: {r["delivery"] for r in _notifications(running, "r1")} == {"unknown"})

@@ -109,8 +109,8 @@ def test_an_mqtt_run_lands_in_victoria_metrics_with_the_right_tags(
 ) -> None:
     running = start_hub(**_influx(victoria.url))
     running.resident("r1", devices={"spk1": "speaker", "gw1": "sensors"})
-    speaker = Device(running.mqtt_url, "r1", "spk1")
-    sensors = Device(running.mqtt_url, "r1", "gw1")
+    speaker = running.device("r1", "spk1")
+    sensors = running.device("r1", "gw1")
     sent: dict[str, str] = {}
     try:
         sent["voice"] = speaker.ts()
@@ -240,12 +240,12 @@ def _phase(
     sms = tmp_path / f"sms-{name}.jsonl"
     running = start_hub(db_url=f"sqlite:///{tmp_path / name}.db", sms=f"log:{sms}", **overrides)
     running.resident("busy", devices={"gw1": "sensors"})
-    device = Device(running.mqtt_url, "busy", "gw1")
+    device = running.device("busy", "gw1")
     try:
         device.activity()
         if before is not None:
             before(running)
-        start = datetime.now(UTC)
+        start = running.clock.now()
         running.resident("late", policy=FAST)
         flood_started = time.monotonic()
         for index in range(FLOOD):
@@ -371,7 +371,7 @@ def test_writing_resumes_when_victoria_metrics_comes_back(
     running.resident("r1")
     telemetry = running.hub.telemetry
     assert telemetry is not None
-    device = Device(running.mqtt_url, "r1", "spk1")
+    device = running.device("r1", "spk1")
     try:
         device.activity()
         wait_until(lambda: telemetry.written == 1, timeout=10)

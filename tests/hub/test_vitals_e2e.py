@@ -78,7 +78,7 @@ def test_vitals_page_the_health_centre_then_the_control_centre(start_hub: Any) -
     assert patched.status_code == 200, patched.text
     assert patched.json()["policy"]["glucose_high"] == 300.0
     sms = running.sms_log
-    device = Device(running.mqtt_url, "rv1", "bp1", clock=clock.now)
+    device = running.device("rv1", "bp1")
     try:
         _measure(device, "glucose", value=250, unit="mg/dL")  # in this resident's range
         first = _measure(device, "glucose", value=320, unit="mg/dL")
@@ -122,7 +122,7 @@ def test_critical_at_night_pages_the_centre_and_holds_the_health_centre(start_hu
     clock = OffsetClock(SATURDAY_03)
     running = start_hub(clock=clock, health_center_phones=[HEALTH_SETTING])
     running.resident("rv2", devices={"ox1": "sensors"})
-    device = Device(running.mqtt_url, "rv2", "ox1", clock=clock.now)
+    device = running.device("rv2", "ox1")
     try:
         _measure(device, "spo2", value=85, unit="%")
         wait_until(lambda: read_sms(running.sms_log), 5)

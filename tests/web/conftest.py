@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -50,6 +51,16 @@ def page(browser: Browser) -> Iterator[Page]:
     opened = context.new_page()
     yield opened
     context.close()
+
+
+def open_page(page: Page, running: Any, path: str) -> Any:
+    """Open ``path`` of a test hub with the page's clock set to the hub's.
+
+    Chromium keeps the machine's clock; the page gets the hub's (the one its devices stamp),
+    so ages on the board ("time since opened") count from the same time as the hub.
+    """
+    page.clock.set_system_time(running.clock.now())
+    return page.goto(f"{running.base}{path}")
 
 
 def shot(page: Page, name: str) -> Path:

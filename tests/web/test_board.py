@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.hub.support import KST, Device, OffsetClock, read_sms, wait_until
-from tests.web.conftest import shot
+from tests.hub.support import KST, OffsetClock, read_sms, wait_until
+from tests.web.conftest import open_page, shot
 
 LINK = re.compile(r"http://\S+/g/([A-Za-z0-9_-]+)")
 
@@ -30,12 +30,12 @@ def test_emergency_appears_live_and_is_worked_to_resolved_by_phone(
     running.resident("r2", devices={"spk2": "speaker"}, official=False)
     token = _operator(running)
 
-    page.goto(f"{running.base}/board#token={token}")
+    open_page(page, running, f"/board#token={token}")
     expect(page.get_by_test_id("residents")).to_contain_text("김영희")
     expect(page.locator("#live")).to_have_class(re.compile("on"))
     assert "token" not in page.url, "the token must leave the address bar"
 
-    device = Device(running.mqtt_url, "r1", "spk1")
+    device = running.device("r1", "spk1")
     started = time.monotonic()
     device.emergency()
     page.get_by_test_id("queue-item").first.wait_for(timeout=5000)
@@ -93,7 +93,7 @@ def test_guardian_link_opens_the_right_resident_and_refuses_others(
     assert match, body
     token = match.group(1)
 
-    page.goto(f"{running.base}/g/{token}")
+    open_page(page, running, f"/g/{token}")
     expect(page.locator("#summary")).to_contain_text("김영희 어르신")
     shot(page, "guardian")
     page.get_by_role("button", name="제가 확인해 볼게요").click()
@@ -101,7 +101,7 @@ def test_guardian_link_opens_the_right_resident_and_refuses_others(
     expect(page.locator("#summary")).to_contain_text("확인 중")
 
     forged = token[:-3] + ("xyz" if not token.endswith("xyz") else "abc")
-    page.goto(f"{running.base}/g/{forged}")
+    open_page(page, running, f"/g/{forged}")
     expect(page.locator("#summary")).to_contain_text("잘못된 링크")
     assert httpx.get(f"{running.base}/api/v1/links/{forged}").status_code == 403
 
@@ -119,12 +119,12 @@ def test_official_sees_their_district_and_prints_the_monthly_report(
         "/api/v1/users", json={"name": "유성구 주무관", "role": "official", "district": "유성구"}
     )
     token = response.json()["token"]
-    device = Device(running.mqtt_url, "r1", "spk1", clock=running.hub.clock.now)
+    device = running.device("r1", "spk1")
     device.activity()
     device.emergency()
     device.close()
 
-    page.goto(f"{running.base}/board#token={token}")
+    open_page(page, running, f"/board#token={token}")
     # At night the official is not paged; the emergency waits in their digest.
     expect(page.get_by_test_id("digest")).to_contain_text("긴급 호출 접수")
     expect(page.get_by_test_id("residents")).to_contain_text("김영희")
@@ -137,9 +137,9 @@ def test_official_sees_their_district_and_prints_the_monthly_report(
 
     month = "2026-11"
     page.set_extra_http_headers({"Authorization": f"Bearer {token}"})
-    page.goto(f"{running.base}/api/v1/reports/유성구/{month}?format=html")
+    open_page(page, running, f"/api/v1/reports/유성구/{month}?format=html")
     expect(page.locator("svg").first).to_be_visible()
     expect(page.locator("body")).to_contain_text("유성구")
     shot(page, "report")
-    refused = page.goto(f"{running.base}/api/v1/reports/서구/{month}?format=html")
+    refused = open_page(page, running, f"/api/v1/reports/서구/{month}?format=html")
     assert refused is not None and refused.status == 403
