@@ -22,13 +22,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.clock import Clock, SystemClock
 from protocol.models import Activity, Heartbeat, to_json
 from protocol.topics import device_topic
 
@@ -99,9 +99,14 @@ def run_fleet(
     seconds: float,
     seed: int = 1,
     progress: Callable[[FleetFigures], None] | None = None,
+    clock: Clock | None = None,
 ) -> FleetFigures:
     """Connect one client per household, publish at ``rate`` for ``seconds``, then wait for
-    outstanding acknowledgements (up to 10 s) and disconnect."""
+    outstanding acknowledgements (up to 10 s) and disconnect.
+
+    Messages are stamped with ``clock`` (the machine's by default): the hub's, in a test.
+    """
+    clock = clock or SystemClock()
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 1883
     _allow_descriptors(len(residents) + 64)
@@ -128,7 +133,7 @@ def run_fleet(
         while live and (now := time.monotonic()) - started < seconds:
             due = int((now - started) * rate) - sent
             for _ in range(max(0, due)):
-                _publish(chooser.choice(live), chooser, figures, lock)
+                _publish(chooser.choice(live), chooser, figures, lock, clock)
                 sent += 1
             if progress is not None and now >= next_report:
                 figures.seconds = now - started
@@ -243,9 +248,13 @@ def _drop(
 
 
 def _publish(
-    device: _Device, chooser: random.Random, figures: FleetFigures, lock: threading.Lock
+    device: _Device,
+    chooser: random.Random,
+    figures: FleetFigures,
+    lock: threading.Lock,
+    clock: Clock,
 ) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     n = next(device.ids)
     if n % 20 == 0:
         topic = device_topic(device.resident, device.device, "heartbeat")

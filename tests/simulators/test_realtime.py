@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from alerts.clock import SystemClock
 from hub.store.tables import events
 from simulators.realtime import FleetFigures, household_ids, register, run_fleet
 from tests.hub.conftest import start_hub  # noqa: F401 - the fixture
@@ -22,7 +23,14 @@ def test_fleet_of_clients_is_stored_by_the_hub(start_hub: Any) -> None:  # noqa:
     assert register(running.base, ADMIN_TOKEN, residents) == 0  # idempotent
     seen: list[FleetFigures] = []
 
-    figures = run_fleet(running.mqtt_url, residents, rate=200, seconds=3, progress=seen.append)
+    figures = run_fleet(
+        running.mqtt_url,
+        residents,
+        rate=200,
+        seconds=3,
+        progress=seen.append,
+        clock=running.clock,
+    )
 
     assert figures.connected == 40
     assert figures.failed == 0
@@ -41,7 +49,8 @@ def test_fleet_of_clients_is_stored_by_the_hub(start_hub: Any) -> None:  # noqa:
 
 
 def test_anbu_simulate_with_options_only_runs_the_real_time_fleet(start_hub: Any) -> None:  # noqa: F811
-    running = start_hub()
+    # The fleet runs in a child process on the machine's clock, so the hub does too.
+    running = start_hub(clock=SystemClock())
     residents = household_ids(5)
     register(running.base, ADMIN_TOKEN, residents)
     script = Path(sys.executable).with_name("anbu")
