@@ -214,6 +214,7 @@ class Telemetry:
         self._ready = threading.Condition(self._lock)
         self._closing = threading.Event()
         self._deadline = float("inf")
+        self._failed_while_closing = False
         self._client: Any = None
         self._write_api: Any = None
         self._thread = threading.Thread(target=self._run, name="anbu-telemetry", daemon=True)
@@ -271,7 +272,8 @@ class Telemetry:
         return self
 
     def close(self, deadline_s: float = CLOSE_DEADLINE_S) -> None:
-        """Send what is buffered for at most ``deadline_s`` (plus one write's timeout)."""
+        """Send what is buffered for at most ``deadline_s`` (plus one write's timeout); a write
+        failing meanwhile ends it early, the rest counted as dropped."""
         with self._ready:
             if self._closing.is_set():
                 return
@@ -346,7 +348,11 @@ class Telemetry:
             if self._overflowing:
                 self._overflowing = False
                 log.warning("telemetry.buffer_full", capacity=self._capacity, dropped=self._dropped)
-            if self._closing.is_set() and time.monotonic() >= self._deadline:
+            # Closing: stop at the deadline, or as soon as a write has failed (a TSDB that is
+            # down or slow would only make every later batch wait out its timeout too).
+            if self._closing.is_set() and (
+                time.monotonic() >= self._deadline or self._failed_while_closing
+            ):
                 if self._queue:
                     log.warning("telemetry.unsent_at_close", points=len(self._queue))
                     self._dropped += len(self._queue)
@@ -380,6 +386,8 @@ class Telemetry:
         try:
             retrying(self._post, body)
         except Exception as error:
+            if self._closing.is_set():
+                self._failed_while_closing = True
             log.warning(
                 "telemetry.batch_dropped",
                 points=len(lines),

@@ -252,6 +252,25 @@ def test_slow_tsdb_never_slows_offer_and_close_keeps_its_deadline() -> None:
         slow.close()
 
 
+def test_a_write_failing_while_closing_ends_the_flush_instead_of_waiting_out_the_deadline() -> None:
+    slow = LineServer(delay_s=5.0)
+    try:
+        telemetry = _telemetry(
+            slow.url, buffer_max=1_000, batch_max=100, timeout_s=1.0, retry_max_s=0.5
+        )
+        for _ in range(10):
+            telemetry.offer(_records(100))
+        wait_until(lambda: len(slow.requests) >= 1, timeout=5)
+        closing = time.monotonic()
+        telemetry.close(deadline_s=10.0)
+        # The write in flight times out once; a TSDB that fails then gets no more batches.
+        assert time.monotonic() - closing < 1.0 + 1.0
+        assert telemetry.written == 0
+        assert telemetry.dropped == 1_000
+    finally:
+        slow.close()
+
+
 def test_a_refused_batch_is_dropped_and_the_writer_goes_on(line_server: LineServer) -> None:
     line_server.statuses = [400]
     telemetry = _telemetry(line_server.url, retry_max_s=0.2)
