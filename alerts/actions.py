@@ -34,7 +34,11 @@ MessageKey = Literal[
     "vital_health_center",
     "vital_critical_control_center",
     "vital_critical_health_center",
+    "trend_activity_drop",
+    "trend_sleep_shift",
+    "trend_restless_nights",
 ]
+"""``trend_*``: lines of an official's digest only (:mod:`alerts.trends`), never an SMS."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,9 @@ class OpenAlert:
     kind: AlertKind
     stage: Stage
     reason: str
+    """A short code (``guardian_after``, ``routine``, ``voice`` …) for integrations."""
+    explanation: str | None = None
+    """Why, in plain Korean, for staff on the board and the timeline (inactivity alerts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,11 @@ class Notify:
     step: str
     event_at: datetime | None = None
     """The moment the message speaks of (``messages.render``'s ``at``); the engine sets it."""
+    urgent: bool = False
+    """Evidence of harm (a silence begun in the resident's waking hours): a guardian's quiet
+    hours do not hold it. Emergencies are never held either way."""
+    hold_until_latest: datetime | None = None
+    """If a guardian's quiet hours hold it, never past this (the control centre's time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +134,17 @@ class RecordTimeline:
 
 
 @dataclass(frozen=True, slots=True)
+class NoteTrend:
+    """A lasting change in the resident's routine for the district official's work list and
+    next digest (:mod:`alerts.trends`); never an SMS of its own, never to a guardian."""
+
+    finding_id: str
+    kind: str
+    detail: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class MarkDevice:
     """A device went offline or came back; no one is paged for this alone."""
 
@@ -139,5 +162,6 @@ Action = (
     | Notify
     | QueueDigest
     | RecordTimeline
+    | NoteTrend
     | MarkDevice
 )

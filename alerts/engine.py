@@ -16,9 +16,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import assert_never
 
+from alerts import trends
 from alerts.actions import (
     AcknowledgeAlert,
     Action,
@@ -26,6 +27,7 @@ from alerts.actions import (
     ChangeStage,
     MarkDevice,
     MessageKey,
+    NoteTrend,
     Notify,
     OpenAlert,
     QueueDigest,
@@ -35,6 +37,15 @@ from alerts.actions import (
     Stage,
 )
 from alerts.calendar import WorkingCalendar
+from alerts.inactivity import (
+    Plan,
+    checkin_answered,
+    checkin_asked,
+    fixed_reason,
+    plan,
+    routine_ready,
+    routine_reason,
+)
 from alerts.inputs import (
     Acknowledge,
     Activity,
@@ -50,6 +61,7 @@ from alerts.inputs import (
     Tick,
     VitalReading,
 )
+from alerts.routine import OWN_SOURCES, close_day, day_figures, ended_silence, observe
 from alerts.state import AlertState, DeviceState, ResidentState
 from alerts.vitals import Finding, classify, record_weight
 
@@ -69,6 +81,13 @@ _CENTRE_ROLES: frozenset[Role] = frozenset({"control_center", "supervisor"})
 
 # How many closed emergency ids to remember; redeliveries come within hours, not weeks.
 _CLOSED_EMERGENCIES_KEPT = 20
+
+# Outcomes of a closed inactivity alert that say the resident was fine all along: that day
+# is still learned as part of their routine; any other outcome marks it as an incident's.
+_RESIDENT_WAS_FINE = frozenset({"false_alarm", "resolved_by_phone", "resolved_by_guardian"})
+
+# How long after a device comes back the routine rule waits for its outbox to replay.
+_REPLAY_GRACE = timedelta(minutes=10)
 
 # Every firing retires its rule or moves it past ``now``, so a decision needs only a handful;
 # the bound turns a rule bug into an error instead of a hung hub.
@@ -100,8 +119,10 @@ class Escalation:
         ``state`` is not modified; the returned state is a new object.
         """
         turn = _Turn(state.clone(), _utc(now), self.calendar)
+        learn_days(turn)
         _apply(turn, event)
         pending = _settle(turn)
+        watch_untrusted(turn)
         return Decision(turn.state, tuple(turn.actions), _next_due(turn, pending))
 
 
@@ -113,9 +134,13 @@ def make_alert_id(resident: str, kind: AlertKind, discriminator: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"{resident}|{kind}|{discriminator}"))
 
 
-def checkin_request_id(resident: str, basis: datetime) -> str:
-    """A deterministic check-in request id: 40 characters of ``[a-z0-9-]``."""
-    return "checkin-" + uuid.uuid5(_ID_NAMESPACE, f"{resident}|checkin|{_iso(basis)}").hex
+def checkin_request_id(resident: str, basis: datetime, attempt: int = 0) -> str:
+    """A deterministic check-in request id: 40 characters of ``[a-z0-9-]``.
+
+    ``attempt`` numbers the routine rule's questions within one silence (0: the fixed rule's).
+    """
+    key = f"{resident}|checkin|{_iso(basis)}" + (f"|{attempt}" if attempt else "")
+    return "checkin-" + uuid.uuid5(_ID_NAMESPACE, key).hex
 
 
 def inactivity_basis(state: ResidentState) -> datetime:
@@ -155,6 +180,7 @@ class _Turn:
         basis: datetime,
         reason: str,
         next_realert_at: datetime | None = None,
+        explanation: str | None = None,
     ) -> AlertState:
         """Open an alert with the policy snapshot of this moment, and say so."""
         alert = AlertState(
@@ -167,13 +193,36 @@ class _Turn:
             next_realert_at=next_realert_at,
         )
         self.state.alerts[alert_id] = alert
-        self.emit(OpenAlert(alert_id, kind, stage, reason=reason))
+        self.emit(OpenAlert(alert_id, kind, stage, reason=reason, explanation=explanation))
         return alert
 
     def tell(
-        self, alert: AlertState, role: Role, message: MessageKey, step: str, about: datetime
+        self,
+        alert: AlertState,
+        role: Role,
+        message: MessageKey,
+        step: str,
+        about: datetime,
+        *,
+        urgent: bool = False,
     ) -> None:
-        self.emit(Notify(alert.alert_id, alert.kind, alert.stage, role, message, step, about))
+        """Notify ``role``; a guardian's quiet hours never hold it past the centre's time."""
+        latest = None
+        if alert.kind == "inactivity" and alert.basis_at is not None:
+            latest = _utc(alert.basis_at) + alert.policy.control_center_after
+        self.emit(
+            Notify(
+                alert.alert_id,
+                alert.kind,
+                alert.stage,
+                role,
+                message,
+                step,
+                about,
+                urgent=urgent,
+                hold_until_latest=latest,
+            )
+        )
         _mark_told(alert, role)
 
 
@@ -214,7 +263,7 @@ def _apply_device_message(
     match event:
         case Activity():
             device_seen(turn, event.device)
-            resident_active(turn, event.at)
+            resident_active(turn, event.at, event.source, event.count)
         case Heartbeat():
             heartbeat(turn, event)
         case DeviceStatus():
@@ -228,7 +277,8 @@ def _apply_device_message(
         case CheckinAnswer():
             device_seen(turn, event.device)
             if event.answered:
-                resident_active(turn, event.at)
+                checkin_answered(turn.state)
+                resident_active(turn, event.at, "checkin")
         case VitalReading():
             device_seen(turn, event.device)
             vital_reading(turn, event)
@@ -236,15 +286,40 @@ def _apply_device_message(
             assert_never(event)
 
 
-def resident_active(turn: _Turn, at: datetime) -> None:
-    """Resident activity at ``at`` moves the inactivity basis and may end an alert."""
+def resident_active(turn: _Turn, at: datetime, source: str = "other", count: int = 1) -> None:
+    """Resident activity at ``at`` is learned, moves the inactivity basis and may end an alert.
+
+    An alert raised on the resident's own signals alone ends only with one of them.
+    """
     state = turn.state
     at = _event_time(at, turn.now)
+    zone, rest = turn.calendar.zone, _rest(turn)
+    observe(state.routine, at, state.last_activity_at, source, count, zone)
+    own = source in OWN_SOURCES
     if state.last_activity_at is None or at > state.last_activity_at:
+        if state.last_activity_at is not None:
+            out = state.last_source == "door"
+            ended_silence(state.routine, state.last_activity_at, at, zone, rest, own=False, out=out)
         state.last_activity_at = at
+        state.last_source = source
+    if own and (state.last_own_activity_at is None or at > state.last_own_activity_at):
+        if state.last_own_activity_at is not None:
+            ended_silence(
+                state.routine,
+                state.last_own_activity_at,
+                at,
+                zone,
+                _rest(turn),
+                own=True,
+                out=False,
+            )
+        state.last_own_activity_at = at
     alert = _open_alert(state, "inactivity")
-    if alert is not None:
-        activity_resumed(turn, alert, state.last_activity_at)
+    if alert is None or (alert.own_only and not own):
+        return
+    latest = state.last_own_activity_at if alert.own_only else state.last_activity_at
+    if latest is not None:
+        activity_resumed(turn, alert, latest)
 
 
 def activity_resumed(turn: _Turn, alert: AlertState, latest: datetime) -> None:
@@ -320,8 +395,11 @@ def device_seen(turn: _Turn, device_id: str) -> None:
         device.last_seen_at = turn.now
     if device.online:
         return
+    if not any(d.online for d in state.devices.values()):
+        state.blackout_ended_at = turn.now
     device.online = True
     device.offline_since = None
+    state.reconnected_at = turn.now
     turn.emit(MarkDevice(device_id, online=True, since=turn.now))
     alert = _open_alert(state, "monitoring_lost")
     if alert is not None:
@@ -492,6 +570,9 @@ def resolve(turn: _Turn, event: Resolve) -> None:
             turn.tell(alert, "guardian", "emergency_closed", "closed", turn.now)
     if alert.kind == "inactivity":
         state.inactivity_reset_at = turn.now
+        state.asked = []
+        if event.outcome not in _RESIDENT_WAS_FINE:
+            state.routine.blind = True  # an incident's day is not the resident's routine
 
 
 def record_step(turn: _Turn, event: RecordStep) -> None:
@@ -535,10 +616,126 @@ def guardian_after(turn: _Turn) -> _Due | None:
 
     def fire() -> None:
         alert_id = make_alert_id(state.resident, "inactivity", _iso(basis))
-        alert = turn.open_alert(alert_id, "inactivity", "guardian", basis, "guardian_after")
+        explanation = fixed_reason(basis, state.policy.guardian_after, turn.calendar.tz)
+        alert = turn.open_alert(
+            alert_id, "inactivity", "guardian", basis, "guardian_after", explanation=explanation
+        )
         turn.tell(alert, "guardian", "inactivity_guardian", "guardian", basis)
 
     return _Due(basis + state.policy.guardian_after, fire)
+
+
+# --- the routine rule (alerts.inactivity plans it; these fire it) ------------------------
+
+
+def _speakers(state: ResidentState) -> tuple[str, ...]:
+    return tuple(sorted(d for d, dev in state.devices.items() if dev.kind == "speaker"))
+
+
+def routine_checkin_due(turn: _Turn, chosen: Plan) -> _Due | None:
+    """The routine rule asks "괜찮으세요?" when the silence is unusual for this resident."""
+    state = turn.state
+    at = chosen.checkin_at
+    if at is None:
+        return None
+
+    def fire() -> None:
+        attempt = 1 + sum(1 for t in state.asked if t >= chosen.basis)
+        state.asked = [*state.asked[-3:], turn.now]
+        checkin_asked(state)
+        state.checkin_sent_for = inactivity_basis(state)
+        request_id = checkin_request_id(state.resident, chosen.basis, attempt)
+        expires_at = turn.now + state.policy.routine_checkin_wait
+        turn.emit(SendCheckin(_speakers(state), request_id, expires_at))
+
+    return _Due(at, fire)
+
+
+def routine_guardian_due(turn: _Turn, chosen: Plan) -> _Due | None:
+    """The routine rule tells the guardian: a silence (with unanswered check-ins) this unlikely
+    for this resident; never later than the control centre's time."""
+    state = turn.state
+
+    def fire() -> None:
+        basis = chosen.basis
+        alert_id = make_alert_id(state.resident, "inactivity", _iso(basis))
+        unanswered = sum(1 for t in state.asked if t >= basis)
+        explanation = routine_reason(state, chosen, turn.now, unanswered, turn.calendar)
+        alert = turn.open_alert(
+            alert_id, "inactivity", "guardian", basis, "routine", explanation=explanation
+        )
+        alert.own_only = chosen.own_only
+        turn.tell(alert, "guardian", "inactivity_guardian", "guardian", basis, urgent=chosen.harm)
+
+    return None if chosen.guardian_at is None else _Due(chosen.guardian_at, fire)
+
+
+def inactivity_rules(turn: _Turn) -> list[_Due | None]:
+    """The fixed rule's check-in and guardian stage, or the routine rule's once it decides."""
+    state = turn.state
+    if not routine_ready(state):
+        return [checkin_due(turn), guardian_after(turn)]
+    if _open_alert(state, "inactivity") is not None:
+        return []
+    speakers = bool(_speakers(state))
+    dark = not any(d.online for d in state.devices.values())
+    chosen = plan(state, inactivity_basis(state), speakers, turn.calendar, dark=dark)
+    back = state.reconnected_at
+    if back is not None and turn.now < _utc(back) + _REPLAY_GRACE:
+        # A device that was offline replays its outbox: judge the silence once it is in.
+        settle = _utc(back) + _REPLAY_GRACE
+        checkin = chosen.checkin_at and max(chosen.checkin_at, settle)
+        guardian = chosen.guardian_at and max(chosen.guardian_at, settle)
+        chosen = replace(chosen, checkin_at=checkin, guardian_at=guardian)
+    return [routine_checkin_due(turn, chosen), routine_guardian_due(turn, chosen)]
+
+
+def _rest(turn: _Turn) -> Callable[[date], bool]:
+    return lambda day: not turn.calendar.is_working_day(day)
+
+
+# --- what the routine learns from ---------------------------------------------------------
+
+
+def learn_days(turn: _Turn) -> None:
+    """A new local day: the day gathered so far is learned (see :func:`watch_untrusted`).
+
+    A day with an inactivity alert still open is learned too: a false alarm's day is the
+    resident's real routine, and an incident's day only adds its hours before the incident;
+    the silent days that follow have no sign of life and are never learned.
+    """
+    state = turn.state
+    routine = state.routine
+    today = turn.now.astimezone(turn.calendar.zone).date()
+    if routine.day is None:
+        routine.day = today
+    if today <= routine.day:
+        return
+    figures = day_figures(routine) if routine.hours and not routine.blind else None
+    close_day(routine, today, _rest(turn))
+    if figures is None:
+        return
+    for finding in trends.daily(state.trends, figures):
+        if state.policy.trend_watch:
+            key = f"{state.resident}|trend|{finding.kind}|{finding.day.isoformat()}"
+            finding_id = str(uuid.uuid5(_ID_NAMESPACE, key))
+            turn.emit(NoteTrend(finding_id, finding.kind, finding.detail, turn.now))
+
+
+def watch_untrusted(turn: _Turn) -> None:
+    """Away mode, monitoring lost or every device offline: no data is not no activity, so
+    today is not learned."""
+    state = turn.state
+    if state.routine.day is None:
+        return
+    away = state.policy.away_until
+    dark = bool(state.devices) and not any(d.online for d in state.devices.values())
+    if (
+        dark
+        or (away is not None and _utc(away) > turn.now)
+        or _open_alert(state, "monitoring_lost") is not None
+    ):
+        state.routine.blind = True
 
 
 def control_center_after(turn: _Turn, alert: AlertState) -> _Due | None:
@@ -680,7 +877,7 @@ def _in_working_hours(
 
 def _pending(turn: _Turn) -> list[_Due]:
     state = turn.state
-    found = [checkin_due(turn), guardian_after(turn), monitoring_lost(turn)]
+    found = [*inactivity_rules(turn), monitoring_lost(turn)]
     found += [device_offline(turn, d, dev) for d, dev in sorted(state.devices.items())]
     for alert in state.alerts.values():
         found += [control_center_after(turn, alert), emergency_ack_overdue(turn, alert)]

@@ -25,11 +25,15 @@ class RegisterDevice:
 
 @dataclass(frozen=True, slots=True)
 class Activity:
-    """Evidence that the resident is up and about, at ``at`` by the device clock."""
+    """Evidence that the resident is up and about, at ``at`` by the device clock.
+
+    ``count``: how many signals the device folded into this one (the protocol's ``count``).
+    """
 
     device: str
     at: datetime
     source: str
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import (
     ConfigDict,
@@ -33,7 +33,12 @@ _DURATION_FIELDS = (
     "emergency_ack_within",
     "ack_resolve_within",
     "monitoring_lost_after",
+    "routine_checkin_wait",
 )
+
+InactivityRule = Literal["fixed", "routine"]
+"""``fixed``: silence counted against fixed durations; ``routine``: against the resident's own
+learned routine (:mod:`alerts.inactivity`), the fixed durations staying the outer bound."""
 
 
 class Policy(VitalRanges):
@@ -53,6 +58,19 @@ class Policy(VitalRanges):
     device_offline_after_heartbeats: int = Field(default=3, ge=1, le=100)
     monitoring_lost_after: timedelta = timedelta(hours=2)
     away_until: datetime | None = None
+    inactivity_rule: InactivityRule = "fixed"
+    routine_learning_days: int = Field(default=14, ge=1, le=90)
+    """Days of the resident's own life learned before the routine rule decides; the fixed
+    rule applies until then."""
+    routine_checkin_odds: float = Field(default=20, ge=2, le=1e6)
+    """Ask "괜찮으세요?" once a silence is this unlikely for the resident (1 in N)."""
+    routine_alert_odds: float = Field(default=1000, ge=2, le=1e9)
+    """Tell the guardian once a silence (with unanswered check-ins) is this unlikely."""
+    routine_checkin_wait: timedelta = timedelta(minutes=20)
+    """How long a routine check-in waits for its answer before the next step."""
+    trend_watch: bool = False
+    """Compare each week with the resident's own baseline and put lasting changes on the
+    district official's work list (:mod:`alerts.trends`); never an SMS."""
 
     @field_validator(*_DURATION_FIELDS)
     @classmethod
@@ -84,6 +102,12 @@ class Policy(VitalRanges):
             msg = (
                 f"checkin_after ({self.checkin_after}) must be shorter than "
                 f"guardian_after ({self.guardian_after})"
+            )
+            raise ValueError(msg)
+        if self.routine_alert_odds < self.routine_checkin_odds:
+            msg = (
+                f"routine_alert_odds ({self.routine_alert_odds:g}) must be at least "
+                f"routine_checkin_odds ({self.routine_checkin_odds:g}): ask before telling"
             )
             raise ValueError(msg)
         if not self.guardian_after < self.control_center_after:

@@ -15,6 +15,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from alerts.actions import AlertKind, Stage
 from alerts.inputs import DeviceKind, Role
 from alerts.policy import Policy
+from alerts.routine import Routine
+from alerts.trends import Trends
 from alerts.vitals import DailyWeight
 
 AlertStatus = Literal["open", "acknowledged"]
@@ -61,6 +63,9 @@ class AlertState(BaseModel):
     next_realert_at: AwareDatetime | None = None
     realerts: int = 0
     cancel_requested: bool = False
+    own_only: bool = False
+    """Inactivity raised on the resident's own signals while others (motion, a radio on a
+    timer) went on: only one of the resident's own signals closes it."""
 
 
 class ResidentState(BaseModel):
@@ -73,10 +78,28 @@ class ResidentState(BaseModel):
     monitoring_since: AwareDatetime
     """When monitoring began; the inactivity baseline until any activity is seen."""
     last_activity_at: AwareDatetime | None = None
+    last_own_activity_at: AwareDatetime | None = None
+    """The last of the resident's own signals (voice, phone, door, check-in answer)."""
+    last_source: str | None = None
+    """The source of the latest sign of life (a door last: probably gone out)."""
     inactivity_reset_at: AwareDatetime | None = None
     """When a person last closed an inactivity alert by hand; counting restarts there."""
     checkin_sent_for: AwareDatetime | None = None
     """The inactivity basis T a check-in was already sent (or skipped) for."""
+    asked: list[AwareDatetime] = Field(default_factory=list)
+    """When the routine rule asked "괜찮으세요?" during the current silence (at most two)."""
+    checkins_asked: float = 2.0
+    checkins_missed: float = 0.2
+    """The routine rule's check-ins so far and how many went unanswered, exponentially
+    weighted (a prior of one in ten missed): how much an unanswered one says for this
+    resident (see :func:`alerts.inactivity.unanswered_evidence`)."""
+    checkin_open: bool = False
+    """The last routine check-in still waits for its answer."""
+    reconnected_at: AwareDatetime | None = None
+    """When a device last came back online: its outbox replays old signals for a while."""
+    blackout_ended_at: AwareDatetime | None = None
+    """When the first device came back after every device had been offline: the routine rule
+    counts a silence from there, since the hours without data say nothing."""
     monitoring_lost_for: AwareDatetime | None = None
     """The all-offline moment a monitoring_lost alert was already raised for."""
     closed_emergencies: list[str] = Field(default_factory=list)
@@ -85,6 +108,10 @@ class ResidentState(BaseModel):
     weights: list[DailyWeight] = Field(default_factory=list)
     """The first weight of each of the last 14 local days, oldest first, for the weight-change
     rule (:func:`alerts.vitals.record_weight` keeps it that short)."""
+    routine: Routine = Field(default_factory=Routine)
+    """The resident's own routine, learned from every sign of life (:mod:`alerts.routine`)."""
+    trends: Trends = Field(default_factory=Trends)
+    """Slow changes against the resident's own baseline (:mod:`alerts.trends`)."""
     devices: dict[str, DeviceState] = Field(default_factory=dict)
     alerts: dict[str, AlertState] = Field(default_factory=dict)
 
@@ -107,6 +134,9 @@ class ResidentState(BaseModel):
             update={
                 "closed_emergencies": list(self.closed_emergencies),
                 "weights": list(self.weights),
+                "asked": list(self.asked),
+                "routine": self.routine.copy_mutable(),
+                "trends": self.trends.copy_mutable(),
                 "devices": {key: dev.model_copy() for key, dev in self.devices.items()},
                 "alerts": {
                     key: alert.model_copy(update={"told": list(alert.told)})

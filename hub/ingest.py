@@ -22,7 +22,9 @@ def to_input(event: Event, now: datetime) -> Input | None:
     message: Any = event.message
     device = event.device
     if event.kind == "activity":
-        return Activity(device=device, at=message.ts, source=message.source)
+        return Activity(
+            device=device, at=message.ts, source=message.source, count=message.count or 1
+        )
     if event.kind == "heartbeat":
         return Heartbeat(device=device, at=message.ts, interval_s=message.interval_s)
     if event.kind == "emergency":

@@ -47,6 +47,9 @@ devices, events and alerts take part.
   ``at`` in the month, on alerts of the district's residents (whenever those were opened).
 * False-alarm rate: emergencies resolved in the month with outcome ``false_alarm``, divided
   by all emergencies resolved in the month, in percent.
+* Trend findings (생활 변화 추이): lasting changes in a resident's own routine that
+  :mod:`alerts.trends` put on the official's work list, with ``detected_at`` in the month,
+  by kind, and how many residents had one.
 
 Every percentage is ``None`` when its denominator is zero: an empty month reports zeros and
 ``None``, never an error or a made-up 0 %.
@@ -64,7 +67,7 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -83,7 +86,8 @@ from sqlalchemy import (
     select,
 )
 
-from hub.store.tables import alert_timeline, alerts, devices, events, residents
+from alerts.trends import TREND_KINDS
+from hub.store.tables import alert_timeline, alerts, devices, events, residents, trend_findings
 
 ALERT_KINDS = (
     "emergency",
@@ -104,6 +108,11 @@ OUTCOMES = (
     AUTO_RESOLVED,
 )
 
+TREND_LABELS = {
+    "activity_drop": "활동 감소 추이",
+    "sleep_shift": "수면 시간대 변화",
+    "restless_nights": "밤중 잦은 기상",
+}
 KIND_LABELS = {
     "emergency": "응급 호출",
     "inactivity": "무활동",
@@ -168,6 +177,10 @@ class MonthlyReport:
     dispatches: int
     calls_119: int
     per_day_active_residents: list[tuple[date, int]]
+    trends_by_kind: dict[str, int] = field(default_factory=dict)
+    """Trend findings (생활 변화 추이) made in the month, by kind."""
+    trend_residents: int = 0
+    """Residents with at least one trend finding in the month."""
 
 
 @dataclass(frozen=True)
@@ -346,6 +359,16 @@ def _compute(
         )
     }
 
+    trends = conn.execute(
+        select(trend_findings.c.resident_id, trend_findings.c.kind)
+        .join(residents, residents.c.id == trend_findings.c.resident_id)
+        .where(
+            in_district,
+            trend_findings.c.detected_at >= period.start,
+            trend_findings.c.detected_at < period.end,
+        )
+    ).all()
+
     return MonthlyReport(
         district=district,
         month=month,
@@ -378,6 +401,8 @@ def _compute(
             (period.first_day + timedelta(days=day), per_day.get(day, 0))
             for day in range(period.days)
         ],
+        trends_by_kind=_ordered(Counter(row.kind for row in trends), TREND_KINDS),
+        trend_residents=len({row.resident_id for row in trends}),
     )
 
 
@@ -533,11 +558,17 @@ def _sections(report: MonthlyReport) -> list[tuple[str, list[tuple[str, str]]]]:
         ("오경보로 종결된 응급 호출(건)", str(report.false_alarms)),
         ("오경보율(%)", _fmt_pct(report.false_alarm_rate_pct)),
     ]
+    trend_rows = [("생활 변화 추이가 있었던 대상자(명)", str(report.trend_residents))]
+    trend_rows += [
+        (f"생활 변화: {TREND_LABELS.get(kind, kind)}(건)", str(count))
+        for kind, count in report.trends_by_kind.items()
+    ]
     return [
         ("이용 현황", usage),
         ("알림 발생", alert_rows),
         ("응급 대응", response),
         ("처리 결과", outcomes),
+        ("생활 변화 추이", trend_rows),
     ]
 
 
@@ -600,6 +631,8 @@ _DEFINITIONS = (
     "처리 결과·오경보율: 이달에 종결된 알림 기준. 오경보율 = 오경보 종결 응급 호출 ÷ 종결된 "
     "응급 호출.",
     "출동 지시·119 신고: 이달에 관제센터가 기록한 조치 건수.",
+    "생활 변화 추이: 대상자 본인의 평소 생활과 비교해 활동 감소, 수면 시간대 변화, 밤중 잦은 "
+    "기상이 지속된 경우(담당 공무원 업무 목록에 표시, 문자 발송 없음).",
 )
 
 

@@ -26,6 +26,8 @@ from alerts.actions import (
     Action,
     ChangeStage,
     MarkDevice,
+    MessageKey,
+    NoteTrend,
     Notify,
     OpenAlert,
     QueueDigest,
@@ -55,6 +57,7 @@ from hub.store.tables import (
     outbox,
     resident_state,
     residents,
+    trend_findings,
 )
 from hub.telemetry import Telemetry
 from protocol import AlertChange, CheckinCommand, Event, Rejection, parse, to_json
@@ -632,6 +635,8 @@ class HubCore:
                 self._queue_digest(conn, resident_id, action, now)
             case RecordTimeline():
                 self._timeline(conn, action.alert_id, now, action.what, action.by, action.note)
+            case NoteTrend():
+                self._note_trend(conn, resident_id, action, now)
             case MarkDevice():
                 conn.execute(
                     update(devices)
@@ -683,11 +688,13 @@ class HubCore:
                     state="open",
                     stage=action.stage,
                     reason=action.reason,
+                    explanation=action.explanation,
                     opened_at=now,
                     updated_at=now,
                 )
             )
-        self._timeline(conn, action.alert_id, now, "opened", None, action.reason)
+        note = action.explanation or action.reason
+        self._timeline(conn, action.alert_id, now, "opened", None, note)
         self._publish_change(conn, action.alert_id, now, action.reason)
 
     def _update_alert(self, conn: Connection, alert_id: str, now: datetime, **values: Any) -> None:
@@ -823,11 +830,58 @@ class HubCore:
             )
         self._timeline(conn, action.alert_id, now, "digest_queued", None, action.role)
 
+    def _note_trend(
+        self, conn: Connection, resident_id: str, action: NoteTrend, now: datetime
+    ) -> None:
+        """A lasting change goes on the officials' work list and into their next digest,
+        never into an SMS of its own: even in working hours it waits for the next day's."""
+        exists = conn.execute(
+            select(trend_findings.c.id).where(trend_findings.c.id == action.finding_id)
+        ).first()
+        if exists is not None:
+            return
+        conn.execute(
+            insert(trend_findings).values(
+                id=action.finding_id,
+                resident_id=resident_id,
+                kind=action.kind,
+                detected_at=action.at,
+                detail=action.detail,
+            )
+        )
+        calendar = self._escalation.calendar
+        tomorrow = (now.astimezone(calendar.zone) + timedelta(days=1)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        deliver_at = calendar.next_working_start(tomorrow)
+        message = cast(MessageKey, f"trend_{action.kind}")
+        for phone in self.recipients(conn, resident_id, "official"):
+            key = _key("trend", action.finding_id, phone)
+            if conn.execute(select(digest_items.c.id).where(digest_items.c.key == key)).first():
+                continue
+            conn.execute(
+                insert(digest_items).values(
+                    key=key,
+                    resident_id=resident_id,
+                    alert_id=action.finding_id,
+                    recipient=phone,
+                    role="official",
+                    message=message,
+                    queued_at=action.at,
+                    deliver_at=deliver_at,
+                    delivered=False,
+                )
+            )
+
     # -------------------------------------------------------------------- time
 
-    def next_due(self) -> datetime | None:
+    def next_due(self, resident_id: str | None = None) -> datetime | None:
+        """The earliest due step (and digest); of one resident only when ``resident_id``."""
+        query = select(func.min(resident_state.c.next_due_at))
+        if resident_id is not None:
+            query = query.where(resident_state.c.resident_id == resident_id)
         with self._engine.connect() as conn:
-            due = conn.execute(select(func.min(resident_state.c.next_due_at))).scalar()
+            due = conn.execute(query).scalar()
             digest = conn.execute(
                 select(func.min(digest_items.c.deliver_at)).where(
                     digest_items.c.delivered.is_(False)
@@ -836,15 +890,19 @@ class HubCore:
         candidates = [t for t in (due, digest) if t is not None]
         return min(candidates) if candidates else None
 
-    def run_due(self, now: datetime, limit: int = 500) -> int:
-        """Fire every resident step and digest due at ``now``; returns how many fired."""
+    def run_due(self, now: datetime, limit: int = 500, only: str | None = None) -> int:
+        """Fire every resident step and digest due at ``now`` (of resident ``only`` alone
+        when given: a virtual-time run of one household); returns how many fired."""
+        query = (
+            select(resident_state.c.resident_id, resident_state.c.next_due_at)
+            .where(resident_state.c.next_due_at <= now)
+            .order_by(resident_state.c.next_due_at)
+            .limit(limit)
+        )
+        if only is not None:
+            query = query.where(resident_state.c.resident_id == only)
         with self._engine.connect() as conn:
-            due = conn.execute(
-                select(resident_state.c.resident_id, resident_state.c.next_due_at)
-                .where(resident_state.c.next_due_at <= now)
-                .order_by(resident_state.c.next_due_at)
-                .limit(limit)
-            ).all()
+            due = conn.execute(query).all()
         fired = 0
         for resident_id, due_at in due:
             try:

@@ -34,6 +34,7 @@ from hub.api.schemas import (
     ResolveIn,
     UserIn,
 )
+from hub.api.worklists import worklists_router
 from hub.changes import ChangeFeed
 from hub.metrics import HubMetrics
 from hub.service import ConflictError, HubCore, NotFoundError
@@ -320,6 +321,7 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
 
     app.include_router(guardian_router(backend, run))
     app.include_router(board_router(backend))
+    app.include_router(worklists_router(backend))
     app.include_router(roster_router(backend))
     app.include_router(reports_router(backend))
     _document_errors(app)

@@ -7,6 +7,8 @@
   0.05 s of any commit; a comment line every 15 s keeps proxies from closing it.
 * ``GET /api/v1/residents/{id}/activity?days=14``: activity events per local day, for the
   small chart in the resident's profile.
+
+The officials' work lists (digest, trends) are in :mod:`hub.api.worklists`.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import select
 
-from alerts.messages import digest_line
 from hub.api.auth import AnyUser
-from hub.store.tables import digest_items, events, residents
+from hub.store.tables import events, residents
 
 _WEB = Path(__file__).resolve().parent.parent / "web"
 _POLL_S = 0.05
@@ -101,52 +102,5 @@ def board_router(backend: Any) -> APIRouter:
             if day in counts:
                 counts[day] += 1
         return [{"day": day.isoformat(), "activity": n} for day, n in counts.items()]
-
-    @router.get("/api/v1/digest", tags=["board"])
-    def out_of_hours_digest(
-        who: AnyUser, days: Annotated[int, Query(ge=1, le=31)] = 3
-    ) -> list[dict[str, Any]]:
-        """What happened out of working hours and waited for the officials' digest (an
-        official sees their district's), newest first."""
-        since = backend.now() - timedelta(days=days)
-        query = (
-            select(
-                digest_items.c.resident_id,
-                digest_items.c.alert_id,
-                digest_items.c.message,
-                digest_items.c.queued_at,
-                digest_items.c.deliver_at,
-                digest_items.c.delivered,
-                residents.c.name,
-                residents.c.district,
-            )
-            .join(residents, residents.c.id == digest_items.c.resident_id)
-            .where(digest_items.c.role == "official")
-            .where(digest_items.c.queued_at >= since)
-            .order_by(digest_items.c.queued_at.desc())
-        )
-        if who.role == "official":
-            query = query.where(residents.c.district == who.district)
-        with backend.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        seen: set[tuple[str, str]] = set()
-        items = []
-        for row in rows:
-            if (row.alert_id, row.message) in seen:
-                continue  # one line per event, however many officials it waits for
-            seen.add((row.alert_id, row.message))
-            items.append(
-                {
-                    "resident": row.resident_id,
-                    "name": row.name,
-                    "district": row.district,
-                    "alert_id": row.alert_id,
-                    "text": digest_line(row.message, at=row.queued_at, tz=backend.settings.tz),
-                    "queued_at": row.queued_at,
-                    "deliver_at": row.deliver_at,
-                    "delivered": row.delivered,
-                }
-            )
-        return items
 
     return router

@@ -37,6 +37,22 @@ class PolicyFields(BaseModel):
     away_until: datetime | None = Field(
         default=None, description="Until when inactivity rules pause (hospital stay)"
     )
+    inactivity_rule: Literal["fixed", "routine"] | None = Field(
+        default=None,
+        description="fixed: silence against fixed durations; routine: against the resident's "
+        "own learned routine, the fixed durations as the outer bound",
+    )
+    routine_learning_days: int | None = Field(default=None, ge=1, le=90)
+    routine_checkin_odds: float | None = Field(
+        default=None, ge=2, le=1e6, allow_inf_nan=False, description="ask at a 1-in-N silence"
+    )
+    routine_alert_odds: float | None = Field(
+        default=None, ge=2, le=1e9, allow_inf_nan=False, description="alert at 1 in N"
+    )
+    routine_checkin_wait: str | None = _DURATION
+    trend_watch: bool | None = Field(
+        default=None, description="lasting changes go to the official's work list, never SMS"
+    )
     # Vital-sign bounds (alerts/vitals.py): beyond *_low/*_high out of range (health centre),
     # beyond *_critical_* critical (control centre at once).
     glucose_low: float | None = _bound(1000, "mg/dL")

@@ -3,7 +3,9 @@
 The core says "tell the guardians about this alert"; this module turns that into one outbox
 row per recipient: the contacts of that role (backup guardians only when another guardian
 could not be reached), each guardian's own signed link, a reply hint when SMS replies are
-on, and a later ``next_attempt_at`` when a guardian's quiet hours hold a routine message.
+on, and a later ``next_attempt_at`` when a guardian's quiet hours hold a routine message
+(never one with evidence of harm, ``Notify.urgent``; never past the control centre's time,
+``Notify.hold_until_latest``).
 """
 
 from __future__ import annotations
@@ -123,10 +125,12 @@ class Composer:
             ):
                 body = f"{body}\n{REPLY_HINT}"
             hold = None
-            if action.role == "guardian" and action.kind != "emergency":
+            if action.role == "guardian" and action.kind != "emergency" and not action.urgent:
                 hold = quiet_until(
                     recipient.quiet_hours, now, self._settings.tz, self._settings.quiet_hold_max
                 )
+                if hold is not None and action.hold_until_latest is not None:
+                    hold = min(hold, action.hold_until_latest)
             planned.append(Planned(recipient, body, hold))
         return planned
 

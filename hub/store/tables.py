@@ -111,6 +111,8 @@ alerts = Table(
     Column("state", String(16), nullable=False),
     Column("stage", String(16), nullable=False),
     Column("reason", Text, nullable=False),
+    # Why, in plain Korean, for staff (inactivity alerts say what was unusual).
+    Column("explanation", Text),
     Column("opened_at", UTCDateTime, nullable=False, index=True),
     Column("acknowledged_at", UTCDateTime),
     Column("acknowledged_by", String(100)),
@@ -207,6 +209,19 @@ digest_items = Table(
     Column("deliver_at", UTCDateTime, nullable=False, index=True),
     Column("delivered", Boolean, nullable=False, default=False),
     UniqueConstraint("key", name="uq_digest_key"),
+)
+
+# Lasting changes in a resident's own routine (alerts/trends.py) for the district official's
+# work list and digest: never an SMS of their own, never to guardians.
+trend_findings = Table(
+    "trend_findings",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("resident_id", String(64), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("detected_at", UTCDateTime, nullable=False, index=True),
+    Column("detail", Text, nullable=False),
+    ForeignKeyConstraint(["resident_id"], ["residents.id"]),
 )
 
 # People who sign in to the API and board: operators and district officials (the bootstrap

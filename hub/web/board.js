@@ -25,6 +25,7 @@ const SEVERITY = { emergency: 0, monitoring_lost: 1, inactivity: 2, vital_out_of
   device_offline: 4 };
 const NOTE = { voice: "음성", button: "버튼", fall: "낙상 감지", app: "앱", sensor: "센서",
   guardian_after: "보호자 단계 시간 경과", control_center_after: "관제 단계 시간 경과",
+  routine: "평소 생활과 다름",
   ack_resolve_within: "보호자 확인 후 미해결", guardian: "보호자", control_center: "관제센터",
   all_offline: "모든 기기 끊김", resolved: "", activity_resumed: "활동 재개",
   official: "담당 공무원", supervisor: "관제 책임자" };
@@ -228,6 +229,9 @@ async function renderWorklists() {
   const digest = await api("/api/v1/digest?days=3");
   $("wl-digest").innerHTML = digest.map((d) => `<li>${esc(d.name)} 어르신: ${esc(d.text)}</li>`).join("")
     || "<li class=muted>없음</li>";
+  const trends = await api("/api/v1/trends?days=30");
+  $("wl-trends").innerHTML = trends.map((t) => `<li>${esc(t.name)} 어르신 · ${time(t.detected_at)}: ${esc(t.detail)}</li>`).join("")
+    || "<li class=muted>없음</li>";
 }
 
 // -- alert detail ------------------------------------------------------------------------
@@ -254,6 +258,7 @@ async function renderDetail(alertId) {
     <p class="muted">${esc(STAGE[alert.stage] ?? alert.stage)} · 발생 ${time(alert.opened_at)} ·
       <span data-testid="alert-state">${alert.state === "open" ? "접수 전"
         : alert.state === "acknowledged" ? "접수됨" : `종료 (${esc(OUTCOME[alert.outcome] ?? alert.outcome)})`}</span></p>
+    ${alert.explanation ? `<p class="reason" data-testid="alert-reason">${esc(alert.explanation)}</p>` : ""}
     ${staff && open ? `<div class="buttons">
       <button class="primary" data-do="ack" data-testid="do-ack">접수</button>
       ${Object.entries(STEP).filter(([k]) => k !== "note").map(([k, label]) =>

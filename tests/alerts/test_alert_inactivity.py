@@ -101,9 +101,23 @@ def test_guardian_stage_at_twelve_hours(resident: VirtualResident) -> None:
 
     alert_id = inactivity_alert_id(resident)
     assert actions == (
-        OpenAlert(alert_id, "inactivity", "guardian", reason="guardian_after"),
+        OpenAlert(
+            alert_id,
+            "inactivity",
+            "guardian",
+            reason="guardian_after",
+            explanation="11월 23일 09:00 이후 12시간 동안 활동이 없습니다.",
+        ),
         Notify(
-            alert_id, "inactivity", "guardian", "guardian", "inactivity_guardian", "guardian", T0
+            alert_id,
+            "inactivity",
+            "guardian",
+            "guardian",
+            "inactivity_guardian",
+            "guardian",
+            T0,
+            # A guardian's quiet hours may hold it, never past the control centre's time.
+            hold_until_latest=T0 + 24 * H,
         ),
     )
     alert = resident.state.alerts[alert_id]
@@ -163,7 +177,16 @@ def test_activity_resumed_after_guardian_stage(resident: VirtualResident) -> Non
 
     assert actions == (
         ResolveAlert(alert_id, "inactivity", reason="activity_resumed"),
-        Notify(alert_id, "inactivity", "guardian", "guardian", "activity_resumed", "resumed", now),
+        Notify(
+            alert_id,
+            "inactivity",
+            "guardian",
+            "guardian",
+            "activity_resumed",
+            "resumed",
+            now,
+            hold_until_latest=T0 + 24 * H,
+        ),
     )
     assert resident.state.alerts == {}
     assert resident.next_due == now + 11 * H

@@ -34,6 +34,12 @@ def test_json_dump_is_iso_8601() -> None:
         "device_offline_after_heartbeats": 3,
         "monitoring_lost_after": "PT2H",
         "away_until": None,
+        "inactivity_rule": "fixed",
+        "routine_learning_days": 14,
+        "routine_checkin_odds": 20.0,
+        "routine_alert_odds": 1000.0,
+        "routine_checkin_wait": "PT20M",
+        "trend_watch": False,
     }
     assert vitals <= dumped.keys()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -67,10 +67,9 @@ def test_replies_are_off_without_a_secret(start_hub: Any) -> None:
     assert response.status_code == 404
 
 
-def test_quiet_hours_hold_routine_messages_but_never_emergencies(start_hub: Any) -> None:
-    night = datetime(2026, 11, 24, 23, 0, tzinfo=KST)
-    running = start_hub(clock=OffsetClock(night))
-    running.resident("r1", policy=FAST, official=False, guardians=0)
+def _held_guardian_row(running: Any, policy: dict[str, str]) -> dict[str, Any]:
+    """Register r1 with one guardian asleep 22:00-07:00 and wait for the held inactivity row."""
+    running.resident("r1", policy=policy, official=False, guardians=0)
     running.http.post(
         "/api/v1/residents/r1/contacts",
         json={
@@ -80,18 +79,18 @@ def test_quiet_hours_hold_routine_messages_but_never_emergencies(start_hub: Any)
             "quiet_hours": "22:00-07:00",
         },
     ).raise_for_status()
-    wait_until(
-        lambda: any(
-            r["role"] == "guardian"
-            for r in running.http.get("/api/v1/notifications", params={"resident": "r1"}).json()
-        ),
-        timeout=6,
-    )
-    held = next(
-        r
-        for r in running.http.get("/api/v1/notifications", params={"resident": "r1"}).json()
-        if r["role"] == "guardian"
-    )
+
+    def rows() -> list[dict[str, Any]]:
+        found = running.http.get("/api/v1/notifications", params={"resident": "r1"}).json()
+        return [r for r in found if r["role"] == "guardian"]
+
+    return dict(wait_until(rows, timeout=6)[0])
+
+
+def test_quiet_hours_hold_routine_messages_but_never_emergencies(start_hub: Any) -> None:
+    night = datetime(2026, 11, 24, 23, 0, tzinfo=KST)
+    running = start_hub(clock=OffsetClock(night))
+    held = _held_guardian_row(running, {**FAST, "control_center_after": "PT12H"})
     assert held["delivery"] == "pending"
     assert datetime.fromisoformat(held["next_attempt_at"]).astimezone(KST).hour == 7
     assert _guardian_lines(running) == []
@@ -103,6 +102,20 @@ def test_quiet_hours_hold_routine_messages_but_never_emergencies(start_hub: Any)
     alert_id = held["alert_id"]
     timeline = running.http.get(f"/api/v1/alerts/{alert_id}").json()["timeline"]
     assert "held_quiet_hours" in [t["what"] for t in timeline]
+
+
+def test_quiet_hours_never_hold_a_message_past_the_control_centre_s_time(
+    start_hub: Any,
+) -> None:
+    night = datetime(2026, 11, 24, 23, 0, tzinfo=KST)
+    running = start_hub(clock=OffsetClock(night))
+    held = _held_guardian_row(running, FAST)  # the centre is paged 60 s after the last activity
+    opened = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()[-1]
+    assert held["delivery"] == "pending"
+    released = datetime.fromisoformat(held["next_attempt_at"])
+    created = datetime.fromisoformat(opened["opened_at"])
+    # Opened at T + 3 s, the centre's time is T + 60 s: held 57 s, not until 07:00.
+    assert timedelta(seconds=50) <= released - created <= timedelta(seconds=60)
 
 
 def test_bad_quiet_hours_are_refused(start_hub: Any) -> None:

@@ -48,6 +48,7 @@ POLICY: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/v1/roster"): {ADMIN},
     ("GET", "/api/v1/reports/{district}/{month}"): EVERYONE,
     ("GET", "/api/v1/digest"): EVERYONE,
+    ("GET", "/api/v1/trends"): EVERYONE,
 }
 EXTRA_POLICY: dict[tuple[str, str], set[str] | str] = {}  # routers added later register here
 

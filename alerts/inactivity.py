@@ -1,0 +1,292 @@
+"""Routine-aware inactivity: when this resident's silence is worth a question, and an alert.
+
+Owns the timing of the routine rule (``inactivity_rule: routine`` in the policy) once the
+resident's routine is learned (:mod:`alerts.routine`), and the plain Korean reason staff read
+for every inactivity alert. The engine (:mod:`alerts.engine`) asks :func:`plan` for the next
+step and fires it; until the routine is learned, and for ``inactivity_rule: fixed``, the fixed
+rules there (``checkin_due``, ``guardian_after``) apply unchanged.
+
+The steps, for a silence begun at ``T`` (the last sign of life):
+
+1. **Ask.** When the silence reaches 1-in-``routine_checkin_odds`` for this resident (on all
+   signals, or on the resident's own), every speaker asks "괜찮으세요?"; unanswered after
+   ``routine_checkin_wait`` it asks once more. An answer is a sign of life and ends it all.
+2. **Tell the guardian** when the silence reaches 1-in-``routine_alert_odds``. Each check-in
+   left unanswered counts as evidence too, as much as this resident's own record says
+   (:func:`unanswered_evidence`: one who answers nine in ten gives ln 10, so a 1-in-20 silence
+   with two unanswered questions is past 1 in 1000 and the guardian is told then).
+3. **Night.** When the silence began in the resident's usual sleep (no evidence of harm: they
+   went to bed), nothing is asked or sent while they usually sleep; it waits for their usual
+   first activity plus a margin. A silence begun in their waking hours is evidence of harm
+   and is acted on at any hour.
+4. **Caps** (the fixed rule as the outer bound): the alert opens no later than
+   ``T + control_center_after``, when the control centre is paged as under the fixed rule.
+
+An alert raised on the resident's own signals alone (a radio on a timer or a pet's motion kept
+"activity" going) is closed only by one of the resident's own signals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from alerts.calendar import WorkingCalendar
+from alerts.messages import format_time
+from alerts.routine import (
+    OWN_SOURCES,
+    RestDay,
+    Routine,
+    asleep_at,
+    surprise,
+    unusual_at,
+    usual_wake,
+)
+from alerts.state import ResidentState
+
+__all__ = [
+    "Plan",
+    "checkin_answered",
+    "checkin_asked",
+    "fixed_reason",
+    "plan",
+    "routine_ready",
+    "unanswered_evidence",
+]
+
+_MISS_RATE_BOUNDS = (0.05, 0.8)
+CHECKIN_MEMORY = 0.95
+"""Each routine check-in weighs the resident's earlier ones by this (about 20 remembered)."""
+
+
+def unanswered_evidence(state: ResidentState) -> float:
+    """Nats of evidence an unanswered check-in gives: ``-ln(share this resident leaves
+    unanswered)``. A resident who answers nine in ten gives ln 10 = 2.3; one often out, asleep
+    or hard of hearing gives less, so their silence itself must say more."""
+    lo, hi = _MISS_RATE_BOUNDS
+    rate = state.checkins_missed / max(state.checkins_asked, 1e-9)
+    return -math.log(min(hi, max(lo, rate)))
+
+
+def checkin_asked(state: ResidentState) -> None:
+    """A routine check-in went out: counted as missed until an answer comes."""
+    state.checkins_asked = state.checkins_asked * CHECKIN_MEMORY + 1
+    state.checkins_missed = state.checkins_missed * CHECKIN_MEMORY + 1
+    state.checkin_open = True
+
+
+def checkin_answered(state: ResidentState) -> None:
+    """The resident answered the routine check-in still waiting."""
+    if state.checkin_open:
+        state.checkins_missed = max(0.0, state.checkins_missed - 1)
+        state.checkin_open = False
+
+
+_SLEEP_MARGIN_MIN = 30
+_PEAK_MARGIN = 1.5
+"""The alert waits for a silence half again as surprising as the resident's worst normal one."""
+_MORNING_MARGIN_MIN = 45
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The routine rule's next steps for the current silence."""
+
+    basis: datetime
+    """T on the channel that decides (all signals, or the resident's own)."""
+    own_only: bool
+    """Decided on the resident's own signals while other signals went on."""
+    checkin_at: datetime | None
+    """When the next check-in is asked; None when none is left to ask (or no speaker)."""
+    guardian_at: datetime | None
+    """When the alert opens (never later than ``T + control_center_after``); None while
+    every device is offline."""
+    harm: bool
+    """The silence began in the resident's usual waking hours: act on it at any hour."""
+
+
+def routine_ready(state: ResidentState) -> bool:
+    """Whether the routine rule decides for this resident (policy, and enough days learned)."""
+    policy = state.policy
+    return (
+        policy.inactivity_rule == "routine"
+        and state.routine.learned_days >= policy.routine_learning_days
+    )
+
+
+def plan(
+    state: ResidentState,
+    basis: datetime,
+    has_speaker: bool,
+    calendar: WorkingCalendar,
+    *,
+    dark: bool = False,
+) -> Plan:
+    """The next check-in and the alert time for the silence begun at ``basis``.
+
+    ``basis`` is the fixed rule's T (all signals, away mode and resets applied); the
+    resident's own channel starts at their last own signal or ``basis``'s resets. ``dark``:
+    every device is offline, so the silence says nothing about the resident (no data is not
+    no activity): nothing is planned, and ``monitoring_lost`` tells the centre. After such a
+    blackout the silence is counted from its end, the cap still from ``basis``.
+    """
+    policy = state.policy
+    routine = state.routine
+    zone = calendar.zone
+    cap = basis + policy.control_center_after
+    if dark:
+        return Plan(basis, False, None, None, False)
+    if state.blackout_ended_at is not None and state.blackout_ended_at > basis:
+        basis = state.blackout_ended_at
+    # Never below the resident's own most surprising normal silences of recent weeks.
+    ask = max(math.log(policy.routine_checkin_odds), routine.peak)
+    alert = max(math.log(policy.routine_alert_odds), routine.peak * _PEAK_MARGIN)
+    own_ask = max(math.log(policy.routine_checkin_odds), routine.own_peak)
+    own_alert = max(math.log(policy.routine_alert_odds), routine.own_peak * _PEAK_MARGIN)
+    rest = _rest_day(calendar)
+    out = state.last_source == "door"
+    own_basis = _own_basis(state, basis)
+
+    def when(start: datetime, threshold: float, own: bool, out_: bool) -> datetime | None:
+        return unusual_at(routine, start, threshold, zone, rest, own=own, out=out_)
+
+    ask_any = when(basis, ask, False, out)
+    ask_own = when(own_basis, own_ask, True, False) if own_basis < basis else None
+    own_only = ask_own is not None and (ask_any is None or ask_own < ask_any)
+    decided_from = own_basis if own_only else basis
+    first_ask = ask_own if own_only else ask_any
+    harm = not asleep_at(routine, decided_from, zone, _SLEEP_MARGIN_MIN)
+
+    asked = [t for t in state.asked if t >= decided_from]
+    checkin_at: datetime | None = None
+    if has_speaker and len(asked) < 2:
+        if asked:
+            checkin_at = asked[-1] + policy.routine_checkin_wait
+        elif first_ask is not None:
+            checkin_at = _awake(routine, first_ask, harm, calendar)
+        if checkin_at is not None and checkin_at >= cap:
+            checkin_at = None
+
+    # The guardian: the silence alone past 1 in routine_alert_odds, or with the unanswered
+    # check-ins counted in, whichever comes first.
+    alert = own_alert if own_only else alert
+    candidates = [when(decided_from, alert, own_only, out and not own_only)]
+    if has_speaker and first_ask is not None:
+        sent = asked or ([checkin_at] if checkin_at is not None else [])
+        if len(sent) == 2 or (len(sent) == 1 and checkin_at is not None):
+            second = sent[-1] if len(sent) == 2 else checkin_at
+            assert second is not None  # noqa: S101 - narrowed just above
+            after = second + policy.routine_checkin_wait
+            missing = alert - 2 * unanswered_evidence(state)
+            reached = when(decided_from, max(missing, 0.0), own_only, out and not own_only)
+            candidates.append(max(after, reached) if reached is not None else None)
+    found = [t for t in candidates if t is not None]
+    guardian_at = _awake(routine, min(found), harm, calendar) if found else cap
+    return Plan(decided_from, own_only, checkin_at, min(guardian_at, cap), harm)
+
+
+def _own_basis(state: ResidentState, basis: datetime) -> datetime:
+    """T on the resident's own signals: their last own signal, moved by away mode and resets."""
+    own = state.last_own_activity_at or state.monitoring_since
+    for later in (state.policy.away_until, state.inactivity_reset_at):
+        if later is not None and later > own:
+            own = later
+    return min(own, basis)
+
+
+def _awake(routine: Routine, at: datetime, harm: bool, calendar: WorkingCalendar) -> datetime:
+    """``at``, or, without evidence of harm, the resident's usual first activity plus a margin
+    when ``at`` falls in their usual sleep or that margin after it (a late morning is not yet
+    a worry)."""
+    if harm or not asleep_at(routine, at, calendar.zone, _MORNING_MARGIN_MIN):
+        return at
+    return max(at, usual_wake(routine, at, calendar.zone, _MORNING_MARGIN_MIN))
+
+
+def _rest_day(calendar: WorkingCalendar) -> RestDay:
+    def rest(day: date) -> bool:
+        return not calendar.is_working_day(day)
+
+    return rest
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+def routine_reason(
+    state: ResidentState,
+    chosen: Plan,
+    now: datetime,
+    unanswered: int,
+    calendar: WorkingCalendar,
+) -> str:
+    """Why the routine rule opened the alert, in words staff read on the board."""
+    routine = state.routine
+    zone = calendar.zone
+    since = format_time(chosen.basis, calendar.tz)
+    hours = max(1, round((now - chosen.basis).total_seconds() / 3600))
+    if chosen.own_only:
+        text = (
+            f"움직임·음악 같은 신호는 있지만 어르신 본인의 활동(말소리·전화·출입)이 "
+            f"{since} 이후 {hours}시간째 없습니다."
+        )
+    elif asleep_at(routine, chosen.basis, zone, _SLEEP_MARGIN_MIN) and routine.wake is not None:
+        usual = _clock_words(routine.wake)
+        until = f"{now.astimezone(zone):%H:%M}"
+        text = f"평소 {usual} 전후에 첫 활동이 있는데 오늘은 {until}까지 활동이 없습니다."
+    else:
+        busy = _busiest_hours(state, chosen.basis, now, calendar)
+        text = (
+            f"평소 {busy}에는 거의 매일 활동이 있는데 {since} 이후 {hours}시간째 활동이 없습니다."
+            if busy
+            else f"{since} 이후 {hours}시간째 활동이 없습니다(평소보다 깁니다)."
+        )
+    if unanswered:
+        text += f" 안부 확인 {unanswered}회에 응답이 없었습니다."
+    return text
+
+
+def fixed_reason(basis: datetime, after: timedelta, tz: str) -> str:
+    """The fixed rule's reason: how long, since when."""
+    hours = round(after.total_seconds() / 3600)
+    return f"{format_time(basis, tz)} 이후 {hours}시간 동안 활동이 없습니다."
+
+
+def _clock_words(minute: int) -> str:
+    """A time of day as people say it, to the half hour: ``오전 6시 반``, ``오후 2시``."""
+    halves = round(minute / 30) % 48
+    hour, half = divmod(halves, 2)
+    part = "오전" if hour < 12 else "오후"
+    shown = hour if hour <= 12 else hour - 12
+    return f"{part} {shown}시" + (" 반" if half else "")
+
+
+def _busiest_hours(
+    state: ResidentState, start: datetime, end: datetime, calendar: WorkingCalendar
+) -> str:
+    """The usual hours in the silence with the most activity, as ``오전 7시~9시``."""
+    zone = calendar.zone
+    rest = _rest_day(calendar)
+    best: list[int] = []
+    cursor = start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    while cursor < end and len(best) < 48:
+        nxt = cursor + timedelta(hours=1)
+        gain = surprise(state.routine, max(cursor, start), min(nxt, end), zone, rest)
+        if gain >= 1.0:
+            best.append(cursor.hour)
+        cursor = nxt
+    if not best:
+        return ""
+    first, last = best[0], (best[-1] + 1) % 24
+    if len(best) >= 12:
+        return "하루 중 여러 시간대"
+    begins, ends = _clock_words(first * 60), _clock_words(last * 60)
+    if begins[:2] == ends[:2]:  # the same half of the day: "오전 7시~9시"
+        ends = ends[3:]
+    return f"{begins}~{ends}"
+
+
+def is_own(source: str) -> bool:
+    """Whether a signal can only come from the resident (see :data:`OWN_SOURCES`)."""
+    return source in OWN_SOURCES
