@@ -17,7 +17,14 @@ import typer
 
 from alerts.policy import DEFAULT_POLICY
 from simulators.virtual import DEFAULT_START, fleet_summary, population, run_fleet
-from simulators.whatif import RECIPIENTS, load_policy_file, run_whatif, write_report
+from simulators.whatif import (
+    RECIPIENTS,
+    SUMMARY_COLUMNS,
+    load_policy_file,
+    run_whatif,
+    summary_rows,
+    write_report,
+)
 
 _DEFAULT_START = DEFAULT_START.isoformat()
 
@@ -91,6 +98,9 @@ def whatif(
     seed: _Seed = 1,
     start: _Start = _DEFAULT_START,
     workers: _Workers = 0,
+    score_from_day: Annotated[
+        int, typer.Option(min=1, help="score from this day on; the days before are reported apart")
+    ] = 15,
 ) -> None:
     """Run the same fleet under each policy; write JSON and an HTML page with plots."""
     try:
@@ -100,13 +110,19 @@ def whatif(
         raise typer.Exit(2) from exc
     began = time.perf_counter()
     report = run_whatif(
-        files, households, days, seed, date.fromisoformat(start), workers=workers or None
+        files,
+        households,
+        days,
+        seed,
+        date.fromisoformat(start),
+        workers=workers or None,
+        score_from_day=score_from_day,
     )
     elapsed = time.perf_counter() - began
     json_path, html_path = write_report(report, out)
     typer.echo(f"{len(files)} policies x {households} households x {days} days: {elapsed:.1f} s")
     for row in report["policies"]:
-        typer.echo(f"[{row['name']}]")
+        typer.echo(f"[{row['name']}] all days")
         for kind, inc in row["incidents"].items():
             med, p95 = inc["ttd_median_s"], inc["ttd_p95_s"]
             timing = "" if med is None else f", median {med / 3600:.2f} h, p95 {p95 / 3600:.2f} h"
@@ -117,6 +133,9 @@ def whatif(
             + ", ".join(f"{r} {fa[r]}" for r in RECIPIENTS)
         )
         typer.echo(f"  official pages out of hours: {row['official_pages_out_of_hours']}")
+    typer.echo(f"from day {score_from_day} on: " + " | ".join(SUMMARY_COLUMNS))
+    for name, mix, cells in summary_rows(report):
+        typer.echo(f"  {name:<12} {mix:<14} " + " | ".join(cells))
     typer.echo(f"wrote {json_path} and {html_path}")
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -44,9 +43,9 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alerts.calendar import public_holidays
 from protocol.models import ActivitySource, DeviceState, EmergencyTrigger
 from protocol.topics import ID_PATTERN
+from simulators.days import DAY_S, FOLD_S, HEARTBEAT_S, DayBuilder, minutes, poisson, union
 
 __all__ = [
     "DEVICE_MIXES",
@@ -63,10 +62,12 @@ __all__ = [
     "Fall",
     "FaultRates",
     "FaultSpec",
+    "Home",
     "HospitalStay",
     "Household",
     "Incident",
     "IncidentSpec",
+    "NightsAway",
     "PhoneLeftAtHome",
     "PowerCut",
     "Routine",
@@ -82,22 +83,27 @@ __all__ = [
 ]
 
 KST = timezone(timedelta(hours=9), "KST")
-FOLD_S = 600
-HEARTBEAT_S = 300
-DAY_S = 86_400
 
-DeviceMix = Literal["speaker", "speaker+phone", "sensors", "all"]
+DeviceMix = Literal["speaker", "speaker+phone", "kit", "sensors", "all"]
 DeviceName = Literal["speaker", "phone", "sensors"]
 SimKind = Literal["activity", "heartbeat", "emergency", "status"]
 
 DEVICE_MIXES: dict[str, tuple[DeviceName, ...]] = {
     "speaker": ("speaker",),
     "speaker+phone": ("speaker", "phone"),
-    # A 2G feature-phone user: the phone cannot run the app, so Zigbee sensors behind one
-    # gateway device are the only signal.
+    # A 2G feature-phone user with the cheap kit a district can afford: one door sensor and
+    # one smart plug behind a gateway; the phone cannot run the app.
+    "kit": ("sensors",),
+    # A 2G feature-phone user with the full Zigbee kit: motion, door, plug, a help button.
     "sensors": ("sensors",),
     "all": ("speaker", "phone", "sensors"),
 }
+SENSOR_KITS: dict[str, frozenset[str]] = {
+    "kit": frozenset({"door", "power"}),
+    "sensors": frozenset({"motion", "door", "power", "button"}),
+    "all": frozenset({"motion", "door", "power", "button"}),
+}
+"""What the gateway of each mix carries (nothing for the mixes without one)."""
 # The phone falls back to LTE, so a home Wi-Fi drop only silences these.
 WIFI_DEVICES: tuple[DeviceName, ...] = ("speaker", "sensors")
 INCIDENT_KINDS = (
@@ -105,6 +111,7 @@ INCIDENT_KINDS = (
     "emergency_call",
     "emergency_then_cancel",
     "hospital_stay",
+    "nights_away",
     "phone_left_at_home",
     "speaker_unplugged",
     "slow_decline",
@@ -124,8 +131,7 @@ def _no_bare_numbers(value: Any) -> Any:
     return value
 
 
-def _minutes(t: time) -> int:
-    return t.hour * 60 + t.minute
+_minutes = minutes
 
 
 def _clock(minutes: float) -> time:
@@ -143,7 +149,7 @@ class Routine(BaseModel):
     breakfast: time = time(7, 0)
     lunch: time = time(12, 0)
     dinner: time = time(18, 0)
-    sleep: time = time(21, 30)
+    sleep: time = Field(time(21, 30), description="bedtime; 00:00-03:00 means after midnight")
     jitter_min: float = Field(20, ge=0, le=120, description="std dev of daily wake/sleep shift")
     morning_radio: bool = Field(True, description="radio on the speaker after waking")
     afternoon_music: bool = Field(False, description="music on the speaker at 14:00-15:30")
@@ -155,7 +161,11 @@ class Routine(BaseModel):
         frozenset({0, 2, 4}),
         description="weekdays (Monday=0) spent at the 경로당 13:00-16:30, away from home",
     )
-    night_trip_prob: float = Field(0.5, ge=0, le=1, description="bathroom trip around 03:00")
+    night_trip_prob: float = Field(0.5, ge=0, le=1, description="chance of getting up at night")
+    extra_night_trips: float = Field(
+        0.3, ge=0, le=6, description="mean further trips on a night they get up"
+    )
+    nap: bool = Field(False, description="a nap after lunch on most days (30-90 min, still)")
     sunday_outing_prob: float = Field(0.4, ge=0, le=1, description="church/market 09:30-12:30")
     market_prob: float = Field(0.25, ge=0, le=1, description="an afternoon errand, any day")
 
@@ -165,24 +175,34 @@ class Routine(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Routine:
-        if not (max(self.wake_weekday, self.wake_weekend) < self.lunch < self.dinner < self.sleep):
-            raise ValueError("need wake_weekday/wake_weekend < lunch < dinner < sleep")
-        if self.sleep < time(19, 0):
-            raise ValueError("sleep must be 19:00 or later (nights past midnight not modelled)")
+        late = self.sleep <= time(3, 0)
+        if not (max(self.wake_weekday, self.wake_weekend) < self.lunch < self.dinner):
+            raise ValueError("need wake_weekday/wake_weekend < lunch < dinner")
+        if not late and not self.dinner < self.sleep:
+            raise ValueError("need dinner < sleep")
+        if not late and self.sleep < time(19, 0):
+            raise ValueError("sleep must be 19:00-03:00 (00:00-03:00 means after midnight)")
         return self
 
     @classmethod
     def sample(cls, rng: random.Random) -> Routine:
         """A plausible routine for an older person living alone, drawn from ``rng``."""
-        wake = min(max(rng.gauss(6 * 60, 40), 4 * 60 + 30), 8 * 60)
+        # About one in eight keeps late hours: up after eight, to bed after midnight.
+        owl = rng.random() < 0.12
+        if owl:
+            wake = rng.uniform(8 * 60, 9 * 60 + 30)
+            bedtime = rng.uniform(24 * 60, 26 * 60 + 30)
+        else:
+            wake = min(max(rng.gauss(6 * 60, 40), 4 * 60 + 30), 8 * 60)
+            bedtime = min(max(rng.gauss(21 * 60 + 30, 40), 20 * 60), 23 * 60 + 30)
         visits = 0 if rng.random() < 0.5 else rng.randint(2, 5)
         return cls(
             wake_weekday=_clock(wake),
             wake_weekend=_clock(wake + rng.uniform(20, 70)),
             breakfast=_clock(wake + rng.uniform(30, 70)),
-            lunch=_clock(rng.gauss(12 * 60, 15)),
+            lunch=_clock(max(rng.gauss(12 * 60, 15), wake + 150)),
             dinner=_clock(rng.gauss(18 * 60, 20)),
-            sleep=_clock(min(max(rng.gauss(21 * 60 + 30, 40), 20 * 60), 23 * 60 + 30)),
+            sleep=_clock(bedtime),
             jitter_min=rng.uniform(10, 35),
             morning_radio=rng.random() < 0.7,
             afternoon_music=rng.random() < 0.4,
@@ -191,7 +211,9 @@ class Routine(BaseModel):
             phone_checks_per_day=rng.uniform(2, 15),
             calls_per_day=rng.uniform(0.3, 3),
             senior_centre_days=frozenset(rng.sample(range(5), visits)),
-            night_trip_prob=rng.uniform(0.2, 0.9),
+            night_trip_prob=rng.uniform(0.4, 0.95),
+            extra_night_trips=rng.uniform(0, 0.8),
+            nap=rng.random() < 0.4,
             sunday_outing_prob=rng.uniform(0, 0.7),
             market_prob=rng.uniform(0.1, 0.4),
         )
@@ -242,6 +264,14 @@ class HospitalStay(_When):
     kind: Literal["hospital_stay"]
     duration: timedelta
     takes_phone: bool = Field(True, description="the phone goes along and stays in use")
+    announced: bool = Field(True, description="someone sets away mode; false: nobody does")
+
+
+class NightsAway(_When):
+    """Nights at a child's home, nobody setting away mode; the phone goes along."""
+
+    kind: Literal["nights_away"]
+    duration: timedelta
 
 
 class PhoneLeftAtHome(_When):
@@ -294,12 +324,49 @@ IncidentSpec = Annotated[
     | EmergencyCall
     | EmergencyThenCancel
     | HospitalStay
+    | NightsAway
     | PhoneLeftAtHome
     | SpeakerUnplugged
     | SlowDecline,
     Field(discriminator="kind"),
 ]
 FaultSpec = Annotated[Battery | WifiDrop | PowerCut, Field(discriminator="kind")]
+
+
+class Home(BaseModel):
+    """What else lives in the household: things that make signals the resident did not."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pet: bool = Field(False, description="a cat or dog sets off the motion sensor now and then")
+    radio_timer: time | None = Field(None, description="the speaker plays the radio at this time")
+    rice_cooker_timer: time | None = Field(None, description="a plug switches on at this time")
+    leaky_phone: bool = Field(False, description="the app reports a ringing phone as screen use")
+    tv_flicker: bool = Field(False, description="a TV left on hovers at the plug's threshold")
+    carer_days: frozenset[Annotated[int, Field(ge=0, le=6)]] = Field(
+        frozenset(), description="weekdays (Monday=0) a home-care worker visits 10:00-13:00"
+    )
+    family_visit_prob: float = Field(0.0, ge=0, le=1, description="family on a weekend afternoon")
+    hears: float = Field(1.0, ge=0, le=1, description="chance the speaker hears a call for help")
+
+    _times = field_validator("radio_timer", "rice_cooker_timer", mode="before")(_no_bare_numbers)
+
+    @classmethod
+    def sample(cls, rng: random.Random) -> Home:
+        """A household's others, drawn from ``rng``: most homes have none of them."""
+        carer = rng.random() < 0.15  # 장기요양 방문요양: a few mornings a week
+        return cls(
+            pet=rng.random() < 0.12,
+            radio_timer=_clock(rng.uniform(5 * 60, 7 * 60)) if rng.random() < 0.1 else None,
+            rice_cooker_timer=(
+                _clock(rng.uniform(5 * 60, 6 * 60 + 30)) if rng.random() < 0.15 else None
+            ),
+            leaky_phone=rng.random() < 0.2,
+            tv_flicker=rng.random() < 0.2,
+            carer_days=frozenset(rng.sample(range(5), rng.randint(2, 5))) if carer else frozenset(),
+            family_visit_prob=rng.uniform(0, 0.3),
+            hears=rng.uniform(0.7, 0.95),
+        )
 
 
 class Household(BaseModel):
@@ -311,6 +378,7 @@ class Household(BaseModel):
     devices: DeviceMix = "speaker"
     routine: Routine | None = Field(None, description="none = drawn from the seed")
     seed: int | None = Field(None, description="overrides the run's seed for this household")
+    home: Home = Field(default_factory=Home)
     incidents: tuple[IncidentSpec, ...] = ()
     faults: tuple[FaultSpec, ...] = ()
 
@@ -398,6 +466,9 @@ class Incident:
     end: datetime | None = None
     device: str | None = None
     away_until: datetime | None = None
+    found_by: str | None = None
+    """Who ended it without the system: ``visitor`` (a carer or family found the resident),
+    ``someone`` (an unnamed person, the spec's duration); None if nobody did."""
 
 
 def expand_heartbeats(events: Iterable[SimEvent]) -> Iterator[SimEvent]:
@@ -461,9 +532,11 @@ class Simulation:
         self.routine = household.routine or Routine.sample(self._rng("routine"))
         self.t0 = int(datetime.combine(start, time(0), KST).timestamp())
         self.t_end = self.t0 + days * DAY_S
+        self.t_stop = self.t_end
         self.ground_truth: list[Incident] = []
-        # Local day start -> (wake, sleep, outings), filled as events() builds each day.
-        self.days_lived: dict[int, tuple[int, int, list[tuple[int, int]]]] = {}
+        # Local day start -> (wake, sleep, outings, previous bedtime), filled as events()
+        # builds each day.
+        self.days_lived: dict[int, tuple[int, int, list[tuple[int, int]], int]] = {}
         self._plan()
 
     def _rng(self, stream: str) -> random.Random:
@@ -481,6 +554,8 @@ class Simulation:
 
     def _plan(self) -> None:
         self.devices = DEVICE_MIXES[self.household.devices]
+        self.sensor_kit = SENSOR_KITS.get(self.household.devices, frozenset())
+        self.visits = self._plan_visits()
         self.incapable: list[tuple[int, int]] = []
         self.away: list[_Away] = []
         self.dead: dict[str, list[tuple[int, int]]] = {d: [] for d in self.devices}
@@ -493,7 +568,7 @@ class Simulation:
             self._plan_incident(n, inc)
         for fault in self.household.faults:
             self._plan_fault(fault)
-        self.down = {d: _union(self.dead[d] + self.buffered[d]) for d in self.devices}
+        self.down = {d: union(self.dead[d] + self.buffered[d]) for d in self.devices}
         self.battery_low = [
             (self._abs(f) - 3 * DAY_S, self._abs(f))
             for f in self.household.faults
@@ -514,24 +589,34 @@ class Simulation:
         t = self._abs(inc)
         if isinstance(inc, Fall):
             end = self._end(t, inc.duration)
+            found_by = None if end is None else "someone"
+            visit = next((a for a, _ in self.visits if a > t), None)
+            if visit is not None and (end is None or visit < end):
+                end, found_by = visit, "visitor"
             self.incapable.append((t, _FOREVER if end is None else end))
             if inc.detected:
                 self.emergencies.append((t + 5, "sensors", "fall", self._eid(n), None, None))
-            self._truth("fall", t, end)
+            self._truth("fall", t, end, found_by=found_by)
         elif isinstance(inc, EmergencyCall | EmergencyThenCancel):
             dev, trigger = self._emergency_device(inc.device)
             eid = self._eid(n)
-            self.emergencies.append((t, dev, trigger, eid, inc.text, None))
+            heard = self._heard(t, dev, n)
+            if heard is not None:
+                self.emergencies.append((heard, dev, trigger, eid, inc.text, None))
             end = None
             if isinstance(inc, EmergencyThenCancel):
                 end = t + int(inc.cancel_after.total_seconds())
-                self.emergencies.append((end, dev, trigger, f"{eid}-c", None, eid))
+                if heard is not None:
+                    cancel = (max(end, heard + 10), dev, trigger, f"{eid}-c", None, eid)
+                    self.emergencies.append(cancel)
             self._truth(inc.kind, t, end, device=dev)
-        elif isinstance(inc, HospitalStay | PhoneLeftAtHome):
+        elif isinstance(inc, HospitalStay | PhoneLeftAtHome | NightsAway):
             end = t + int(inc.duration.total_seconds())
-            along = isinstance(inc, HospitalStay) and inc.takes_phone
+            along = isinstance(inc, NightsAway) or (
+                isinstance(inc, HospitalStay) and inc.takes_phone
+            )
             self.away.append(_Away(t, end, along))
-            away_until = self._dt(end) if isinstance(inc, HospitalStay) else None
+            away_until = self._dt(end) if isinstance(inc, HospitalStay) and inc.announced else None
             self._truth(inc.kind, t, end, away_until=away_until)
         elif isinstance(inc, SpeakerUnplugged):
             end = self._end(t, inc.duration)
@@ -560,6 +645,41 @@ class Simulation:
                 self.dead[dev].append((t, end))
             self._truth("power_cut", t, end)
 
+    def _heard(self, t: int, dev: str, n: int) -> int | None:
+        """When a call for help reaches the hub: a speaker may not catch it (distance, dialect,
+        the TV), and the resident tries again up to twice, a minute or two apart."""
+        if dev != "speaker":
+            return t
+        rng = self._rng(f"heard:{n}")
+        for attempt in range(3):
+            if rng.random() < self.household.home.hears:
+                return t
+            if attempt < 2:
+                t += rng.randint(60, 150)
+        return None
+
+    def _plan_visits(self) -> list[tuple[int, int]]:
+        """Visitors: a home-care worker on their weekdays, family on some weekend afternoons."""
+        home, rng = self.household.home, self._rng("visits")
+        out = []
+        for d in range(self.days):
+            day0 = self.t0 + d * DAY_S
+            weekday = (self.start + timedelta(days=d)).weekday()
+            if weekday in home.carer_days:
+                a = day0 + 10 * 3600 + rng.randint(-900, 900)
+                out.append((a, a + 3 * 3600))
+            if weekday >= 5 and rng.random() < home.family_visit_prob:
+                a = day0 + 14 * 3600 + rng.randint(0, 7200)
+                out.append((a, a + rng.randint(3600, 3 * 3600)))
+        return out
+
+    def visits_on(self, day0: int) -> list[tuple[int, int]]:
+        return [(a, b) for a, b in self.visits if day0 <= a < day0 + DAY_S]
+
+    def incapable_since(self, a: int, b: int) -> int | None:
+        """When the resident became unable to move within [a, b), if they did."""
+        return next((s for s, _ in self.incapable if a <= s < b), None)
+
     def _eid(self, n: int) -> str:
         return f"e-{self.household.resident}-{n}"
 
@@ -584,10 +704,13 @@ class Simulation:
         }
         resident = self.household.resident
         dt = datetime.fromtimestamp
+        sleep_min = _minutes(self.routine.sleep) - (0 if self.routine.sleep < time(12) else 1440)
+        prev_sleep = self.t0 + sleep_min * 60
         for d in range(self.days):
             day0 = self.t0 + d * DAY_S
             day1 = day0 + DAY_S
-            recs = _DayBuilder(self, day_rng, seq, d, day0).build(next_hb)
+            recs = DayBuilder(self, day_rng, seq, d, day0, prev_sleep).build(next_hb)
+            prev_sleep = self.days_lived[day0][1]
             for rec in recs:
                 if rec[0] >= day1:
                     heapq.heappush(pending, rec)
@@ -610,15 +733,7 @@ class Simulation:
         :meth:`events` (a run asks about the present, which it has already read past).
         """
         t = int(at.timestamp())
-        lived = self.days_lived.get(t - (t - self.t0) % DAY_S)
-        if device not in self.devices or device == "phone" or lived is None:
-            return None
-        wake, sleep, outings = lived
-        if not wake <= t < sleep or any(a < t < b for a, b in outings):
-            return None
-        if any(a <= t < b for a, b in self.incapable) or any(
-            a.start < t < a.end for a in self.away
-        ):
+        if device not in self.devices or device == "phone" or not self.awake_at_home(t):
             return None
         if any(a <= t < b for a, b in self.down[device]):
             return None
@@ -627,26 +742,58 @@ class Simulation:
             return None
         return datetime.fromtimestamp(t + rng.randint(20, 180), UTC)
 
+    def _lived(self, t: int) -> tuple[int, int, list[tuple[int, int]], int] | None:
+        """The day whose waking hours or night before contain ``t``."""
+        day0 = t - (t - self.t0) % DAY_S
+        for start in (day0, day0 - DAY_S):
+            lived = self.days_lived.get(start)
+            if lived is not None and lived[3] <= t < lived[1]:
+                return lived
+        return None
+
+    def away_until(self, t: int) -> int | None:
+        """The end of the absence (a stay away from home) ``t`` falls in, if any."""
+        return next((a.end for a in self.away if a.start < t < a.end), None)
+
+    def able(self, t: int) -> bool:
+        return not any(a <= t < b for a, b in self.incapable)
+
+    def home(self, t: int) -> bool:
+        lived = self._lived(t)
+        outings = lived[2] if lived is not None else []
+        return not any(a < t < b for a, b in outings) and not any(
+            a.start < t < a.end for a in self.away
+        )
+
+    def awake_at_home(self, t: int) -> bool:
+        """Awake (not asleep or napping), at home and able to answer. The day must have been
+        generated by :meth:`events` already."""
+        lived = self._lived(t)
+        if lived is None or not lived[0] <= t < lived[1]:
+            return False
+        return self.able(t) and self.home(t)
+
+    def answers_phone(self, t: int) -> bool:
+        """Whether the resident picks up a call at ``t``: able, and at home or carrying the
+        phone (a 2G phone goes along more often than not), awake or woken by it."""
+        if not self.able(t):
+            return False
+        rng = self._rng(f"phone:{t}")
+        away = next((a for a in self.away if a.start < t < a.end), None)
+        if away is not None:
+            return away.phone_along and rng.random() < 0.9
+        if not self.home(t) and rng.random() >= 0.7:
+            return False
+        lived = self._lived(t)
+        asleep = lived is None or not lived[0] <= t < lived[1]
+        return rng.random() < (0.6 if asleep else 0.95)
+
     def vitality(self, t: int) -> float:
         """1.0 normally; falls linearly to the decline's floor (epoch seconds ``t``)."""
         if self.decline is None or t < self.decline[0]:
             return 1.0
         start, over, floor = self.decline
         return 1.0 - (1.0 - floor) * min(1.0, (t - start) / over)
-
-
-def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(spans):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
-def _overlapping(spans: Iterable[tuple[int, int]], a: int, b: int) -> list[tuple[int, int]]:
-    return [(s, e) for s, e in spans if s < b and e > a]
 
 
 def _to_event(rec: tuple[Any, ...], resident: str, dt: Any) -> SimEvent:
@@ -683,252 +830,6 @@ def _to_event(rec: tuple[Any, ...], resident: str, dt: Any) -> SimEvent:
     )
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
-    # Knuth's method: the means here are small (< 30), where it is exact and fast enough.
-    limit, k, p = math.exp(-lam), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
-
-
-class _DayBuilder:
-    """Builds one local day's records: signals from the routine, then faults and incidents."""
-
-    def __init__(
-        self, sim: Simulation, rng: random.Random, seq: Iterator[int], d: int, day0: int
-    ) -> None:
-        self.sim = sim
-        self.rng = rng
-        self.seq = seq
-        self.day0 = day0
-        self.day1 = day0 + DAY_S
-        day = sim.start + timedelta(days=d)
-        self.weekday = day.weekday()
-        # A public holiday (설날, 추석, 어린이날 …) is lived like a Sunday: the 경로당 is
-        # closed, people sleep in and the family calls.
-        self.holiday = day in public_holidays("KR", day.year)
-        self.weekend = self.weekday >= 5 or self.holiday
-        self.vit = sim.vitality(day0 + DAY_S // 2)
-        # (window, device, source) -> [latest signal t, count]
-        self.sig: dict[tuple[int, str, str], list[int]] = {}
-
-    def add(self, t: int, dev: str, src: str, n: int = 1) -> None:
-        key = (t // FOLD_S, dev, src)
-        cur = self.sig.get(key)
-        if cur is None:
-            self.sig[key] = [t, n]
-        else:
-            cur[1] += n
-            cur[0] = max(cur[0], t)
-
-    def slots(self, a: int, b: int, p: float, dev: str, src: str, most: int = 1) -> None:
-        """Each 10-minute window in [a, b) has a signal with probability p (1..most folded)."""
-        rnd = self.rng.random
-        for w in range(max(a, self.day0) // FOLD_S, min(b, self.day1) // FOLD_S):
-            if rnd() < p:
-                self.add(w * FOLD_S + int(rnd() * FOLD_S), dev, src, 1 + int(rnd() * most))
-
-    def scatter(self, n: int, a: int, b: int, dev: str, src: str, most: int = 1) -> None:
-        rnd = self.rng.random
-        for _ in range(n):
-            self.add(a + int(rnd() * (b - a)), dev, src, 1 + int(rnd() * most))
-
-    def build(self, next_hb: dict[str, int]) -> list[tuple[Any, ...]]:
-        sim, r, rng, day0 = self.sim, self.sim.routine, self.rng, self.day0
-        lost = 1.0 - self.vit
-        jitter = r.jitter_min * 60
-        wake_min = _minutes(r.wake_weekend if self.weekend else r.wake_weekday)
-        wake = day0 + wake_min * 60 + int(rng.gauss(0, jitter) + lost * 5400)
-        sleep = day0 + _minutes(r.sleep) * 60 + int(rng.gauss(0, jitter) - lost * 3600)
-        sleep = max(sleep, wake + 4 * 3600)
-        self.outings = self._outings(wake, sleep)
-        sim.days_lived[day0] = (wake, sleep, self.outings)
-        if "sensors" in sim.devices:
-            self._sensors(wake, sleep)
-        if "speaker" in sim.devices:
-            self._speaker(wake, sleep)
-        if "phone" in sim.devices:
-            self._phone(wake, sleep)
-        recs = self._deliver()
-        self._heartbeats(recs, next_hb)
-        return recs
-
-    def _outings(self, wake: int, sleep: int) -> list[tuple[int, int]]:
-        r, rng, day0, vit = self.sim.routine, self.rng, self.day0, self.vit
-        out: list[tuple[int, int]] = []
-        if not self.holiday and self.weekday in r.senior_centre_days and rng.random() < 0.85 * vit:
-            out.append(
-                (
-                    day0 + 13 * 3600 + int(rng.uniform(-900, 900)),
-                    day0 + 16 * 3600 + 1800 + int(rng.uniform(-1200, 1200)),
-                )
-            )
-        elif self.weekday == 6 and rng.random() < r.sunday_outing_prob * vit:
-            out.append((day0 + 9 * 3600 + 1800, day0 + 12 * 3600 + 1800))
-        elif rng.random() < r.market_prob * vit:
-            a = day0 + _minutes(r.lunch) * 60 + 3600 + int(rng.random() * 7200)
-            out.append((a, a + int(rng.uniform(3600, 7200))))
-        return [(a, b) for a, b in out if wake < a and b < sleep]
-
-    def _sensors(self, wake: int, sleep: int) -> None:
-        r, rng, day0, vit = self.sim.routine, self.rng, self.day0, self.vit
-        self.slots(wake, sleep, 0.7 * vit, "sensors", "motion", most=6)
-        if rng.random() < r.night_trip_prob:
-            t = day0 + 2 * 3600 + int(rng.random() * 9000)
-            self.add(t, "sensors", "motion", 2)
-        if rng.random() < 0.5 * vit:  # fetching the paper, taking out rubbish
-            self.add(wake + int(rng.uniform(600, 3600)), "sensors", "door")
-        for a, b in self.outings:
-            self.add(a, "sensors", "door")
-            self.add(b, "sensors", "door")
-        for away in self.sim.away:
-            for t in (away.start, away.end):
-                if day0 <= t < self.day1:
-                    self.add(t, "sensors", "door")
-        breakfast = max(day0 + _minutes(r.breakfast) * 60, wake + 1200)
-        for meal in (breakfast, day0 + _minutes(r.lunch) * 60, day0 + _minutes(r.dinner) * 60):
-            if rng.random() < 0.9:  # kettle or rice cooker
-                self.add(meal + int(rng.gauss(0, 900)), "sensors", "power")
-        if r.evening_tv:
-            self.slots(day0 + _minutes(r.dinner) * 60 + 1800, sleep - 900, 0.9, "sensors", "power")
-        if self.weekend:  # weekend afternoon TV instead of the senior centre
-            self.slots(day0 + 14 * 3600, day0 + 17 * 3600, 0.6 * vit, "sensors", "power")
-
-    def _speaker(self, wake: int, sleep: int) -> None:
-        r, rng, day0, vit = self.sim.routine, self.rng, self.day0, self.vit
-        if r.morning_radio:
-            self.slots(wake + 1200, wake + 6600, 0.9, "speaker", "speaker_use", most=3)
-        if r.afternoon_music and not self.weekend:
-            self.slots(
-                day0 + 14 * 3600,
-                day0 + 15 * 3600 + 1800,
-                0.8 * vit,
-                "speaker",
-                "speaker_use",
-                most=2,
-            )
-        if self.weekend:  # the long Sunday/Saturday radio programmes
-            self.slots(
-                day0 + 10 * 3600,
-                day0 + 11 * 3600 + 1800,
-                0.7 * vit,
-                "speaker",
-                "speaker_use",
-                most=2,
-            )
-        self.scatter(_poisson(rng, r.voice_per_day * vit), wake, sleep, "speaker", "voice", 2)
-
-    def _phone(self, wake: int, sleep: int) -> None:
-        r, rng, vit = self.sim.routine, self.rng, self.vit
-        calls = r.calls_per_day * (1.8 if self.weekend else 1.0) * vit
-        self.scatter(
-            _poisson(rng, r.phone_checks_per_day * vit), wake, sleep, "phone", "screen", most=3
-        )
-        self.scatter(_poisson(rng, calls), wake, sleep, "phone", "call")
-        if rng.random() < 0.2 * vit:
-            self.scatter(1, wake, sleep, "phone", "app")
-
-    # -- faults and incidents decide what each signal becomes
-
-    def _deliver(self) -> list[tuple[Any, ...]]:
-        sim, day0, day1, seq = self.sim, self.day0, self.day1, self.seq
-        outs = self.outings
-        incap = _overlapping(sim.incapable, day0, day1)
-        aways = [a for a in sim.away if a.start < day1 and a.end > day0]
-        dead = {d: _overlapping(s, day0, day1) for d, s in sim.dead.items()}
-        buf = {d: _overlapping(s, day0, day1) for d, s in sim.buffered.items()}
-        # Most days have at most an outing; only then is each signal checked against the rest.
-        simple = not (incap or aways or any(dead.values()) or any(buf.values()))
-        recs: list[tuple[Any, ...]] = []
-        for (_, dev, src), (t, n) in self.sig.items():
-            # Door signals mark the leaving and returning themselves, so they survive an
-            # absence that starts or ends at that very second.
-            home = dev != "phone"
-            if outs and home and src != "door" and any(a < t < b for a, b in outs):
-                continue
-            if simple:
-                recs.append((t, next(seq), "activity", dev, src, n, t))
-                continue
-            if incap and any(a <= t < b for a, b in incap):
-                continue
-            if aways and any(a.start < t < a.end and (home or not a.phone_along) for a in aways):
-                continue
-            at = self._fate(t, dev, dead, buf)
-            if at is not None:
-                recs.append((at, next(seq), "activity", dev, src, n, t))
-        self._device_records(recs, dead, buf)
-        return recs
-
-    def _device_records(
-        self,
-        recs: list[tuple[Any, ...]],
-        dead: dict[str, list[tuple[int, int]]],
-        buf: dict[str, list[tuple[int, int]]],
-    ) -> None:
-        """Emergencies (which fail or wait like any signal) and status changes at outages."""
-        sim, day0, day1, seq = self.sim, self.day0, self.day1, self.seq
-        for t, dev, trig, eid, text, cancel_of in sim.emergencies:
-            if day0 <= t < day1:
-                at = self._fate(t, dev, dead, buf)
-                if at is not None:
-                    recs.append((at, next(seq), "emergency", dev, trig, eid, text, cancel_of, t))
-        for dev, segs in sim.down.items():
-            for a, b in segs:
-                if day0 <= a < day1:
-                    recs.append((a, next(seq), "status", dev, "offline"))
-                if day0 <= b < day1 and b < sim.t_end:
-                    recs.append((b, next(seq), "status", dev, "online"))
-
-    def _fate(
-        self,
-        t: int,
-        dev: str,
-        dead: dict[str, list[tuple[int, int]]],
-        buf: dict[str, list[tuple[int, int]]],
-    ) -> int | None:
-        """When the hub gets a signal made at t: t, on reconnect, or never (None)."""
-        if any(a <= t < b for a, b in dead[dev]):
-            return None
-        if any(a <= t < b for a, b in buf[dev]):
-            for a, b in self.sim.down[dev]:
-                if a <= t < b:
-                    return b if b < self.sim.t_end else None
-        return t
-
-    def _heartbeats(self, recs: list[tuple[Any, ...]], next_hb: dict[str, int]) -> None:
-        sim, day0, day1 = self.sim, self.day0, self.day1
-        for dev in sim.devices:
-            battery = None
-            if dev == "sensors":
-                low = any(a <= day0 < b for a, b in sim.battery_low)
-                battery = 8 if low else 90 - (day0 - sim.t0) // (10 * DAY_S)
-            cursor = day0
-            for a, b in _overlapping(sim.down[dev], day0, day1):
-                self._span(recs, next_hb, dev, cursor, a, battery)
-                cursor = max(cursor, b)
-            self._span(recs, next_hb, dev, cursor, day1, battery)
-
-    def _span(
-        self,
-        recs: list[tuple[Any, ...]],
-        next_hb: dict[str, int],
-        dev: str,
-        a: int,
-        b: int,
-        battery: int | None,
-    ) -> None:
-        if a >= b:
-            return
-        # After an outage the agent beats as soon as it reconnects; otherwise the phase of
-        # its 300 s timer carries on across midnight.
-        nh = max(next_hb[dev], a)
-        if nh < b:
-            recs.append((nh, next(self.seq), "heartbeat", dev, b, battery))
-            nh += -(-(b - nh) // HEARTBEAT_S) * HEARTBEAT_S
-        next_hb[dev] = nh
-
-
 def simulate(household: Household, start: date, days: int, seed: int = 0) -> Simulation:
     """Plan ``household`` over ``days`` local days from ``start``; iterate it for events."""
     return Simulation(household, start, days, seed)
@@ -941,34 +842,36 @@ def random_household(
     devices: DeviceMix | None = None,
     rates: FaultRates | None = None,
 ) -> Household:
-    """A fleet member: a random device mix and routine, with faults drawn at ``rates``.
+    """A fleet member: a random device mix, routine and home, with faults drawn at ``rates``.
 
-    Mix shares follow the pilots: speakers are most common; a minority are 2G-phone users
-    with sensors only.
+    Mix shares follow the pilots: speakers are most common (alone, or with a smartphone);
+    2G-phone users get the cheap kit (door + plug) more often than the full one.
     """
     rng = random.Random(f"anbu-fleet:{seed}:{resident}")
     rates = rates or FaultRates()
     mix: DeviceMix = (
         devices
-        or rng.choices(("speaker", "speaker+phone", "sensors", "all"), weights=(40, 30, 15, 15))[0]
+        or rng.choices(("speaker", "speaker+phone", "kit", "sensors"), weights=(35, 30, 20, 15))[0]
     )
     faults: list[FaultSpec] = []
 
     def when() -> dict[str, Any]:
         return {"day": rng.randint(1, days), "at": _clock(rng.uniform(0, 24 * 60))}
 
-    for _ in range(_poisson(rng, rates.wifi_drop_per_day * days)):
+    for _ in range(poisson(rng, rates.wifi_drop_per_day * days)):
         hours = rng.uniform(0.25, 8)
         faults.append(WifiDrop(kind="wifi_drop", duration=timedelta(hours=hours), **when()))
-    for _ in range(_poisson(rng, rates.power_cut_per_day * days)):
+    for _ in range(poisson(rng, rates.power_cut_per_day * days)):
         hours = rng.uniform(0.5, 4)
         faults.append(PowerCut(kind="power_cut", duration=timedelta(hours=hours), **when()))
     if "sensors" in DEVICE_MIXES[mix] and rng.random() < rates.battery_per_sensor_day * days:
         faults.append(Battery(kind="battery", duration=timedelta(days=2), **when()))
+    routine = Routine.sample(rng)
     return Household(
         resident=resident,
         devices=mix,
-        routine=Routine.sample(rng),
+        routine=routine,
         seed=rng.randrange(2**31),
+        home=Home.sample(rng),
         faults=tuple(faults),
     )

@@ -32,7 +32,15 @@ from pydantic import BaseModel
 
 from alerts.actions import Action
 from alerts.engine import Escalation
-from alerts.inputs import Acknowledge, CheckinAnswer, Input, RegisterDevice, Resolve, Tick
+from alerts.inputs import (
+    Acknowledge,
+    CheckinAnswer,
+    Input,
+    RecordStep,
+    RegisterDevice,
+    Resolve,
+    Tick,
+)
 from alerts.policy import Policy
 from hub.mqtt import Incoming
 from hub.service import ConflictError, HubCore
@@ -46,9 +54,9 @@ from simulators.model import KST, Household, SimEvent, Simulation, simulate
 from simulators.virtual import (
     HouseholdResult,
     Responders,
-    _household_result,
     _Run,
     _span_heartbeat,
+    household_result,
 )
 
 __all__ = ["run_stored", "sim_incoming", "sim_payload"]
@@ -82,7 +90,7 @@ def run_stored(
         for hh in households:
             run = _StoredRun(simulate(hh, start, days, seed), policy, engine, core, responders)
             run.loop(coalesce=True)
-            out.append(_household_result(run, policy))
+            out.append(household_result(run, policy))
         return out
     finally:
         db.dispose()
@@ -143,8 +151,10 @@ class _RecordingCore(HubCore):
 
     def _carry_out(self, conn: Any, resident_id: str, action: Action, now: datetime) -> None:
         super()._carry_out(conn, resident_id, action, now)
-        if self.record is not None:
+        if self.record is not None and resident_id == self.recording:
             self.record(action, now)
+
+    recording: str | None = None
 
 
 class _StoredRun(_Run):
@@ -164,6 +174,7 @@ class _StoredRun(_Run):
         self.ids = itertools.count(1)
         self.batch: list[SimEvent] = []
         core.record = self.record
+        core.recording = self.resident
         core.register_resident(
             {
                 "id": self.resident,
@@ -184,7 +195,7 @@ class _StoredRun(_Run):
             case RegisterDevice():
                 self.core.register_device(self.resident, event.device, event.kind, now)
             case Tick():
-                self.core.run_due(now)
+                self.core.run_due(now, only=self.resident)
             case CheckinAnswer():
                 answer = ProtocolCheckinAnswer(
                     v=1,
@@ -196,7 +207,7 @@ class _StoredRun(_Run):
                 )
                 message = _delivered(self.resident, event.device, "checkin", answer, self.ids)
                 self.core.ingest([message], now)
-            case Acknowledge() | Resolve():
+            case Acknowledge() | Resolve() | RecordStep():
                 # Already closed by the resident's own activity: nothing left to do.
                 with contextlib.suppress(ConflictError):
                     self.core.operator_input(event.alert_id, event, now)
@@ -215,8 +226,13 @@ class _StoredRun(_Run):
         self.decide(Tick(), now)
 
     def hold(self, ev: SimEvent) -> None:
+        # Kept apart per local hour as in the bare run (its routine learns hour by hour).
+        hour = int(ev.device_ts.timestamp()) // 3600
+        if self.held_hour is not None and hour != self.held_hour:
+            self.flush()
+        self.held_hour = hour
         self.batch.append(ev)
-        self.held[ev.device] = (ev.at, ev.device_ts, ev.source or "unknown")
+        self.held[(ev.device, ev.source or "other")] = []
 
     def flush(self) -> None:
         if not self.batch:
@@ -225,6 +241,7 @@ class _StoredRun(_Run):
         self.core.ingest([self.incoming(ev) for ev in self.batch], self.batch[-1].at)
         self.batch.clear()
         self.held.clear()
+        self.held_hour = None
         self.refresh()
 
     # -- helpers
@@ -239,4 +256,6 @@ class _StoredRun(_Run):
         state = self.core.state_of(self.resident)
         if state is not None:
             self.state = state
-        self.next_due = self.core.next_due()
+        # This household's own steps (and digests): one that stopped early (a rescue) may
+        # leave steps behind in the shared file, which are not this run's to fire.
+        self.next_due = self.core.next_due(self.resident)

@@ -3,12 +3,10 @@
 Owns the fleet run: :func:`run_household` replays one :class:`~simulators.model.Simulation`
 through :meth:`alerts.engine.Escalation.decide`, merging three time-ordered sources in one
 loop (the household's :class:`~simulators.model.SimEvent` stream, the core's ``next_due``
-timer, and a small heap of things people do: the control centre acknowledging and closing an
-emergency, a guardian setting away mode for a hospital stay). It records every
-``OpenAlert``/``ChangeStage``/``Notify``/``QueueDigest``/``ResolveAlert`` with its virtual
-time and then scores the alerts against the model's ground truth: which incidents were
-detected and how fast, which alerts no incident explains (false alarms), and whether an
-official was ever paged outside working hours (the core must route those to the digest).
+timer, and what people do in reply, :class:`~simulators.people.People`: the centre working
+emergencies and inactivity alerts, guardians phoning and visiting, away mode set for an
+announced hospital stay). It records every alert, page, check-in and trend finding with its
+virtual time and scores them against the model's ground truth (:mod:`simulators.scoring`).
 
 Also owns the fleet population (:func:`population`: ``random_household`` plus seeded
 incidents, so every policy in a what-if sees the very same residents and incidents) and
@@ -19,21 +17,21 @@ Heartbeats are *not* expanded: each model span becomes one ``Heartbeat`` whose
 ``interval_s`` is stretched so the core's offline timer (``device_offline_after_heartbeats``
 missed intervals after the span start) falls exactly where it would with single beats, at
 the span's last beat + ``missed x 300 s``. See :func:`_span_heartbeat` for why that is safe.
-Activity is coalesced while no alert is open and every device is online (:func:`_quiet`):
-only each device's latest signal before the next timer or other input reaches the core,
-which gives the same alerts (a test compares) with ~6x fewer ``decide`` calls.
+Activity is coalesced while no alert is open and every device is online (:func:`_quiet`): a
+batch stays within one local hour with no half-hour gap inside, and reaches the core as its
+first signal and then each device and source's latest (the counts of the rest folded in),
+which gives the same alerts and the same learned routine (a test compares) with fewer
+``decide`` calls.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 import os
 import random
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from typing import Any
 from alerts.actions import (
     Action,
     ChangeStage,
+    NoteTrend,
     Notify,
     OpenAlert,
     QueueDigest,
@@ -50,7 +49,6 @@ from alerts.actions import (
 from alerts.calendar import WorkingCalendar
 from alerts.engine import Escalation
 from alerts.inputs import (
-    Acknowledge,
     Activity,
     CheckinAnswer,
     DeviceKind,
@@ -59,7 +57,6 @@ from alerts.inputs import (
     Heartbeat,
     Input,
     RegisterDevice,
-    Resolve,
     Tick,
 )
 from alerts.policy import DEFAULT_POLICY, Policy
@@ -69,11 +66,18 @@ from simulators.model import (
     HEARTBEAT_S,
     KST,
     Household,
-    Incident,
     SimEvent,
     Simulation,
     random_household,
     simulate,
+)
+from simulators.people import People, Responders
+from simulators.scoring import (
+    DETECTABLE,
+    AlertRecord,
+    HouseholdResult,
+    IncidentOutcome,
+    score,
 )
 
 __all__ = [
@@ -86,37 +90,15 @@ __all__ = [
     "IncidentRates",
     "Responders",
     "fleet_summary",
+    "household_result",
     "population",
     "run_fleet",
     "run_household",
 ]
 
-DEFAULT_START = date(2026, 11, 2)
-"""A Monday in Asia/Seoul; fixed so a seed names one set of figures (weekends, holidays)."""
-
-DETECTABLE = ("fall", "emergency_call", "emergency_then_cancel", "slow_decline")
-"""Incidents someone should be told about; time to detect is measured for these."""
-
-# Incidents after which the resident is fine: an alert during one is a false alarm, but the
-# report names the cause so a policy's noise can be told apart from its blind spots.
-_BENIGN = ("hospital_stay", "phone_left_at_home")
-# Device faults: they explain a monitoring_lost alert, nothing else.
-_DEVICE_FAULTS = ("speaker_unplugged", "battery", "wifi_drop", "power_cut")
-# Who counts as "told" for time to detect: the people who can go and look.
-_RESPONDERS = ("guardian", "control_center")
-
-
-@dataclass(frozen=True, slots=True)
-class Responders:
-    """How fast people act on alerts in the simulation.
-
-    Without a centre that acknowledges, an emergency re-alerts every ``emergency_ack_within``
-    for the rest of the run; real centres answer within a minute or two and close the alert
-    once they have spoken to the resident.
-    """
-
-    centre_ack_after: timedelta = timedelta(seconds=45)
-    centre_resolve_after: timedelta = timedelta(minutes=30)
+DEFAULT_START = date(2026, 12, 7)
+"""A Monday in Asia/Seoul; fixed so a seed names one set of figures. A 30-day run holds two
+public holidays (Christmas, New Year's Day), lived like Sundays."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,99 +112,10 @@ class IncidentRates:
     emergency_call: float = 0.03
     emergency_then_cancel: float = 0.06
     hospital_stay: float = 0.03
-    phone_left_at_home: float = 0.06
+    nights_away: float = 0.05
+    phone_left_at_home: float = 0.04
     speaker_unplugged: float = 0.03
     slow_decline: float = 0.01
-
-
-@dataclass(slots=True)
-class AlertRecord:
-    """One alert the core opened, and what happened to it, in virtual time."""
-
-    alert_id: str
-    kind: str
-    reason: str
-    opened_at: datetime
-    told: dict[str, datetime] = field(default_factory=dict)
-    """Role -> first time that role was told (an official's digest counts at delivery)."""
-    stages: list[tuple[str, datetime]] = field(default_factory=list)
-    pages: list[tuple[str, datetime]] = field(default_factory=list)
-    """Every Notify to a person, (role, when): time to detect looks past the first."""
-    resolved_at: datetime | None = None
-    resolved_reason: str | None = None
-    explained_by: str | None = None
-    """The ground-truth incident kind behind it; None means a false alarm from routine."""
-    false_alarm: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "alert_id": self.alert_id,
-            "kind": self.kind,
-            "reason": self.reason,
-            "opened_at": _iso(self.opened_at),
-            "told": {role: _iso(at) for role, at in sorted(self.told.items())},
-            "stages": [[stage, _iso(at)] for stage, at in self.stages],
-            "resolved_at": None if self.resolved_at is None else _iso(self.resolved_at),
-            "resolved_reason": self.resolved_reason,
-            "explained_by": self.explained_by,
-            "false_alarm": self.false_alarm,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentOutcome:
-    """A ground-truth incident and whether (and how fast) a responder was told."""
-
-    kind: str
-    start: datetime
-    end: datetime | None
-    detected: bool
-    time_to_detect_s: float | None
-    alert_id: str | None
-    under_open_alert: bool = False
-    """An alert of a matching kind was already open when the incident began."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "start": _iso(self.start),
-            "end": None if self.end is None else _iso(self.end),
-            "detected": self.detected,
-            "time_to_detect_s": self.time_to_detect_s,
-            "alert_id": self.alert_id,
-            "under_open_alert": self.under_open_alert,
-        }
-
-
-@dataclass(slots=True)
-class HouseholdResult:
-    """Everything one household's run produced, already scored against the ground truth."""
-
-    resident: str
-    devices: str
-    alerts: list[AlertRecord]
-    incidents: list[IncidentOutcome]
-    official_pages_out_of_hours: int
-    decide_calls: int
-    sim_events: int
-    checkins_answered: int = 0
-
-    @property
-    def false_alarms(self) -> list[AlertRecord]:
-        return [a for a in self.alerts if a.false_alarm]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "resident": self.resident,
-            "devices": self.devices,
-            "alerts": [a.to_json() for a in self.alerts],
-            "incidents": [i.to_json() for i in self.incidents],
-            "false_alarms": len(self.false_alarms),
-            "official_pages_out_of_hours": self.official_pages_out_of_hours,
-            "decide_calls": self.decide_calls,
-            "sim_events": self.sim_events,
-            "checkins_answered": self.checkins_answered,
-        }
 
 
 @dataclass(slots=True)
@@ -297,9 +190,14 @@ def _draw_incident(
         # a day and a half, which is what makes a shorter guardian_after matter.
         if rng.random() < 0.5:
             spec["duration"] = f"PT{rng.randint(4, 36)}H"
-        spec["detected"] = "sensors" in have and rng.random() < 0.3
+        spec["detected"] = hh.devices in ("sensors", "all") and rng.random() < 0.3
     elif kind == "hospital_stay":
         spec["duration"] = f"P{rng.randint(2, 6)}D"
+        # Half the time nobody tells the hub: no away mode.
+        spec["announced"] = rng.random() < 0.5
+    elif kind == "nights_away":
+        spec["at"] = f"{rng.randint(13, 18):02d}:00"
+        spec["duration"] = f"PT{rng.randint(1, 3) * 24 - rng.randint(0, 6)}H"
     elif kind == "phone_left_at_home":
         spec["duration"] = f"PT{rng.randint(6, 20)}H"
     elif kind == "speaker_unplugged":
@@ -326,29 +224,41 @@ def run_household(
     the core's ``next_due`` (fed as ``Tick``). On a tie the input goes first: ``decide``
     applies it and then fires whatever is due at that same ``now``, as the hub would.
     ``coalesce=False`` feeds every activity signal on its own (slow; the tests compare).
+    The run stops early when people find the resident unable to get up (a rescue).
     """
     run = _Run(sim, policy, engine or Escalation(WorkingCalendar()), responders or Responders())
     run.loop(coalesce)
-    return _household_result(run, policy)
+    return household_result(run, policy)
 
 
-def _household_result(run: _Run, policy: Policy) -> HouseholdResult:
+def household_result(run: _Run, policy: Policy) -> HouseholdResult:
+    """The scored result of a finished run."""
     sim = run.sim
+    for alert_id, at in run.people.checked.items():
+        record = run.alerts.get(alert_id)
+        if record is not None:
+            record.checked_at = at
     records = sorted(run.alerts.values(), key=lambda a: (a.opened_at, a.alert_id))
     return HouseholdResult(
         resident=sim.household.resident,
         devices=sim.household.devices,
         alerts=records,
-        incidents=_score(records, sim.ground_truth, sim, policy),
+        incidents=score(records, sim.ground_truth, sim, policy),
         official_pages_out_of_hours=run.out_of_hours,
         decide_calls=run.calls,
         sim_events=run.n_events,
         checkins_answered=run.answered,
+        checkins=run.checkins,
+        guardian_sms=run.guardian_sms,
+        trends=run.trends,
+        rescued_at=run.people.rescued_at,
     )
 
 
-# A person's action: (when, tie-break, input; or None with away_until = a policy change).
-_PeopleItem = tuple[datetime, int, Input | None, datetime | None]
+# Held activity of one (device, source) within a batch: its latest delivery and device time,
+# and the count of its signals other than the batch's first.
+_Held = list[Any]
+_FOLD_GAP = timedelta(minutes=30)
 
 
 class _Run:
@@ -359,7 +269,6 @@ class _Run:
     ) -> None:
         self.sim = sim
         self.engine = engine
-        self.responders = responders
         self.t0 = datetime.combine(sim.start, time(0), KST).astimezone(UTC)
         self.t_end = self.t0 + timedelta(days=sim.days)
         self.state = ResidentState.new(sim.household.resident, policy, self.t0)
@@ -370,28 +279,29 @@ class _Run:
         self.calls = 0
         self.n_events = 0
         self.answered = 0
-        self.seq = itertools.count()
-        self.people: list[_PeopleItem] = []
-        # Activity held back while it can only move the inactivity basis (see _quiet):
-        # device -> (delivery time of its latest signal, latest device-clock time, source).
-        self.held: dict[str, tuple[datetime, datetime, str]] = {}
+        self.checkins: list[datetime] = []
+        self.guardian_sms: list[tuple[datetime, bool]] = []
+        self.trends: list[tuple[datetime, str]] = []
+        self.people = People(sim, responders)
+        # (device, source) -> [latest delivery, latest device time, count but the first's]
+        self.held: dict[tuple[str, str], _Held] = {}
+        self.held_first: SimEvent | None = None
+        self.held_hour: int | None = None
+        self.held_latest = self.t0
         for inc in sim.ground_truth:
             if inc.kind == "hospital_stay" and inc.away_until is not None:
                 # The guardian sets away mode as the stay begins; the hub applies a policy
                 # change to the stored state, not through decide.
-                self.later(inc.start, None, inc.away_until)
-
-    def later(self, at: datetime, inp: Input | None, away_until: datetime | None = None) -> None:
-        heapq.heappush(self.people, (at, next(self.seq), inp, away_until))
+                self.people.later(inc.start, None, inc.away_until)
 
     def loop(self, coalesce: bool) -> None:
         for dev in DEVICE_MIXES[self.sim.household.devices]:
             self.decide(RegisterDevice(dev, _DEVICE_KIND[dev]), self.t0)
         events: Iterator[SimEvent] = iter(self.sim.events())
         ev = next(events, None)
-        while True:
+        while self.people.rescued_at is None:
             t_ev = ev.at if ev is not None else None
-            t_people = self.people[0][0] if self.people else None
+            t_people = self.people.next_at()
             now = min(
                 (t for t in (t_ev, t_people, self.next_due) if t is not None and t < self.t_end),
                 default=None,
@@ -409,14 +319,20 @@ class _Run:
             elif self.held:
                 self.flush()  # it can move next_due, so choose the next step again
             elif t_people == now:
-                _, _, inp, away_until = heapq.heappop(self.people)
+                _, _, inp, away_until = self.people.pop()
                 if inp is None:
                     self.set_away(away_until, now)
-                else:
+                elif self._open(inp):
                     self.decide(inp, now)
+                    self.people.resolved(inp, now)
             else:
                 self.decide(Tick(), now)
         self.flush()
+
+    def _open(self, inp: Input) -> bool:
+        """People act on alerts that are still open (activity may have closed one)."""
+        alert_id = getattr(inp, "alert_id", None)
+        return alert_id is None or alert_id in self.state.alerts
 
     def feed(self, ev: SimEvent, now: datetime) -> None:
         """A device event, as it arrives."""
@@ -430,24 +346,54 @@ class _Run:
 
     def answer(self, checkin: SendCheckin, now: datetime) -> None:
         """The resident may answer the first speaker that asks (the model decides)."""
+        self.checkins.append(now)
         for device in checkin.devices:
             at = self.sim.checkin_answer(device, now)
             if at is not None and at < checkin.expires_at:
-                self.later(at, CheckinAnswer(device, at, checkin.request_id, answered=True))
+                self.people.later(at, CheckinAnswer(device, at, checkin.request_id, answered=True))
                 self.answered += 1
                 return
 
     def hold(self, ev: SimEvent) -> None:
-        prev = self.held.get(ev.device)
-        ts = ev.device_ts if prev is None else max(prev[1], ev.device_ts)
-        self.held[ev.device] = (ev.at, ts, ev.source or "unknown")
+        # A batch stays within one local hour and has no gap of half an hour or more inside,
+        # so folding it changes nothing the routine learns (hour bits, counts per part of
+        # the day, the gaps it scores are all between batches).
+        hour = int(ev.device_ts.timestamp()) // 3600
+        if self.held and (hour != self.held_hour or ev.device_ts - self.held_latest >= _FOLD_GAP):
+            self.flush()
+        if not self.held:
+            self.held_first = ev
+        self.held_hour = hour
+        self.held_latest = max(self.held_latest, ev.device_ts) if self.held else ev.device_ts
+        key = (ev.device, ev.source or "other")
+        held = self.held.get(key)
+        count = 0 if ev is self.held_first else ev.count
+        if held is None:
+            self.held[key] = [ev.at, ev.device_ts, count]
+        else:
+            held[0], held[1] = ev.at, max(held[1], ev.device_ts)
+            held[2] += count
 
     def flush(self) -> None:
-        # Each device's latest signal, at its own delivery time: the core ends up in the
-        # state it would reach from every signal one by one.
-        for dev, (at, ts, source) in sorted(self.held.items(), key=lambda kv: kv[1][0]):
-            self.decide(Activity(dev, ts, source), at)
+        # The batch's first signal as it came (the gap before it is what the routine scores),
+        # then each device and source's latest, carrying the counts of the rest.
+        if not self.held or self.held_first is None:
+            return
+        first = self.held_first
+        feed = [
+            (
+                first.at,
+                -1,
+                Activity(first.device, first.device_ts, first.source or "other", first.count),
+            )
+        ]
+        for n, ((dev, source), (at, ts, count)) in enumerate(self.held.items()):
+            if count or (dev, source) != (first.device, first.source or "other"):
+                feed.append((at, n, Activity(dev, ts, source, max(count, 1))))
         self.held.clear()
+        self.held_first = None
+        for at, _, activity in sorted(feed, key=lambda item: (item[0], item[1])):
+            self.decide(activity, at)
 
     def decide(self, event: Input, now: datetime) -> None:
         self.calls += 1
@@ -461,16 +407,19 @@ class _Run:
         if isinstance(action, SendCheckin):
             self.answer(action, now)
             return
+        if isinstance(action, NoteTrend):
+            self.trends.append((now, action.kind))
+            return
+        self.people.seen(action, now)
         if isinstance(action, OpenAlert):
             self.alerts[action.alert_id] = AlertRecord(
-                action.alert_id, action.kind, action.reason, now, stages=[(action.stage, now)]
+                action.alert_id,
+                action.kind,
+                action.reason,
+                now,
+                stages=[(action.stage, now)],
+                explanation=action.explanation,
             )
-            if action.kind == "emergency":
-                who = "sim-centre"
-                ack = Acknowledge(action.alert_id, who, "control_center")
-                self.later(now + self.responders.centre_ack_after, ack)
-                done = Resolve(action.alert_id, who, "resolved_by_phone")
-                self.later(now + self.responders.centre_resolve_after, done)
             return
         rec = self.alerts.get(getattr(action, "alert_id", ""))
         if rec is None:
@@ -478,6 +427,8 @@ class _Run:
         if isinstance(action, Notify):
             rec.told.setdefault(action.role, now)
             rec.pages.append((action.role, now))
+            if action.role == "guardian":
+                self.guardian_sms.append((now, action.kind == "emergency"))
             if action.role == "official" and not self.engine.calendar.is_working_time(now):
                 self.out_of_hours += 1
         elif isinstance(action, QueueDigest):
@@ -503,7 +454,7 @@ def _quiet(state: ResidentState) -> bool:
 
 def _to_input(ev: SimEvent, missed: int) -> Input:
     if ev.kind == "activity":
-        return Activity(ev.device, ev.device_ts, ev.source or "unknown")
+        return Activity(ev.device, ev.device_ts, ev.source or "other", ev.count)
     if ev.kind == "heartbeat":
         return Heartbeat(ev.device, ev.at, _span_heartbeat(ev, missed))
     if ev.kind == "status":
@@ -528,81 +479,6 @@ def _span_heartbeat(ev: SimEvent, missed: int) -> int:
     beats = max(1, math.ceil(span / ev.interval_s))
     last_beat = (beats - 1) * ev.interval_s
     return max(ev.interval_s, math.ceil((last_beat + missed * ev.interval_s) / missed))
-
-
-# ------------------------------------------------------------------------------ scoring
-
-
-def _score(
-    alerts: list[AlertRecord], truth: Sequence[Incident], sim: Simulation, policy: Policy
-) -> list[IncidentOutcome]:
-    """Match alerts to incidents; mark the rest as false alarms; time each detection.
-
-    An alert is explained by an incident when it opens inside the incident's window: from
-    its start to its end plus ``control_center_after`` (an inactivity alert counts T from
-    the last activity, which comes before a fall, so it can open long after the fall ended
-    only in that window). Emergency alerts match emergency incidents and detected falls;
-    inactivity alerts match falls and slow decline; monitoring_lost alerts match device faults.
-    Time to detect runs from the incident's start to the first page of a guardian or the
-    control centre about a matching alert, sent at or after that start.
-    """
-    grace = policy.control_center_after
-    end_of_run = datetime.combine(sim.start, time(0), KST).astimezone(UTC) + timedelta(
-        days=sim.days
-    )
-    wants = {
-        "emergency": {"fall", "emergency_call", "emergency_then_cancel"},
-        "inactivity": {"fall", "slow_decline", *_BENIGN},
-        "monitoring_lost": {*_DEVICE_FAULTS, "hospital_stay"},
-    }
-
-    def window(inc: Incident) -> tuple[datetime, datetime]:
-        end = inc.end or end_of_run
-        return inc.start, end + grace
-
-    for alert in alerts:
-        for inc in truth:
-            lo, hi = window(inc)
-            if inc.kind in wants.get(alert.kind, set()) and lo <= alert.opened_at <= hi:
-                alert.explained_by = inc.kind
-                break
-        alert.false_alarm = alert.explained_by is None or alert.explained_by in _BENIGN
-
-    outcomes = []
-    for inc in truth:
-        if inc.kind not in DETECTABLE:
-            continue
-        lo, hi = window(inc)
-        # Besides alerts opened in the window, an alert already open when the incident
-        # began (a false alarm the night before a fall) covers it too: the core keeps one
-        # inactivity alert at a time, so its later escalation is what reaches people.
-        covering = [
-            a
-            for a in alerts
-            if inc.kind in wants.get(a.kind, set())
-            and a.opened_at <= hi
-            and (a.opened_at >= lo or a.resolved_at is None or a.resolved_at > lo)
-        ]
-        pages = [
-            (at, a.alert_id)
-            for a in covering
-            for role, at in a.pages
-            if role in _RESPONDERS and at >= lo
-        ]
-        first = min(pages, default=None)
-        already = any(a.opened_at < lo for a in covering)
-        outcomes.append(
-            IncidentOutcome(
-                kind=inc.kind,
-                start=inc.start,
-                end=inc.end,
-                detected=first is not None,
-                time_to_detect_s=None if first is None else (first[0] - lo).total_seconds(),
-                alert_id=None if first is None else first[1],
-                under_open_alert=already,
-            )
-        )
-    return outcomes
 
 
 # -------------------------------------------------------------------------------- fleet

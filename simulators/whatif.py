@@ -39,13 +39,15 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from alerts.policy import DEFAULT_POLICY, Policy
+from simulators.model import KST
+from simulators.scoring import figures
 from simulators.virtual import (
     DEFAULT_START,
     DETECTABLE,
@@ -76,7 +78,12 @@ POLICY_KEYS = (
     "official_pages_out_of_hours",
     "alerts_opened",
     "decide_calls",
+    "learning",
+    "scored",
+    "by_mix",
 )
+MIXES = ("speaker", "speaker+phone", "kit", "sensors", "all")
+"""Device mixes reported apart (``kit``: a 2G phone with one door sensor and one plug)."""
 RECIPIENTS = ("guardian", "official", "control_center")
 
 
@@ -116,8 +123,13 @@ def run_whatif(
     seed: int,
     start: date = DEFAULT_START,
     workers: int | None = None,
+    score_from_day: int = 15,
 ) -> dict[str, Any]:
-    """Run one fleet under each policy and return the report (see the module docstring)."""
+    """Run one fleet under each policy and return the report (see the module docstring).
+
+    ``learning`` covers days 1 to ``score_from_day - 1`` (a routine is being learned),
+    ``scored`` and ``by_mix`` the days from ``score_from_day`` on.
+    """
     names = [p.name for p in policies]
     if len(set(names)) != len(names):
         raise ValueError(f"policy names must differ (file stems): {names}")
@@ -125,7 +137,7 @@ def run_whatif(
     rows = []
     for pf in policies:
         result = run_fleet(fleet, days, seed, pf.policy, start=start, workers=workers)
-        rows.append(_policy_row(pf, result))
+        rows.append(_policy_row(pf, result, score_from_day))
     return {
         "params": {
             "households": households,
@@ -133,12 +145,30 @@ def run_whatif(
             "seed": seed,
             "start": start.isoformat(),
             "household_months": round(households * days / 30, 3),
+            "score_from_day": score_from_day,
         },
         "policies": rows,
     }
 
 
-def _policy_row(pf: PolicyFile, fleet: FleetResult) -> dict[str, Any]:
+def _windows(fleet: FleetResult, score_from_day: int) -> dict[str, Any]:
+    """Figures for the learning days, the scored days, and the scored days per device mix."""
+    t0 = datetime.combine(fleet.start, time(0), KST)
+    split = t0 + timedelta(days=min(max(score_from_day, 1), fleet.days + 1) - 1)
+    end = t0 + timedelta(days=fleet.days)
+    by_mix = {
+        mix: figures([hh for hh in fleet.households if hh.devices == mix], split, end)
+        for mix in MIXES
+        if any(hh.devices == mix for hh in fleet.households)
+    }
+    return {
+        "learning": figures(fleet.households, t0, split),
+        "scored": figures(fleet.households, split, end),
+        "by_mix": by_mix,
+    }
+
+
+def _policy_row(pf: PolicyFile, fleet: FleetResult, score_from_day: int) -> dict[str, Any]:
     summary = fleet_summary(fleet)
     ttd: dict[str, list[float]] = {k: [] for k in DETECTABLE}
     counts: dict[str, list[int]] = {k: [0, 0, 0] for k in DETECTABLE}
@@ -186,6 +216,7 @@ def _policy_row(pf: PolicyFile, fleet: FleetResult) -> dict[str, Any]:
         "official_pages_out_of_hours": summary["official_pages_out_of_hours"],
         "alerts_opened": summary["alerts_opened"],
         "decide_calls": summary["decide_calls"],
+        **_windows(fleet, score_from_day),
     }
 
 
@@ -214,6 +245,44 @@ def write_report(report: dict[str, Any], out_dir: str | Path) -> tuple[Path, Pat
     return json_path, html_path
 
 
+SUMMARY_COLUMNS = (
+    "guardian false alarms /100 hm",
+    "falls told <= 24 h",
+    "fall delay median h",
+    "fall delay p90 h",
+    "checked median h",
+    "night guardian SMS",
+    "declines surfaced <= 7 d",
+    "emergency delay median s",
+    "check-ins /household-day",
+)
+
+
+def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(policy, mix, cells) for the scored days: overall first, then each device mix."""
+    out = []
+    for row in report["policies"]:
+        for mix, fig in [("overall", row["scored"]), *row["by_mix"].items()]:
+            falls, decl = fig["falls"], fig["slow_decline"]
+            cells = [
+                _cell(fig["false_alarms"]["per_100_household_months"]["guardian"]),
+                _cell(falls["told_within_24h_share"], "%"),
+                _cell(falls["delay_median_h"]),
+                _cell(falls["delay_p90_h"]),
+                _cell(falls["checked_median_h"]),
+                _cell(fig["night_guardian_sms_share"], "%"),
+                f"{decl['surfaced_within_7_days']}/{decl['count']}",
+                _cell(fig["emergencies"]["delay_median_s"]),
+                _cell(fig["checkins_per_household_day"]),
+            ]
+            out.append((row["name"], mix, cells))
+    return out
+
+
+def _cell(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:g}{unit}"
+
+
 def render_html(report: dict[str, Any]) -> str:
     """A self-contained page: parameters, a table per measure and three inline SVG plots."""
     params = report["params"]
@@ -234,6 +303,18 @@ def render_html(report: dict[str, Any]) -> str:
     for row in rows:
         over = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "(default)"
         parts.append(f"<tr><td>{esc(row['name'])}</td><td>{esc(over)}</td></tr>")
+    parts.append(
+        f"</table><h2>From day {params.get('score_from_day', 1)} on, per device mix</h2>"
+        "<table><tr><th>policy</th><th>mix</th>"
+        + "".join(f"<th>{esc(c)}</th>" for c in SUMMARY_COLUMNS)
+        + "</tr>"
+    )
+    for name, mix, values in summary_rows(report):
+        parts.append(
+            f"<tr><td>{esc(name)}</td><td>{esc(mix)}</td>"
+            + "".join(f"<td>{esc(c)}</td>" for c in values)
+            + "</tr>"
+        )
     parts.append("</table><h2>Incidents detected and time to detect</h2><table><tr>")
     parts.append(
         "<th>incident</th><th>policy</th><th>count</th><th>detected</th>"

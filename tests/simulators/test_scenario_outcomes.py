@@ -29,7 +29,7 @@ from hub.mqtt import Incoming
 from hub.service import HubCore
 from hub.settings import Settings
 from hub.store.db import migrate, open_engine
-from hub.store.tables import alert_timeline, alerts, digest_items, outbox
+from hub.store.tables import alert_timeline, alerts, digest_items, outbox, trend_findings
 from protocol import Emergency, to_json
 from protocol.topics import device_topic
 from simulators.model import Incident, Simulation, expand_heartbeats
@@ -464,14 +464,39 @@ def test_speaker_unplugged_with_other_devices_is_no_page(tmp_path: Path) -> None
 
 @outcome("slow_decline")
 def _slow_decline(tmp_path: Path) -> None:
-    # Alerts only if a 12 h gap appears; the decline never makes one (sensors pick up night
-    # trips and mornings), so the escalation rules stay silent for all 30 days: a trend
-    # report, not the inactivity rules, has to notice this resident.
+    # The fixed rule sees nothing while the decline is young (sensors still pick up night
+    # trips and mornings); only once activity is down to about a third do 12 h gaps appear.
+    # The trend charts (policy trend_watch) put it on the official's work list within two
+    # weeks, while it is still a lasting drop of a fifth or so.
     run = run_scenario("slow_decline", tmp_path)
-    assert _max_activity_gap(run.sim) < timedelta(hours=12)
-    assert run.alerts == []
-    assert run.sms == []
+    decline = run.incident("slow_decline")
+    young = decline.start + timedelta(days=10)
+    assert all(a.opened_at > young for a in run.alerts)
     assert run.checkins == [], "sensors only: no speaker to ask"
+    (tmp_path / "watched").mkdir()
+    watched = run_scenario("slow_decline", tmp_path / "watched", policy={"trend_watch": True})
+    with open_engine(f"sqlite:///{tmp_path / 'watched' / 'slow_decline.db'}").connect() as conn:
+        found = conn.execute(select(trend_findings)).all()
+        digest = conn.execute(select(digest_items).where(digest_items.c.alert_id == found[0].id))
+        queued = digest.all()
+    first = min(found, key=lambda f: f.detected_at)
+    assert decline.start < first.detected_at < decline.start + timedelta(days=14), first
+    assert first.kind == "activity_drop" and "활동 감소 추이" in first.detail
+    # The official's digest carries it; it is never an SMS of its own, never to a guardian.
+    assert [q.role for q in queued] == ["official"]
+    assert not [r for r in watched.sms if r.kind is None and r.role == "guardian"]
+
+
+@outcome("nights_away")
+def _nights_away(tmp_path: Path) -> None:
+    # Two nights at her son's without away mode: the speaker at home hears nothing, but the
+    # phone goes along and is used all day, so the hub keeps hearing from her: no page.
+    run = run_scenario("nights_away", tmp_path)
+    away = run.incident("nights_away")
+    assert away.away_until is None, "nobody told the hub"
+    assert _max_activity_gap(run.sim) < timedelta(hours=12)
+    assert run.alerts_of("inactivity") == []
+    assert run.told("guardian") == []
 
 
 def _monitoring_lost_and_restored(run: Outcome, kind: str) -> None:
