@@ -123,6 +123,55 @@ def plan(
     *,
     dark: bool = False,
 ) -> Plan:
+    """The next check-in and the alert time for the silence begun at ``basis`` (see
+    :func:`_plan`). Remembered per inputs: a heartbeat or a second look at the same silence
+    asks again what nothing has changed."""
+    routine = state.routine
+    key = (
+        state.resident,
+        basis,
+        has_speaker,
+        dark,
+        calendar,
+        state.policy,
+        state.last_own_activity_at,
+        state.last_source,
+        tuple(state.asked),
+        state.checkins_asked,
+        state.checkins_missed,
+        state.blackout_ended_at,
+        state.monitoring_since,
+        state.inactivity_reset_at,
+        _fingerprint(routine),
+    )
+    found = _PLANS.get(key)
+    if found is None:
+        found = _plan(state, basis, has_speaker, calendar, dark=dark)
+        if len(_PLANS) >= _PLANS_KEPT:
+            _PLANS.pop(next(iter(_PLANS)))
+        _PLANS[key] = found
+    return found
+
+
+# Memo of plans by everything a plan depends on: the whole routine (a profile changes once a
+# day) and the parts of the state that plan reads.
+_PLANS: dict[tuple[object, ...], Plan] = {}
+_PLANS_KEPT = 20_000
+
+
+def _fingerprint(routine: Routine) -> tuple[object, ...]:
+    # Every field, so a field added to Routine can never be left out of the memo's key.
+    return tuple(tuple(v) if isinstance(v, list) else v for v in routine.__dict__.values())
+
+
+def _plan(
+    state: ResidentState,
+    basis: datetime,
+    has_speaker: bool,
+    calendar: WorkingCalendar,
+    *,
+    dark: bool = False,
+) -> Plan:
     """The next check-in and the alert time for the silence begun at ``basis``.
 
     ``basis`` is the fixed rule's T (all signals, away mode and resets applied); the

@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -309,7 +310,7 @@ def _robust_mean(mean: int | None, spread: int, value: int, days: int) -> tuple[
 # --------------------------------------------------------------------------- asking
 
 
-def _rates(routine: Routine, rest: bool, own: bool) -> list[float]:
+def _rates(routine: Routine, rest: bool, own: bool) -> tuple[float, ...]:
     """lambda per hour (active hours per hour) for one kind of day and one channel."""
     if rest:
         mine = routine.rest_own if own else routine.rest
@@ -317,10 +318,19 @@ def _rates(routine: Routine, rest: bool, own: bool) -> list[float]:
         borrow = max(0, REST_BORROW_DAYS - routine.rest_days) / REST_BORROW_DAYS
         if routine.work_days == 0:
             borrow = 0.0
-        per_mille = [(1 - borrow) * m + borrow * o for m, o in zip(mine, other, strict=True)]
-    else:
-        per_mille = [float(p) for p in (routine.work_own if own else routine.work)]
-    return [-math.log(1.0 - min(p, _P_MAX) / 1000.0) for p in per_mille]
+        return _lambdas(tuple(mine), tuple(other), borrow)
+    return _lambdas(tuple(routine.work_own if own else routine.work), (), 0.0)
+
+
+@lru_cache(maxsize=8192)
+def _lambdas(mine: tuple[int, ...], other: tuple[int, ...], borrow: float) -> tuple[float, ...]:
+    # Cached: a profile changes once a day, and every decision about the resident asks.
+    per_mille = (
+        [(1 - borrow) * m + borrow * o for m, o in zip(mine, other, strict=True)]
+        if other
+        else [float(p) for p in mine]
+    )
+    return tuple(-math.log(1.0 - min(p, _P_MAX) / 1000.0) for p in per_mille)
 
 
 _HORIZON_H = 48
@@ -337,7 +347,7 @@ def _hourly(
     shift = int(offset.total_seconds()) if offset is not None else 0
     local_hour = (int(start.timestamp()) + shift) // 3600
     first_day, first_hour = divmod(local_hour, 24)
-    tables: dict[bool, list[float]] = {}
+    tables: dict[bool, tuple[float, ...]] = {}
     rates: list[float] = []
     for n in range(3):
         rest = rest_day(date.fromordinal(_EPOCH_ORDINAL + first_day + n))

@@ -98,7 +98,18 @@ class Trends(BaseModel):
     last_found: dict[str, date] = Field(default_factory=dict)
 
     def copy_mutable(self) -> Trends:
-        return self.model_copy(deep=True)
+        """A copy that shares nothing mutable (faster than a deep copy; add new fields here)."""
+        return self.model_copy(
+            update={
+                "activity": self.activity.model_copy(),
+                "night": self.night.model_copy(),
+                "nights": self.nights.model_copy(),
+                "parts_base": list(self.parts_base),
+                "parts_week": list(self.parts_week),
+                "week": list(self.week),
+                "last_found": dict(self.last_found),
+            }
+        )
 
 
 def daily(trends: Trends, figures: DayFigures) -> list[Finding]:

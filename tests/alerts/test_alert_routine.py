@@ -17,7 +17,7 @@ from alerts.actions import NoteTrend, Notify, OpenAlert, ResolveAlert, SendCheck
 from alerts.calendar import WorkingCalendar
 from alerts.clock import FakeClock
 from alerts.engine import Escalation
-from alerts.inactivity import routine_ready, unanswered_evidence
+from alerts.inactivity import plan, routine_ready, unanswered_evidence
 from alerts.inputs import Activity, CheckinAnswer, DeviceStatus, RegisterDevice, Tick
 from alerts.policy import DEFAULT_POLICY, Policy
 from alerts.routine import asleep_at, surprise
@@ -276,3 +276,16 @@ def test_routine_detection_never_alerts_later_than_the_fixed_caps(
     assert first_page is not None, "every silence is told within the caps"
     assert first_page - basis <= cap + timedelta(seconds=1)
     assert vr.send(Tick()) == ()
+
+
+def test_a_remembered_plan_is_never_another_routine_s() -> None:
+    # Two residents with the same id, day and silence but different profiles (two seeds of a
+    # what-if run) must each get their own plan; the memo once keyed on the day alone.
+    early, late = resident(), resident()
+    live_days(early, 15)
+    live_days(late, 15, until=(12, 0))
+    basis = datetime(2026, 11, 17, 13, 0, tzinfo=SEOUL)
+    assert early.state.routine.learned_days == late.state.routine.learned_days
+    first = plan(early.state, basis, False, WorkingCalendar())
+    second = plan(late.state, basis, False, WorkingCalendar())
+    assert first != second
