@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -40,6 +41,8 @@ class Incoming:
     qos: int
     retain: bool
     generation: int
+    received_at: datetime | None = None
+    """When the broker delivered it, if not now: a recorded trace replayed in virtual time."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator, Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -121,6 +122,15 @@ def _sqlite_stored_sql(count: int) -> str:
     )
 
 
+def _event_id(event: Event) -> str:
+    """The dedup id of a stored event: the protocol's ``id``; a status has none, so its state
+    and time stand for it (a retained status replayed by the broker is the same one)."""
+    body: Any = event.message
+    if event.kind == "status":
+        return f"status:{body.state}:{body.ts.isoformat()}"[:64]
+    return str(body.id)
+
+
 def _key(*parts: str) -> str:
     """Idempotency key: a digest, so phone numbers never appear in keys or logs."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
@@ -172,6 +182,10 @@ class HubCore:
         self._states: dict[str, ResidentState] = {}
         self._names: dict[str, str] = {}
         self._load_registry()
+        with self._engine.connect() as conn:
+            # Events keep the order they were taken in (an export replays them in it).
+            last = conn.execute(select(func.max(events.c.seq))).scalar()
+        self._seq = itertools.count((last or 0) + 1)
         # The link key is made (or read) in a transaction of its own, so a rolled-back batch
         # can never leave links signed with a key the database does not keep.
         with self._engine.begin() as conn:
@@ -376,19 +390,24 @@ class HubCore:
             self._metrics.add(tally)
 
     def _ingest_tx(self, batch: list[Incoming], now: datetime) -> None:
-        parsed = [parse(message.topic, message.payload, now=now) for message in batch]
+        # Each message at its own delivery time when it carries one (a replayed trace).
+        times = [message.received_at or now for message in batch]
+        parsed = [
+            parse(message.topic, message.payload, now=at)
+            for message, at in zip(batch, times, strict=True)
+        ]
         with self._unit(now) as (conn, work):
             work.stored = self._already_stored(conn, parsed)
-            for message, result in zip(batch, parsed, strict=True):
-                self._ingest_one(conn, message, result, now, work)
+            for message, result, at in zip(batch, parsed, times, strict=True):
+                self._ingest_one(conn, message, result, at, work)
 
     def _already_stored(
         self, conn: Connection, parsed: list[Event | Rejection]
     ) -> set[tuple[str, str, str]]:
         keys = [
-            (event.resident, event.device, cast(Any, event.message).id)
+            (event.resident, event.device, _event_id(event))
             for event in parsed
-            if isinstance(event, Event) and event.kind != "status"
+            if isinstance(event, Event)
         ]
         found: set[tuple[str, str, str]] = set()
         backend = conn.dialect.name
@@ -432,10 +451,9 @@ class HubCore:
                 f"device {parsed.device} is not registered for resident {parsed.resident}",
             )
             return
-        if parsed.kind == "status":
-            if not self._newer_status(conn, parsed, now):
-                return
-        elif not self._store_event(parsed, message, now, work):
+        if parsed.kind == "status" and not self._newer_status(conn, parsed, now):
+            return
+        if not self._store_event(parsed, message, now, work):
             return
         self._observed.append(parsed)
         core_input = to_input(parsed, now)
@@ -464,17 +482,20 @@ class HubCore:
     def _store_event(self, event: Event, message: Incoming, now: datetime, work: _Batch) -> bool:
         """Queue the event row unless ``(resident, device, id)`` was seen: the dedup rule."""
         body: Any = event.message
-        dedup = (event.resident, event.device, body.id)
+        dedup = (event.resident, event.device, _event_id(event))
         if dedup in work.seen or dedup in work.stored:
-            self._tally.duplicates[event.kind] += 1
+            if event.kind != "status":  # counted by _newer_status already
+                self._tally.duplicates[event.kind] += 1
             return False
         work.seen.add(dedup)
-        self._tally.events[event.kind] += 1
+        if event.kind != "status":
+            self._tally.events[event.kind] += 1
         work.event_rows.append(
             {
+                "seq": next(self._seq),
                 "resident_id": event.resident,
                 "device_id": event.device,
-                "event_id": body.id,
+                "event_id": dedup[2],
                 "kind": event.kind,
                 "ts": body.ts,
                 "received_at": now,
@@ -890,9 +911,40 @@ class HubCore:
         candidates = [t for t in (due, digest) if t is not None]
         return min(candidates) if candidates else None
 
-    def run_due(self, now: datetime, limit: int = 500, only: str | None = None) -> int:
+    def resident_ids(self) -> list[str]:
+        """Every registered resident."""
+        return sorted(self._names)
+
+    def due_of(self, resident_ids: Iterable[str]) -> dict[str, datetime | None]:
+        """Each resident's next due step (a replay schedules residents one by one)."""
+        wanted = list(resident_ids)
+        found: dict[str, datetime | None] = dict.fromkeys(wanted)
+        with self._engine.connect() as conn:
+            for start in range(0, len(wanted), _DEDUP_CHUNK):
+                chunk = wanted[start : start + _DEDUP_CHUNK]
+                rows = conn.execute(
+                    select(resident_state.c.resident_id, resident_state.c.next_due_at).where(
+                        resident_state.c.resident_id.in_(chunk)
+                    )
+                )
+                found.update({row.resident_id: row.next_due_at for row in rows})
+        return found
+
+    def next_digest(self) -> datetime | None:
+        """When the next digest falls due, if any waits."""
+        with self._engine.connect() as conn:
+            return conn.execute(
+                select(func.min(digest_items.c.deliver_at)).where(
+                    digest_items.c.delivered.is_(False)
+                )
+            ).scalar()
+
+    def run_due(
+        self, now: datetime, limit: int = 500, only: str | None = None, *, digests: bool = True
+    ) -> int:
         """Fire every resident step and digest due at ``now`` (of resident ``only`` alone
-        when given: a virtual-time run of one household); returns how many fired."""
+        when given, and no digest unless ``digests``: a virtual-time run scheduling residents
+        one by one); returns how many fired."""
         query = (
             select(resident_state.c.resident_id, resident_state.c.next_due_at)
             .where(resident_state.c.next_due_at <= now)
@@ -923,7 +975,8 @@ class HubCore:
                     )
                 continue
             fired += 1
-        fired += self._deliver_digests(now)
+        if digests:
+            fired += self._deliver_digests(now)
         return fired
 
     def _deliver_digests(self, now: datetime) -> int:

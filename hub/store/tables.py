@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ForeignKeyConstraint,
@@ -76,7 +77,9 @@ resident_state = Table(
     ForeignKeyConstraint(["resident_id"], ["residents.id"]),
 )
 
-# Every accepted device message, once: the primary key is the protocol's dedup key.
+# Every accepted device message, once: the primary key is the protocol's dedup key. A status
+# (retained; the Last Will) is kept too, with "status:{state}:{ts}" as its id. ``seq`` is the
+# order the hub took them in, so an exported trace replays in delivery order.
 events = Table(
     "events",
     metadata,
@@ -87,7 +90,9 @@ events = Table(
     Column("ts", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("payload", Text, nullable=False),
+    Column("seq", BigInteger),
     Index("ix_events_resident_ts", "resident_id", "ts"),
+    Index("ix_events_received", "received_at", "seq"),
 )
 
 dead_letters = Table(

@@ -21,7 +21,7 @@ from hub.mqtt import Incoming
 from hub.service import HubCore
 from hub.settings import Settings
 from hub.store.db import migrate, open_engine
-from hub.store.tables import devices, outbox
+from hub.store.tables import devices, events, outbox
 from tests.hub.support import KST
 
 # Friday 2026-09-18 … Monday 2026-09-28: a weekend, then 추석 (Sep 24–26) and a weekend.
@@ -148,6 +148,19 @@ def test_last_will_after_online_marks_device_offline(harness: Harness) -> None:
     # The same retained Will again (on a resubscribe) changes nothing.
     core.ingest([message], now())
     assert core.state_of("r2") == state
+    # Both statuses are kept as events, once each and in the order taken (an exported trace
+    # replays the device going offline).
+    with harness.engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.kind, events.c.event_id, events.c.seq)
+            .where(events.c.device_id == "spk")
+            .order_by(events.c.seq)
+        ).all()
+    assert [(row.kind, row.event_id.split(":")[1]) for row in rows] == [
+        ("status", "online"),
+        ("status", "offline"),
+    ]
+    assert rows[0].seq < rows[1].seq
 
 
 def _local(value: datetime) -> datetime:

@@ -1,4 +1,5 @@
-"""alerts carry a plain Korean explanation; trend findings for officials' work lists
+"""alerts carry a plain Korean explanation; trend findings for officials' work lists;
+events keep their delivery order (seq) and statuses
 
 Revision ID: 0005
 Revises: 0004
@@ -18,6 +19,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('seq', sa.BigInteger(), nullable=True))
+        batch_op.create_index('ix_events_received', ['received_at', 'seq'], unique=False)
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('explanation', sa.Text(), nullable=True))
     op.create_table(
@@ -42,3 +46,6 @@ def downgrade() -> None:
     op.drop_table('trend_findings')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_column('explanation')
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_received')
+        batch_op.drop_column('seq')
