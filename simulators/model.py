@@ -711,6 +711,8 @@ class Simulation:
             day1 = day0 + DAY_S
             recs = DayBuilder(self, day_rng, seq, d, day0, prev_sleep).build(next_hb)
             prev_sleep = self.days_lived[day0][1]
+            if d == 0:  # each agent announces itself (retained "online") as it connects
+                recs += [(self.t0, next(seq), "status", dev, "online") for dev in self.devices]
             for rec in recs:
                 if rec[0] >= day1:
                     heapq.heappush(pending, rec)

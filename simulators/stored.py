@@ -76,6 +76,7 @@ def run_stored(
     engine: Escalation,
     db_url: str,
     responders: Responders | None = None,
+    settings: Settings | None = None,
 ) -> list[HouseholdResult]:
     """Run ``households`` one after another through one HubCore on ``db_url``."""
     db = open_engine(db_url)
@@ -84,7 +85,8 @@ def run_stored(
         core = _RecordingCore(
             db,
             engine,
-            Settings(control_center_phones=[CENTRE_PHONE], supervisor_phones=[SUPERVISOR_PHONE]),
+            settings
+            or Settings(control_center_phones=[CENTRE_PHONE], supervisor_phones=[SUPERVISOR_PHONE]),
         )
         out = []
         for hh in households:
@@ -226,22 +228,17 @@ class _StoredRun(_Run):
         self.decide(Tick(), now)
 
     def hold(self, ev: SimEvent) -> None:
-        # Kept apart per local hour as in the bare run (its routine learns hour by hour).
-        hour = int(ev.device_ts.timestamp()) // 3600
-        if self.held_hour is not None and hour != self.held_hour:
-            self.flush()
-        self.held_hour = hour
+        # Batches bounded as in the bare run (see joins); every event goes in as it came.
+        self.held_latest = max(self.held_latest, ev.device_ts)
         self.batch.append(ev)
-        self.held[(ev.device, ev.source or "other")] = []
 
     def flush(self) -> None:
+        self.batch_open = False
         if not self.batch:
             return
         self.calls += 1
         self.core.ingest([self.incoming(ev) for ev in self.batch], self.batch[-1].at)
         self.batch.clear()
-        self.held.clear()
-        self.held_hour = None
         self.refresh()
 
     # -- helpers

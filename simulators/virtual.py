@@ -18,10 +18,11 @@ Heartbeats are *not* expanded: each model span becomes one ``Heartbeat`` whose
 missed intervals after the span start) falls exactly where it would with single beats, at
 the span's last beat + ``missed x 300 s``. See :func:`_span_heartbeat` for why that is safe.
 Activity is coalesced while no alert is open and every device is online (:func:`_quiet`): a
-batch stays within one local hour with no half-hour gap inside, and reaches the core as its
-first signal and then each device and source's latest (the counts of the rest folded in),
-which gives the same alerts and the same learned routine (a test compares) with fewer
-``decide`` calls.
+batch's first signal is decided as it comes; the signals after it are held while they fall
+in the same local hour with no half-hour gap and before the step that first signal left due,
+and reach the core as each device and source's latest (the counts of the rest folded in).
+That gives the same alerts and the same learned routine (a test compares, under both rules)
+with fewer ``decide`` calls.
 """
 
 from __future__ import annotations
@@ -285,7 +286,7 @@ class _Run:
         self.people = People(sim, responders)
         # (device, source) -> [latest delivery, latest device time, count but the first's]
         self.held: dict[tuple[str, str], _Held] = {}
-        self.held_first: SimEvent | None = None
+        self.batch_open = False
         self.held_hour: int | None = None
         self.held_latest = self.t0
         for inc in sim.ground_truth:
@@ -309,15 +310,10 @@ class _Run:
             if now is None:
                 break
             if ev is not None and t_ev == now:
-                self.n_events += 1
-                if coalesce and ev.kind == "activity" and _quiet(self.state):
-                    self.hold(ev)
-                else:
-                    self.flush()
-                    self.feed(ev, now)
-                ev = next(events, None)
-            elif self.held:
-                self.flush()  # it can move next_due, so choose the next step again
+                if self.take(ev, now, coalesce):
+                    ev = next(events, None)
+            elif self.batch_open:
+                self.flush()  # a step or an action comes first: what is held goes in now
             elif t_people == now:
                 _, _, inp, away_until = self.people.pop()
                 if inp is None:
@@ -328,6 +324,22 @@ class _Run:
             else:
                 self.decide(Tick(), now)
         self.flush()
+
+    def take(self, ev: SimEvent, now: datetime, coalesce: bool) -> bool:
+        """Feed, hold or start a batch with a device event; False when what is held had to
+        be decided first (it may move the next step), and the loop must choose again."""
+        quiet = coalesce and ev.kind == "activity" and _quiet(self.state)
+        if self.batch_open and not (quiet and self.joins(ev)):
+            self.flush()
+            return False
+        self.n_events += 1
+        if not quiet:
+            self.feed(ev, now)
+        elif self.batch_open:
+            self.hold(ev)
+        else:
+            self.open_batch(ev, now)
+        return True
 
     def _open(self, inp: Input) -> bool:
         """People act on alerts that are still open (activity may have closed one)."""
@@ -354,44 +366,44 @@ class _Run:
                 self.answered += 1
                 return
 
+    def joins(self, ev: SimEvent) -> bool:
+        """Whether ``ev`` may be held in the open batch: the same local hour, no half-hour gap
+        (so folding changes nothing the routine learns: hour bits, counts per part of the
+        day; the gaps it scores are all between batches), and before the next step that the
+        batch's first signal left due (so no step that signal planned is passed over)."""
+        return (
+            int(ev.device_ts.timestamp()) // 3600 == self.held_hour
+            and ev.device_ts - self.held_latest < _FOLD_GAP
+            and (self.next_due is None or ev.at < self.next_due)
+        )
+
+    def open_batch(self, ev: SimEvent, now: datetime) -> None:
+        """Decide a batch's first signal as it comes (the gap before it is what the routine
+        scores, and it plans the next step); later ones are held while they join."""
+        self.feed(ev, now)
+        self.batch_open = True
+        self.held_hour = int(ev.device_ts.timestamp()) // 3600
+        self.held_latest = ev.device_ts
+
     def hold(self, ev: SimEvent) -> None:
-        # A batch stays within one local hour and has no gap of half an hour or more inside,
-        # so folding it changes nothing the routine learns (hour bits, counts per part of
-        # the day, the gaps it scores are all between batches).
-        hour = int(ev.device_ts.timestamp()) // 3600
-        if self.held and (hour != self.held_hour or ev.device_ts - self.held_latest >= _FOLD_GAP):
-            self.flush()
-        if not self.held:
-            self.held_first = ev
-        self.held_hour = hour
-        self.held_latest = max(self.held_latest, ev.device_ts) if self.held else ev.device_ts
+        self.held_latest = max(self.held_latest, ev.device_ts)
         key = (ev.device, ev.source or "other")
         held = self.held.get(key)
-        count = 0 if ev is self.held_first else ev.count
         if held is None:
-            self.held[key] = [ev.at, ev.device_ts, count]
+            self.held[key] = [ev.at, ev.device_ts, ev.count]
         else:
             held[0], held[1] = ev.at, max(held[1], ev.device_ts)
-            held[2] += count
+            held[2] += ev.count
 
     def flush(self) -> None:
-        # The batch's first signal as it came (the gap before it is what the routine scores),
-        # then each device and source's latest, carrying the counts of the rest.
-        if not self.held or self.held_first is None:
-            return
-        first = self.held_first
+        """Close the batch: each device and source's latest signal, carrying the counts of
+        the rest, in the order they came."""
         feed = [
-            (
-                first.at,
-                -1,
-                Activity(first.device, first.device_ts, first.source or "other", first.count),
-            )
+            (at, n, Activity(dev, ts, source, max(count, 1)))
+            for n, ((dev, source), (at, ts, count)) in enumerate(self.held.items())
         ]
-        for n, ((dev, source), (at, ts, count)) in enumerate(self.held.items()):
-            if count or (dev, source) != (first.device, first.source or "other"):
-                feed.append((at, n, Activity(dev, ts, source, max(count, 1))))
         self.held.clear()
-        self.held_first = None
+        self.batch_open = False
         for at, _, activity in sorted(feed, key=lambda item: (item[0], item[1])):
             self.decide(activity, at)
 

@@ -70,6 +70,11 @@ def activity(events: list[SimEvent], device: str | None = None) -> list[SimEvent
     return [e for e in events if e.kind == "activity" and device in (None, e.device)]
 
 
+def outages(events: list[SimEvent]) -> list[SimEvent]:
+    """Status changes after the start (each agent says "online" once as it connects)."""
+    return [e for e in events if e.kind == "status" and e.at > kst(MONDAY, 0)]
+
+
 def beats(events: list[SimEvent], device: str) -> list[datetime]:
     return [b for e in events if e.kind == "heartbeat" and e.device == device for b in e.beats()]
 
@@ -262,7 +267,11 @@ def test_fall_stops_all_activity_but_not_heartbeats() -> None:
     assert any(e.at > fall - timedelta(hours=3) for e in activity(events))
     for dev in ("speaker", "phone", "sensors"):
         assert beats(events, dev)[-1] > kst(MONDAY + timedelta(2), 23)
-    assert not [e for e in events if e.kind in ("emergency", "status")]
+    assert not [e for e in events if e.kind == "emergency"]
+    # Only each agent's "online" as it connected at the start: nothing broke.
+    statuses = [(e.at, e.state) for e in events if e.kind == "status"]
+    assert statuses == [(kst(MONDAY, 0), "online")] * 3
+    assert outages(events) == []
 
 
 def test_fall_with_duration_and_sensor_detection() -> None:
@@ -345,7 +354,7 @@ def test_speaker_unplugged() -> None:
     t = kst(MONDAY + timedelta(1), 19)
     assert beats(events, "speaker")[-1] < t
     assert not [e for e in activity(events, "speaker") if e.at >= t]
-    assert [(e.at, e.state) for e in events if e.kind == "status"] == [(t, "offline")]
+    assert [(e.at, e.state) for e in outages(events)] == [(t, "offline")]
     assert any(e.at > t for e in activity(events, "phone"))
     assert beats(events, "phone")[-1] > t
 
@@ -370,7 +379,7 @@ def test_battery_fault_silences_the_sensor_gateway() -> None:
     assert not [b for b in beats(events, "sensors") if start <= b < end]
     assert not [e for e in activity(events) if start <= e.at < end]
     assert beats(events, "sensors")[-1] > end and activity(events)[-1].at > end
-    assert [(e.at, e.state) for e in events if e.kind == "status"] == [
+    assert [(e.at, e.state) for e in outages(events)] == [
         (start, "offline"),
         (end, "online"),
     ]
