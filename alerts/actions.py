@@ -103,6 +103,9 @@ class Notify:
     hours do not hold it. Emergencies are never held either way."""
     hold_until_latest: datetime | None = None
     """If a guardian's quiet hours hold it, never past this (the control centre's time)."""
+    not_before: datetime | None = None
+    """A non-urgent message to a guardian in the policy's ``guardian_night`` waits until
+    then (the night's end, never past ``hold_until_latest``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,7 @@ from alerts.inputs import (
     Tick,
     VitalReading,
 )
+from alerts.night import in_same_night, night_end
 from alerts.routine import OWN_SOURCES, close_day, day_figures, ended_silence, observe
 from alerts.state import AlertState, DeviceState, ResidentState
 from alerts.vitals import Finding, classify, record_weight
@@ -210,6 +211,15 @@ class _Turn:
         latest = None
         if alert.kind == "inactivity" and alert.basis_at is not None:
             latest = _utc(alert.basis_at) + alert.policy.control_center_after
+        not_before = None
+        if role == "guardian" and alert.kind != "emergency" and not urgent:
+            not_before = night_end(alert.policy.guardian_night, self.now, self.calendar.zone)
+            if not_before is not None and latest is not None and latest > self.now:
+                # Before the centre's time a hold never passes it; from then on the centre
+                # is working the alert and the guardians' SMS may wait for the morning.
+                not_before = min(not_before, latest)
+            if not_before is not None and not_before <= self.now:
+                not_before = None
         self.emit(
             Notify(
                 alert.alert_id,
@@ -221,8 +231,11 @@ class _Turn:
                 about,
                 urgent=urgent,
                 hold_until_latest=latest,
+                not_before=not_before,
             )
         )
+        if role == "guardian":
+            alert.guardian_told_at = not_before or self.now
         _mark_told(alert, role)
 
 
@@ -335,10 +348,18 @@ def activity_resumed(turn: _Turn, alert: AlertState, latest: datetime) -> None:
     turn.emit(ResolveAlert(alert.alert_id, alert.kind, reason="activity_resumed"))
     del turn.state.alerts[alert.alert_id]
     for role in list(alert.told):
+        held = alert.guardian_told_at is not None and _utc(alert.guardian_told_at) > turn.now
+        if role == "guardian" and held:
+            continue  # still held for the night: the hub withdraws it, nothing to undo
         if role == "official":
             route_official(turn, alert, "activity_resumed", "resumed", latest)
         else:
-            turn.tell(alert, role, "activity_resumed", "resumed", latest)
+            # A guardian told tonight may be on the way: the good news goes at once.
+            night = alert.policy.guardian_night
+            urgent = role == "guardian" and in_same_night(
+                night, alert.guardian_told_at, turn.now, turn.calendar.zone
+            )
+            turn.tell(alert, role, "activity_resumed", "resumed", latest, urgent=urgent)
 
 
 def register_device(turn: _Turn, event: RegisterDevice) -> None:
@@ -620,9 +641,32 @@ def guardian_after(turn: _Turn) -> _Due | None:
         alert = turn.open_alert(
             alert_id, "inactivity", "guardian", basis, "guardian_after", explanation=explanation
         )
-        turn.tell(alert, "guardian", "inactivity_guardian", "guardian", basis)
+        # On time on the board; the guardian's SMS waits out their night without evidence of
+        # harm (see fixed_rule_harm).
+        urgent = fixed_rule_harm(state, basis, turn)
+        turn.tell(alert, "guardian", "inactivity_guardian", "guardian", basis, urgent=urgent)
 
     return _Due(basis + state.policy.guardian_after, fire)
+
+
+def fixed_rule_harm(state: ResidentState, basis: datetime, turn: _Turn) -> bool:
+    """Evidence of harm for the fixed rule, which only matters with a ``guardian_night``.
+
+    None while the home is dark (every device offline says nothing about the resident;
+    ``monitoring_lost`` tells the centre). With half the learning days behind it, the
+    routine learned so far judges, as the routine rule would: the silence began while the
+    resident is usually up and is already improbable for them. Before that, a silence begun
+    outside the guardians' night.
+    """
+    night = state.policy.guardian_night
+    if night is None:
+        return False
+    if state.devices and not any(d.online for d in state.devices.values()):
+        return False
+    if 2 * state.routine.learned_days >= state.policy.routine_learning_days:
+        chosen = plan(state, basis, bool(_speakers(state)), turn.calendar)
+        return chosen.harm and chosen.guardian_at is not None and chosen.guardian_at <= turn.now
+    return night_end(night, basis, turn.calendar.zone) is None
 
 
 # --- the routine rule (alerts.inactivity plans it; these fire it) ------------------------

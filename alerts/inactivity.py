@@ -31,9 +31,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from alerts.calendar import WorkingCalendar
 from alerts.messages import format_time
+from alerts.night import after_night
 from alerts.routine import (
     OWN_SOURCES,
     RestDay,
@@ -87,6 +89,8 @@ _SLEEP_MARGIN_MIN = 30
 _PEAK_MARGIN = 1.5
 """The alert waits for a silence half again as surprising as the resident's worst normal one."""
 _MORNING_MARGIN_MIN = 45
+_NIGHT_HARM_MARGIN_MIN = 90
+_NIGHT_EVIDENCE = math.log(10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +236,33 @@ def _plan(
             candidates.append(max(after, reached) if reached is not None else None)
     found = [t for t in candidates if t is not None]
     guardian_at = _awake(routine, min(found), harm, calendar) if found else cap
+    if policy.guardian_night is not None:
+        stronger = when(decided_from, alert + _NIGHT_EVIDENCE, own_only, out and not own_only)
+        guardian_at = _past_guardians_night(
+            state, guardian_at, cap, harm, decided_from, stronger, zone
+        )
     return Plan(decided_from, own_only, checkin_at, min(guardian_at, cap), harm)
+
+
+def _past_guardians_night(
+    state: ResidentState,
+    at: datetime,
+    cap: datetime,
+    harm: bool,
+    began: datetime,
+    stronger: datetime | None,
+    zone: ZoneInfo,
+) -> datetime:
+    """The guardian step ``at`` moved out of the guardians' night (never past ``cap``) unless
+    the evidence of harm is strong: a silence begun well before the resident's usual bedtime
+    (an early night is not an incident) that reaches ten times the alert's unlikeliness
+    (``stronger``) before the night ends."""
+    ends = after_night(state.policy.guardian_night, at, cap, zone)
+    if ends <= at:
+        return at
+    if not harm or asleep_at(state.routine, began, zone, _NIGHT_HARM_MARGIN_MIN):
+        return ends
+    return ends if stronger is None else min(ends, max(stronger, at))
 
 
 def _own_basis(state: ResidentState, basis: datetime) -> datetime:

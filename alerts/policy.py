@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.night import parse_window
 from alerts.vitals import VitalRanges
 
 MAX_DURATION = timedelta(days=30)
@@ -68,6 +69,11 @@ class Policy(VitalRanges):
     """Tell the guardian once a silence (with unanswered check-ins) is this unlikely."""
     routine_checkin_wait: timedelta = timedelta(minutes=20)
     """How long a routine check-in waits for its answer before the next step."""
+    guardian_night: str | None = None
+    """The guardians' night, e.g. ``"23:00-07:00"`` (local): without evidence of harm no
+    inactivity step reaches a guardian in it and other non-emergency messages to guardians
+    wait for its end, never past the control centre's time. None: no such night (a
+    guardian's own quiet hours still apply in the hub)."""
     trend_watch: bool = False
     """Compare each week with the resident's own baseline and put lasting changes on the
     district official's work list (:mod:`alerts.trends`); never an SMS."""
@@ -86,6 +92,13 @@ class Policy(VitalRanges):
     @field_serializer(*_DURATION_FIELDS, when_used="json")
     def _duration_as_iso(self, value: timedelta) -> str:
         return iso_duration(value)
+
+    @field_validator("guardian_night")
+    @classmethod
+    def _night_window(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_window(value, "guardian_night")
+        return value
 
     @field_validator("away_until")
     @classmethod

@@ -649,6 +649,7 @@ class HubCore:
                     outcome=action.outcome,
                 )
                 self._timeline(conn, action.alert_id, now, "resolved", action.by, action.reason)
+                self._withdraw_held(conn, action.alert_id, now)
                 self._publish_change(conn, action.alert_id, now, action.reason)
             case Notify():
                 self._notify(conn, resident_id, action, now)
@@ -775,6 +776,38 @@ class HubCore:
             return
         self._write_notifications(conn, resident_id, action, targets, now)
 
+    def _withdraw_held(self, conn: Connection, alert_id: str, now: datetime) -> None:
+        """A guardian's SMS still held (their night, their quiet hours) about an alert that
+        is over will not go: it would wake them for nothing."""
+        withdrawn = conn.execute(
+            update(outbox)
+            .where(
+                (outbox.c.alert_id == alert_id)
+                & (outbox.c.role == "guardian")
+                & (outbox.c.kind != "emergency")
+                & (outbox.c.state == "pending")
+                & (outbox.c.attempts == 0)
+                & outbox.c.calling.is_(None)
+                & (outbox.c.next_attempt_at > now)
+            )
+            .values(state="withdrawn", error="the alert ended while the message was held")
+        ).rowcount
+        if withdrawn:
+            self._timeline(conn, alert_id, now, "held_withdrawn", None, "guardian")
+
+    def _told(self, conn: Connection, alert_id: str, phone: str) -> bool:
+        """Whether this alert ever went (or goes) to ``phone``, not only held and withdrawn."""
+        found = conn.execute(
+            select(outbox.c.id)
+            .where(
+                (outbox.c.alert_id == alert_id)
+                & (outbox.c.recipient == phone)
+                & (outbox.c.state != "withdrawn")
+            )
+            .limit(1)
+        ).first()
+        return found is not None
+
     def _write_notifications(
         self,
         conn: Connection,
@@ -783,6 +816,9 @@ class HubCore:
         targets: list[Recipient],
         now: datetime,
     ) -> None:
+        if action.message == "activity_resumed" and action.role == "guardian":
+            # "활동이 다시 확인되었습니다" only to a guardian who was told there was none.
+            targets = [t for t in targets if self._told(conn, action.alert_id, t.phone)]
         name = self._names.get(resident_id, resident_id)
         plans = self.composer.plan(
             conn,

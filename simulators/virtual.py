@@ -282,6 +282,7 @@ class _Run:
         self.answered = 0
         self.checkins: list[datetime] = []
         self.guardian_sms: list[tuple[datetime, bool]] = []
+        self.held_sms: dict[str, list[datetime]] = {}
         self.trends: list[tuple[datetime, str]] = []
         self.people = People(sim, responders)
         # (device, source) -> [latest delivery, latest device time, count but the first's]
@@ -422,8 +423,13 @@ class _Run:
         if isinstance(action, NoteTrend):
             self.trends.append((now, action.kind))
             return
+        if isinstance(action, Notify) and action.not_before is not None:
+            now = max(now, action.not_before)  # held for the guardians' night: it goes then
         self.people.seen(action, now)
         if isinstance(action, OpenAlert):
+            # The same silence may open again (same id) once its alert was worked: its SMS,
+            # held or not, belong to the record before.
+            self.held_sms.pop(action.alert_id, None)
             self.alerts[action.alert_id] = AlertRecord(
                 action.alert_id,
                 action.kind,
@@ -441,6 +447,8 @@ class _Run:
             rec.pages.append((action.role, now))
             if action.role == "guardian":
                 self.guardian_sms.append((now, action.kind == "emergency"))
+                if action.not_before is not None:
+                    self.held_sms.setdefault(action.alert_id, []).append(now)
             if action.role == "official" and not self.engine.calendar.is_working_time(now):
                 self.out_of_hours += 1
         elif isinstance(action, QueueDigest):
@@ -450,6 +458,16 @@ class _Run:
         elif isinstance(action, ResolveAlert) and rec.resolved_at is None:
             rec.resolved_at = now
             rec.resolved_reason = action.reason
+            self.withdraw_held(rec, now)
+
+    def withdraw_held(self, rec: AlertRecord, now: datetime) -> None:
+        """The hub withdraws a guardian's SMS still held for the night when the alert ends."""
+        later = [at for at in self.held_sms.pop(rec.alert_id, []) if at > now]
+        for at in later:
+            self.guardian_sms.remove((at, False))
+            rec.pages.remove(("guardian", at))
+        if later and rec.told.get("guardian", now) > now:
+            del rec.told["guardian"]
 
 
 def _quiet(state: ResidentState) -> bool:

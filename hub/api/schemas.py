@@ -50,6 +50,12 @@ class PolicyFields(BaseModel):
         default=None, ge=2, le=1e9, allow_inf_nan=False, description="alert at 1 in N"
     )
     routine_checkin_wait: str | None = _DURATION
+    guardian_night: str | None = Field(
+        default=None,
+        pattern=r"^\d\d:\d\d-\d\d:\d\d$",
+        description="guardians' night, e.g. 23:00-07:00: without evidence of harm no "
+        "non-emergency SMS to a guardian in it",
+    )
     trend_watch: bool | None = Field(
         default=None, description="lasting changes go to the official's work list, never SMS"
     )

@@ -5,7 +5,8 @@ row per recipient: the contacts of that role (backup guardians only when another
 could not be reached), each guardian's own signed link, a reply hint when SMS replies are
 on, and a later ``next_attempt_at`` when a guardian's quiet hours hold a routine message
 (never one with evidence of harm, ``Notify.urgent``; never past the control centre's time,
-``Notify.hold_until_latest``).
+``Notify.hold_until_latest``), and one the core holds for the guardians' night
+(``Notify.not_before``).
 """
 
 from __future__ import annotations
@@ -126,9 +127,12 @@ class Composer:
                 body = f"{body}\n{REPLY_HINT}"
             hold = None
             if action.role == "guardian" and action.kind != "emergency" and not action.urgent:
-                hold = quiet_until(
+                quiet = quiet_until(
                     recipient.quiet_hours, now, self._settings.tz, self._settings.quiet_hold_max
                 )
+                # The contact's own quiet hours or the policy's guardian night, the later.
+                holds = [t for t in (quiet, action.not_before) if t is not None and t > now]
+                hold = max(holds) if holds else None
                 if hold is not None and action.hold_until_latest is not None:
                     hold = min(hold, action.hold_until_latest)
             planned.append(Planned(recipient, body, hold))

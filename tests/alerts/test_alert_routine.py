@@ -28,6 +28,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 H = timedelta(hours=1)
 START = datetime(2026, 11, 2, 0, 0, tzinfo=SEOUL)  # a Monday, local midnight
 ROUTINE = DEFAULT_POLICY.with_overrides({"inactivity_rule": "routine"})
+ROUTINE_NIGHT = ROUTINE.with_overrides({"guardian_night": "23:00-07:00"})
 ENGINE = Escalation(WorkingCalendar())
 
 
@@ -54,6 +55,11 @@ def live_days(vr: VirtualResident, days: int, *, until: tuple[int, int] = (21, 3
             vr.send(Activity("pir", t, "motion"))
             t += timedelta(minutes=20)
         vr.run_until((day + timedelta(hours=23, minutes=59)).astimezone(UTC))
+
+
+def in_guardian_night(at: datetime) -> bool:
+    hour = at.astimezone(SEOUL).hour
+    return hour >= 23 or hour < 7
 
 
 def opened(actions: tuple[object, ...]) -> list[OpenAlert]:
@@ -248,12 +254,14 @@ def test_the_surprise_of_a_silence_counts_only_usually_active_hours() -> None:
     stop_minutes=st.integers(min_value=0, max_value=24 * 60 - 1),
     busy_until=st.integers(min_value=12, max_value=23),
     speaker=st.booleans(),
+    night=st.booleans(),
 )
 def test_routine_detection_never_alerts_later_than_the_fixed_caps(
-    learned: int, stop_minutes: int, busy_until: int, speaker: bool
+    learned: int, stop_minutes: int, busy_until: int, speaker: bool, night: bool
 ) -> None:
     devices = (("pir", "sensors"), ("spk", "speaker")) if speaker else (("pir", "sensors"),)
-    vr = resident(devices=devices)
+    policy = ROUTINE_NIGHT if night else ROUTINE
+    vr = resident(policy, devices=devices)
     live_days(vr, learned, until=(busy_until, 0))
     stop = vr.clock.now() + timedelta(minutes=stop_minutes)
     vr.run_until(stop.astimezone(UTC))
@@ -276,6 +284,18 @@ def test_routine_detection_never_alerts_later_than_the_fixed_caps(
     assert first_page is not None, "every silence is told within the caps"
     assert first_page - basis <= cap + timedelta(seconds=1)
     assert vr.send(Tick()) == ()
+    # A guardian's SMS held for their night still goes by the centre's time, and none goes
+    # in the night without evidence of harm unless the centre's time has come.
+    centre = basis + ROUTINE.control_center_after
+    for step in vr.history:
+        for a in step.actions:
+            if not (isinstance(a, Notify) and a.role == "guardian" and a.kind == "inactivity"):
+                continue
+            goes = a.not_before or step.at
+            if a.not_before is not None and step.at < centre:
+                assert goes <= centre
+            if night and not a.urgent and in_guardian_night(goes):
+                assert goes >= centre, (step.at, a)
 
 
 def test_a_remembered_plan_is_never_another_routine_s() -> None:

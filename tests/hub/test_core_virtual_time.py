@@ -170,3 +170,30 @@ def _local(value: datetime) -> datetime:
 def _assert_no_duplicates(rows: list[Any]) -> None:
     keys = [row.key for row in rows]
     assert len(keys) == len(set(keys))
+
+
+def test_a_guardian_sms_held_for_the_night_is_withdrawn_when_the_alert_ends(
+    harness: Harness,
+) -> None:
+    core, now = harness.core, harness.clock.now
+    harness.clock.set(datetime(2026, 9, 22, 15, 0, tzinfo=KST))  # Tuesday afternoon
+    policy = {"guardian_night": "23:00-07:00"}
+    core.register_resident(
+        {"id": "r3", "name": "최말순", "district": "동구", "policy": policy}, now()
+    )
+    core.register_device("r3", "spk", "speaker", now())
+    core.add_contact("r3", "guardian", "보호자", "+821011112222", now())
+    harness.publish("r3", "spk", "activity", source="voice")
+    harness.publish("r3", "spk", "heartbeat", interval_s=300)  # then the Wi-Fi goes: dark
+    harness.run_until(datetime(2026, 9, 23, 6, 0, tzinfo=KST))
+    held = [row for row in harness.sms() if row.role == "guardian"]
+    assert len(held) == 1
+    assert _local(held[0].created_at) == datetime(2026, 9, 23, 3, 0, tzinfo=KST)
+    assert held[0].state == "pending"
+    assert _local(held[0].next_attempt_at) == datetime(2026, 9, 23, 7, 0, tzinfo=KST)
+    # 06:10 the speaker is back and heard the resident: the alert is over before 07:00.
+    harness.clock.set(datetime(2026, 9, 23, 6, 10, tzinfo=KST))
+    harness.publish("r3", "spk", "heartbeat", interval_s=300)
+    harness.publish("r3", "spk", "activity", source="voice")
+    rows = [row for row in harness.sms() if row.role == "guardian"]
+    assert [(row.message, row.state) for row in rows] == [("inactivity_guardian", "withdrawn")]
