@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -23,8 +24,10 @@ protocol_app = typer.Typer(help="The MQTT wire protocol.", no_args_is_help=True)
 bench_app = typer.Typer(
     help="Benchmarks; figures printed and written as JSON.", no_args_is_help=True
 )
+export_app = typer.Typer(help="A hub's data for use elsewhere.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(bench_app, name="bench")
+app.add_typer(export_app, name="export")
 
 JsonLogs = Annotated[bool, typer.Option("--json-logs", help="Log as JSON lines.")]
 
@@ -204,6 +207,51 @@ def simulate(ctx: typer.Context) -> None:
         args.insert(0, "realtime")  # options without a mode: households over MQTT, now
     command = typer.main.get_command(simulate_app)
     command.main(args=args, prog_name="anbu simulate", standalone_mode=True)
+
+
+@export_app.command("trace")
+def export_trace(
+    out: Annotated[Path, typer.Option(help="the trace file to write (JSON Lines)")],
+    start: Annotated[str, typer.Option("--from", help="first instant, RFC 3339 (or a date)")],
+    end: Annotated[str, typer.Option("--to", help="end instant, excluded (or a date)")],
+    district: Annotated[str | None, typer.Option(help="only this district's residents")] = None,
+) -> None:
+    """The events a hub received in [--from, --to), as a trace ``anbu simulate replay`` takes.
+
+    Reads the database of ``ANBU_DB_URL``; a bare date means local midnight in ``ANBU_TZ``.
+    """
+    from hub.settings import Settings
+    from hub.store.db import open_engine
+    from hub.trace import export_trace as write_trace
+
+    settings = Settings()
+    try:
+        first, last = (_instant(text, settings.tz) for text in (start, end))
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    engine = open_engine(settings.db_url)
+    try:
+        with out.open("w", encoding="utf-8") as handle:
+            written = write_trace(engine, handle, start=first, end=last, district=district)
+    finally:
+        engine.dispose()
+    typer.echo(f"wrote {written} lines to {out}")
+
+
+def _instant(text: str, tz: str) -> datetime:
+    """An RFC 3339 instant, or a date meaning local midnight in ``tz``."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an RFC 3339 time or a date: {text!r}") from None
+    if value.utcoffset() is None:
+        if len(text) != 10:  # a time without an offset would be read in some zone: refuse
+            raise ValueError(f"{text!r} needs a time zone offset (or give a bare date)")
+        value = value.replace(tzinfo=ZoneInfo(tz))
+    return value
 
 
 def main() -> None:
