@@ -64,6 +64,7 @@ from alerts.inputs import (
 from alerts.night import in_same_night, night_end
 from alerts.routine import OWN_SOURCES, close_day, day_figures, ended_silence, observe
 from alerts.state import AlertState, DeviceState, ResidentState
+from alerts.timers import timer_signal
 from alerts.vitals import Finding, classify, record_weight
 
 __all__ = [
@@ -276,7 +277,8 @@ def _apply_device_message(
     match event:
         case Activity():
             device_seen(turn, event.device)
-            resident_active(turn, event.at, event.source, event.count)
+            if not appliance_timer(turn, event):
+                resident_active(turn, event.at, event.source, event.count)
         case Heartbeat():
             heartbeat(turn, event)
         case DeviceStatus():
@@ -297,6 +299,17 @@ def _apply_device_message(
             vital_reading(turn, event)
         case _:
             assert_never(event)
+
+
+def appliance_timer(turn: _Turn, event: Activity) -> bool:
+    """Under the routine rule, a signal that starts an appliance's day at its usual minute
+    is a timer's, not a sign of life (:mod:`alerts.timers`)."""
+    state = turn.state
+    if state.policy.inactivity_rule != "routine" or event.source in OWN_SOURCES:
+        return False
+    at = _event_time(event.at, turn.now)
+    zone = turn.calendar.zone
+    return timer_signal(state.timers, event.device, event.source, at, event.count, zone)
 
 
 def resident_active(turn: _Turn, at: datetime, source: str = "other", count: int = 1) -> None:

@@ -16,6 +16,7 @@ from alerts.actions import AlertKind, Stage
 from alerts.inputs import DeviceKind, Role
 from alerts.policy import Policy
 from alerts.routine import Routine
+from alerts.timers import TimerWatch
 from alerts.trends import Trends
 from alerts.vitals import DailyWeight
 
@@ -114,6 +115,9 @@ class ResidentState(BaseModel):
     """The resident's own routine, learned from every sign of life (:mod:`alerts.routine`)."""
     trends: Trends = Field(default_factory=Trends)
     """Slow changes against the resident's own baseline (:mod:`alerts.trends`)."""
+    timers: TimerWatch = Field(default_factory=TimerWatch)
+    """How each appliance's day begins, to tell a timer from the resident
+    (:mod:`alerts.timers`; the routine rule only)."""
     devices: dict[str, DeviceState] = Field(default_factory=dict)
     alerts: dict[str, AlertState] = Field(default_factory=dict)
 
@@ -139,6 +143,7 @@ class ResidentState(BaseModel):
                 "asked": list(self.asked),
                 "routine": self.routine.copy_mutable(),
                 "trends": self.trends.copy_mutable(),
+                "timers": self.timers.copy_mutable(),
                 "devices": {key: dev.model_copy() for key, dev in self.devices.items()},
                 "alerts": {
                     key: alert.model_copy(update={"told": list(alert.told)})

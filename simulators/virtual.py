@@ -61,6 +61,7 @@ from alerts.inputs import (
     Tick,
 )
 from alerts.policy import DEFAULT_POLICY, Policy
+from alerts.routine import OWN_SOURCES
 from alerts.state import ResidentState
 from simulators.model import (
     DEVICE_MIXES,
@@ -329,7 +330,12 @@ class _Run:
     def take(self, ev: SimEvent, now: datetime, coalesce: bool) -> bool:
         """Feed, hold or start a batch with a device event; False when what is held had to
         be decided first (it may move the next step), and the loop must choose again."""
-        quiet = coalesce and ev.kind == "activity" and _quiet(self.state)
+        quiet = (
+            coalesce
+            and ev.kind == "activity"
+            and _quiet(self.state)
+            and not _opens_appliance_day(self.state, ev)
+        )
         if self.batch_open and not (quiet and self.joins(ev)):
             self.flush()
             return False
@@ -468,6 +474,17 @@ class _Run:
             rec.pages.remove(("guardian", at))
         if later and rec.told.get("guardian", now) > now:
             del rec.told["guardian"]
+
+
+def _opens_appliance_day(state: ResidentState, ev: SimEvent) -> bool:
+    """Whether the routine rule judges ``ev`` as a possible timer (alerts.timers): the first
+    signal of the day for its device and source goes in as it came, never folded."""
+    source = ev.source or "other"
+    if state.policy.inactivity_rule != "routine" or source in OWN_SOURCES:
+        return False
+    history = state.timers.days.get(f"{ev.device}|{source}")
+    day = ev.device_ts.astimezone(KST).toordinal()
+    return not history or history[0][0] != day
 
 
 def _quiet(state: ResidentState) -> bool:
