@@ -64,6 +64,7 @@ class _StandIn:
         self._hangs = 0
         self._release = threading.Event()
         self._receipts: dict[str, str] = {}
+        self.undeliverable: set[str] = set()
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -115,6 +116,12 @@ class _StandIn:
 
     def release(self) -> None:
         self._release.set()
+
+    def undeliverable_to(self, number: str) -> None:
+        """Receipts for messages to ``number`` (as the provider's request has it) say failed
+        from the start, so no receipt poll can see them delivered first."""
+        with self._lock:
+            self.undeliverable.add(number)
 
     def mark(self, provider_id: str, state: str) -> None:
         """Set the delivery state a receipt reports: delivered, failed or pending."""
@@ -176,7 +183,8 @@ class _StandIn:
     def _accept(self, record: dict[str, Any]) -> None:
         with self._lock:
             self.accepted.append(record)
-            self._receipts.setdefault(record["provider_id"], "delivered")
+            state = "failed" if record.get("to") in self.undeliverable else "delivered"
+            self._receipts.setdefault(record["provider_id"], state)
 
     def _receipt_state(self, provider_id: str) -> str | None:
         with self._lock:
