@@ -665,7 +665,7 @@ def guardian_after(turn: _Turn) -> _Due | None:
 def fixed_rule_harm(state: ResidentState, basis: datetime, turn: _Turn) -> bool:
     """Evidence of harm for the fixed rule, which only matters with a ``guardian_night``.
 
-    None while the home is dark (every device offline says nothing about the resident;
+    No evidence while the home is dark (every device offline says nothing about the resident;
     ``monitoring_lost`` tells the centre). With half the learning days behind it, the
     routine learned so far judges, as the routine rule would: the silence began while the
     resident is usually up and is already improbable for them. Before that, a silence begun

@@ -130,11 +130,12 @@ class Composer:
                 quiet = quiet_until(
                     recipient.quiet_hours, now, self._settings.tz, self._settings.quiet_hold_max
                 )
-                # The contact's own quiet hours or the policy's guardian night, the later.
+                if quiet is not None and action.hold_until_latest is not None:
+                    quiet = min(quiet, action.hold_until_latest)
+                # The contact's own quiet hours or the policy's guardian night (which the
+                # core has bounded already), the later.
                 holds = [t for t in (quiet, action.not_before) if t is not None and t > now]
                 hold = max(holds) if holds else None
-                if hold is not None and action.hold_until_latest is not None:
-                    hold = min(hold, action.hold_until_latest)
             planned.append(Planned(recipient, body, hold))
         return planned
 

@@ -197,3 +197,29 @@ def test_a_guardian_sms_held_for_the_night_is_withdrawn_when_the_alert_ends(
     harness.publish("r3", "spk", "activity", source="voice")
     rows = [row for row in harness.sms() if row.role == "guardian"]
     assert [(row.message, row.state) for row in rows] == [("inactivity_guardian", "withdrawn")]
+
+
+def test_the_centre_s_time_at_night_tells_the_centre_and_the_guardian_in_the_morning(
+    harness: Harness,
+) -> None:
+    core, now = harness.core, harness.clock.now
+    harness.clock.set(datetime(2026, 9, 22, 2, 0, tzinfo=KST))  # Tuesday 02:00
+    resident = {"id": "r4", "name": "한옥자", "district": "동구"}
+    core.register_resident({**resident, "policy": {"guardian_night": "23:00-07:00"}}, now())
+    core.register_device("r4", "spk", "speaker", now())
+    core.add_contact("r4", "guardian", "보호자", "+821011112222", now())
+    harness.publish("r4", "spk", "activity", source="voice")
+    harness.run_until(datetime(2026, 9, 23, 2, 30, tzinfo=KST))
+    rows = [
+        (row.role, row.message, _local(row.created_at), row.next_attempt_at)
+        for row in harness.sms()
+    ]
+    # 14:00 the guardian (the day: at once); 02:00 the centre at once, the guardian's
+    # reminder waits for 07:00 (the centre is working it).
+    assert [(r[0], r[1], r[2].hour) for r in rows] == [
+        ("guardian", "inactivity_guardian", 14),
+        ("control_center", "inactivity_control_center", 2),
+        ("guardian", "inactivity_guardian_reminder", 2),
+    ]
+    assert rows[0][3] is None or _local(rows[0][3]) <= rows[0][2]
+    assert _local(rows[2][3]) == datetime(2026, 9, 23, 7, 0, tzinfo=KST)
