@@ -77,6 +77,10 @@ class AcknowledgeAlert:
     role: Role
 
 
+RESIDENT_WAS_FINE = frozenset({"false_alarm", "resolved_by_phone", "resolved_by_guardian"})
+"""Outcomes that say the resident was well."""
+
+
 @dataclass(frozen=True, slots=True)
 class ResolveAlert:
     alert_id: str
@@ -84,6 +88,12 @@ class ResolveAlert:
     reason: str
     by: str | None = None
     outcome: str | None = None
+
+    @property
+    def resident_fine(self) -> bool:
+        """The alert ended because the resident was found well (their own activity, or
+        whoever closed it said so): a guardian's SMS still held about it need not go."""
+        return self.reason == "activity_resumed" or self.outcome in RESIDENT_WAS_FINE
 
 
 @dataclass(frozen=True, slots=True)

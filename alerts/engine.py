@@ -21,6 +21,7 @@ from typing import assert_never
 
 from alerts import trends
 from alerts.actions import (
+    RESIDENT_WAS_FINE,
     AcknowledgeAlert,
     Action,
     AlertKind,
@@ -61,7 +62,7 @@ from alerts.inputs import (
     Tick,
     VitalReading,
 )
-from alerts.night import in_same_night, night_end
+from alerts.night import night_end
 from alerts.routine import OWN_SOURCES, close_day, day_figures, ended_silence, observe
 from alerts.state import AlertState, DeviceState, ResidentState
 from alerts.timers import timer_signal
@@ -86,7 +87,6 @@ _CLOSED_EMERGENCIES_KEPT = 20
 
 # Outcomes of a closed inactivity alert that say the resident was fine all along: that day
 # is still learned as part of their routine; any other outcome marks it as an incident's.
-_RESIDENT_WAS_FINE = frozenset({"false_alarm", "resolved_by_phone", "resolved_by_guardian"})
 
 # How long after a device comes back the routine rule waits for its outbox to replay.
 _REPLAY_GRACE = timedelta(minutes=10)
@@ -235,8 +235,6 @@ class _Turn:
                 not_before=not_before,
             )
         )
-        if role == "guardian":
-            alert.guardian_told_at = not_before or self.now
         _mark_told(alert, role)
 
 
@@ -361,17 +359,13 @@ def activity_resumed(turn: _Turn, alert: AlertState, latest: datetime) -> None:
     turn.emit(ResolveAlert(alert.alert_id, alert.kind, reason="activity_resumed"))
     del turn.state.alerts[alert.alert_id]
     for role in list(alert.told):
-        held = alert.guardian_told_at is not None and _utc(alert.guardian_told_at) > turn.now
-        if role == "guardian" and held:
-            continue  # still held for the night: the hub withdraws it, nothing to undo
         if role == "official":
             route_official(turn, alert, "activity_resumed", "resumed", latest)
         else:
-            # A guardian told tonight may be on the way: the good news goes at once.
-            night = alert.policy.guardian_night
-            urgent = role == "guardian" and in_same_night(
-                night, alert.guardian_told_at, turn.now, turn.calendar.zone
-            )
+            # With a guardians' night the good news is never held: a guardian who was told
+            # may be on the way (one whose SMS was still held gets none: the hub withdrew it
+            # as this alert ended). Without one, a contact's own quiet hours hold it as ever.
+            urgent = role == "guardian" and alert.policy.guardian_night is not None
             turn.tell(alert, role, "activity_resumed", "resumed", latest, urgent=urgent)
 
 
@@ -605,7 +599,7 @@ def resolve(turn: _Turn, event: Resolve) -> None:
     if alert.kind == "inactivity":
         state.inactivity_reset_at = turn.now
         state.asked = []
-        if event.outcome not in _RESIDENT_WAS_FINE:
+        if event.outcome not in RESIDENT_WAS_FINE:
             state.routine.blind = True  # an incident's day is not the resident's routine
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta, tzinfo
 
-__all__ = ["after_night", "in_same_night", "night_end", "parse_window", "window_around"]
+__all__ = ["after_night", "night_end", "parse_window", "window_around"]
 
 _SPEC = re.compile(r"\A([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)\Z")
 
@@ -56,11 +56,3 @@ def after_night(spec: str | None, at: datetime, cap: datetime, zone: tzinfo) -> 
     """``at``, or the end of the night it falls in, never past ``cap`` (nor before ``at``)."""
     end = night_end(spec, at, zone)
     return at if end is None else max(at, min(end, cap))
-
-
-def in_same_night(spec: str | None, earlier: datetime | None, now: datetime, zone: tzinfo) -> bool:
-    """Whether ``earlier`` falls in the night that ``now`` is in."""
-    if spec is None or earlier is None:
-        return False
-    window = window_around(spec, now, zone)
-    return window is not None and window[0] <= earlier <= now

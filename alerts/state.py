@@ -57,8 +57,6 @@ class AlertState(BaseModel):
     """The resident's policy when the alert opened; escalation follows this copy only."""
     told: list[Role] = Field(default_factory=list)
     """Roles already notified (or queued for a digest), in order, without repeats."""
-    guardian_told_at: AwareDatetime | None = None
-    """When a guardian's last message about it went (or goes, if held for the night)."""
     acknowledged_by: str | None = None
     acknowledged_at: AwareDatetime | None = None
     acknowledged_role: Role | None = None

@@ -649,7 +649,7 @@ class HubCore:
                     outcome=action.outcome,
                 )
                 self._timeline(conn, action.alert_id, now, "resolved", action.by, action.reason)
-                self._withdraw_held(conn, action.alert_id, now)
+                self._settle_held(conn, action, now)
                 self._publish_change(conn, action.alert_id, now, action.reason)
             case Notify():
                 self._notify(conn, resident_id, action, now)
@@ -776,24 +776,30 @@ class HubCore:
             return
         self._write_notifications(conn, resident_id, action, targets, now)
 
-    def _withdraw_held(self, conn: Connection, alert_id: str, now: datetime) -> None:
+    def _settle_held(self, conn: Connection, action: ResolveAlert, now: datetime) -> None:
         """A guardian's SMS still held (their night, their quiet hours) about an alert that
-        is over will not go: it would wake them for nothing."""
-        withdrawn = conn.execute(
-            update(outbox)
-            .where(
-                (outbox.c.alert_id == alert_id)
-                & (outbox.c.role == "guardian")
-                & (outbox.c.kind != "emergency")
-                & (outbox.c.state == "pending")
-                & (outbox.c.attempts == 0)
-                & outbox.c.calling.is_(None)
-                & (outbox.c.next_attempt_at > now)
-            )
-            .values(state="withdrawn", error="the alert ended while the message was held")
-        ).rowcount
-        if withdrawn:
-            self._timeline(conn, alert_id, now, "held_withdrawn", None, "guardian")
+        has ended: withdrawn when the resident was found well (it would wake them for
+        nothing), sent now otherwise (a real incident: the family must hear of it)."""
+        held = (
+            (outbox.c.alert_id == action.alert_id)
+            & (outbox.c.role == "guardian")
+            & (outbox.c.kind != "emergency")
+            & (outbox.c.state == "pending")
+            & (outbox.c.attempts == 0)
+            & outbox.c.calling.is_(None)
+            & (outbox.c.next_attempt_at > now)
+        )
+        if action.resident_fine:
+            values: dict[str, Any] = {
+                "state": "withdrawn",
+                "error": "the alert ended while the message was held",
+            }
+        else:
+            values = {"next_attempt_at": now}
+        changed = conn.execute(update(outbox).where(held).values(**values)).rowcount
+        if changed:
+            what = "held_withdrawn" if action.resident_fine else "held_released"
+            self._timeline(conn, action.alert_id, now, what, None, "guardian")
 
     def _told(self, conn: Connection, alert_id: str, phone: str) -> bool:
         """Whether this alert ever went (or goes) to ``phone``, not only held and withdrawn."""

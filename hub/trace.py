@@ -91,7 +91,9 @@ def replay_output(engine: Engine) -> dict[str, Any]:
     """The notifications, alerts and check-ins in a hub's tables, in time order."""
     with engine.connect() as conn:
         sms = conn.execute(
-            select(outbox).where(outbox.c.channel == "sms").order_by(outbox.c.id)
+            select(outbox)
+            .where(outbox.c.channel == "sms", outbox.c.state != "withdrawn")
+            .order_by(outbox.c.id)
         ).all()
         opened = conn.execute(select(alerts).order_by(alerts.c.opened_at, alerts.c.id)).all()
         commands = conn.execute(

@@ -150,11 +150,18 @@ def _lines(trace: Path, stats: ReplayStats) -> Iterator[_Line]:
     """The trace's deliverable lines; every problem goes into ``stats.problems``."""
     previous: datetime | None = None
     mids = itertools.count(1)
-    with trace.open(encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
+    with trace.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             stats.lines += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                stats.problems.append(
+                    {"line": number, "reason": "not_utf8", "detail": f"not UTF-8 text: {exc}"}
+                )
+                continue
             line = _line(number, text, next(mids), stats)
             if line is None:
                 continue
@@ -171,10 +178,9 @@ def _line(number: int, text: str, mid: int, stats: ReplayStats) -> _Line | None:
     def problem(reason: str, detail: str) -> None:
         stats.problems.append({"line": number, "reason": reason, "detail": detail})
 
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problem("not_json", f"not a JSON object: {exc.msg}")
+    data, error = _read_json(text)
+    if error is not None:
+        problem("not_json", error)
         return None
     if not isinstance(data, dict) or not isinstance(data.get("topic"), str):
         problem("no_topic", "a line needs a topic (string) and a payload")
@@ -183,7 +189,11 @@ def _line(number: int, text: str, mid: int, stats: ReplayStats) -> _Line | None:
         problem("no_payload", "a line needs a payload")
         return None
     payload = data["payload"]
-    raw = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+    try:
+        raw = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+    except (UnicodeEncodeError, RecursionError, ValueError) as exc:
+        problem("invalid_payload", f"the payload cannot be sent as MQTT bytes: {exc}")
+        return None
     at = _when(data.get("at"), payload)
     if at is None:
         problem("bad_at", "at (or the payload's ts) must be RFC 3339 with an offset")
@@ -198,6 +208,15 @@ def _line(number: int, text: str, mid: int, stats: ReplayStats) -> _Line | None:
     return _Line(number, message, at, kind)
 
 
+def _read_json(text: str) -> tuple[object, str | None]:
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"not a JSON object: {exc.msg}"
+    except RecursionError:
+        return None, "nested too deeply to read"
+
+
 def _when(value: object, payload: object) -> datetime | None:
     if value is None and isinstance(payload, dict):
         value = payload.get("ts")
@@ -205,9 +224,9 @@ def _when(value: object, payload: object) -> datetime | None:
         return None
     try:
         at = datetime.fromisoformat(value)
-    except ValueError:
+        return at.astimezone(UTC) if at.utcoffset() is not None else None
+    except (ValueError, OverflowError):  # not a time, or one outside what UTC can hold
         return None
-    return at.astimezone(UTC) if at.utcoffset() is not None else None
 
 
 def _at(message: Incoming, at: datetime) -> Incoming:

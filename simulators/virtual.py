@@ -449,14 +449,7 @@ class _Run:
         if rec is None:
             return
         if isinstance(action, Notify):
-            rec.told.setdefault(action.role, now)
-            rec.pages.append((action.role, now))
-            if action.role == "guardian":
-                self.guardian_sms.append((now, action.kind == "emergency"))
-                if action.not_before is not None:
-                    self.held_sms.setdefault(action.alert_id, []).append(now)
-            if action.role == "official" and not self.engine.calendar.is_working_time(now):
-                self.out_of_hours += 1
+            self.record_notify(rec, action, now)
         elif isinstance(action, QueueDigest):
             rec.told.setdefault(action.role, action.deliver_at)
         elif isinstance(action, ChangeStage):
@@ -464,16 +457,37 @@ class _Run:
         elif isinstance(action, ResolveAlert) and rec.resolved_at is None:
             rec.resolved_at = now
             rec.resolved_reason = action.reason
-            self.withdraw_held(rec, now)
+            self.settle_held(rec, now, action.resident_fine)
 
-    def withdraw_held(self, rec: AlertRecord, now: datetime) -> None:
-        """The hub withdraws a guardian's SMS still held for the night when the alert ends."""
+    def record_notify(self, rec: AlertRecord, action: Notify, now: datetime) -> None:
+        """A page as the hub sends it (``now``: when it goes, after any hold)."""
+        resumed = action.message == "activity_resumed" and action.role == "guardian"
+        if resumed and not any(role == "guardian" for role, _ in rec.pages):
+            return  # the hub sends no all-clear to a guardian never told
+        rec.told.setdefault(action.role, now)
+        rec.pages.append((action.role, now))
+        if action.role == "guardian":
+            self.guardian_sms.append((now, action.kind == "emergency"))
+            if action.not_before is not None:
+                self.held_sms.setdefault(action.alert_id, []).append(now)
+        if action.role == "official" and not self.engine.calendar.is_working_time(now):
+            self.out_of_hours += 1
+
+    def settle_held(self, rec: AlertRecord, now: datetime, fine: bool) -> None:
+        """As the hub does when an alert ends: a guardian's SMS still held for the night is
+        withdrawn if the resident was found well, and sent now otherwise."""
         later = [at for at in self.held_sms.pop(rec.alert_id, []) if at > now]
         for at in later:
             self.guardian_sms.remove((at, False))
             rec.pages.remove(("guardian", at))
+            if not fine:
+                self.guardian_sms.append((now, False))
+                rec.pages.append(("guardian", now))
         if later and rec.told.get("guardian", now) > now:
-            del rec.told["guardian"]
+            if fine:
+                del rec.told["guardian"]
+            else:
+                rec.told["guardian"] = now
 
 
 def _opens_appliance_day(state: ResidentState, ev: SimEvent) -> bool:

@@ -18,7 +18,8 @@ const WHAT = { opened: "경보 발생", acknowledged: "접수", resolved: "종�
   held_quiet_hours: "보호자 방해 금지 시간: 알림 보류", delivery_failed: "문자 전달 실패",
   delivery_unknown: "문자 전달 미확인", backup_guardian_paged: "예비 보호자에게 연락",
   no_guardian_reachable: "연락되는 보호자 없음", digest_queued: "다음 근무일 요약에 추가",
-  no_recipients: "받을 사람 없음", held_withdrawn: "보류된 보호자 문자 취소(경보 종료)" };
+  no_recipients: "받을 사람 없음", held_withdrawn: "보류된 보호자 문자 취소(경보 종료)",
+  held_released: "보류된 보호자 문자 즉시 발송(경보 종료)" };
 const DELIVERY = { pending: "대기", sending: "보내는 중", sent: "발송", delivered: "도착",
   failed: "실패", unknown: "미확인", withdrawn: "보내지 않음(경보 종료)" };
 const SEVERITY = { emergency: 0, monitoring_lost: 1, inactivity: 2, vital_out_of_range: 3,

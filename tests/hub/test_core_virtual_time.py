@@ -223,3 +223,26 @@ def test_the_centre_s_time_at_night_tells_the_centre_and_the_guardian_in_the_mor
     ]
     assert rows[0][3] is None or _local(rows[0][3]) <= rows[0][2]
     assert _local(rows[2][3]) == datetime(2026, 9, 23, 7, 0, tzinfo=KST)
+
+
+def test_a_held_guardian_sms_goes_at_once_when_staff_close_the_alert_as_an_incident(
+    harness: Harness,
+) -> None:
+    from alerts.inputs import Resolve
+
+    core, now = harness.core, harness.clock.now
+    harness.clock.set(datetime(2026, 9, 22, 15, 0, tzinfo=KST))
+    resident = {"id": "r5", "name": "윤복순", "district": "동구"}
+    core.register_resident({**resident, "policy": {"guardian_night": "23:00-07:00"}}, now())
+    core.register_device("r5", "spk", "speaker", now())
+    core.add_contact("r5", "guardian", "보호자", "+821011112222", now())
+    harness.publish("r5", "spk", "activity", source="voice")
+    harness.publish("r5", "spk", "heartbeat", interval_s=300)  # then dark
+    harness.run_until(datetime(2026, 9, 23, 4, 0, tzinfo=KST))
+    (held,) = [row for row in harness.sms() if row.message == "inactivity_guardian"]
+    assert _local(held.next_attempt_at) == datetime(2026, 9, 23, 7, 0, tzinfo=KST)
+    # 04:00 the centre found the resident on the floor and closed it: the family hears now.
+    core.operator_input(held.alert_id, Resolve(held.alert_id, "관제 김", "transported"), now())
+    (row,) = [r for r in harness.sms() if r.message == "inactivity_guardian"]
+    assert row.state == "pending"
+    assert _local(row.next_attempt_at) == datetime(2026, 9, 23, 4, 0, tzinfo=KST)

@@ -203,6 +203,14 @@ def test_bad_lines_are_reported_by_number_and_the_rest_replays(tmp_path: Path) -
         + "\n",
         encoding="utf-8",
     )
+    topic = "anbu/v1/r1/spk/activity"
+    with trace.open("ab") as handle:
+        handle.write(b'{"topic": "\xff\xfe"}\n')  # 7: not UTF-8
+        far = {"topic": topic, "payload": {}, "at": "0001-01-01T00:00:00+09:00"}
+        handle.write(json.dumps(far).encode() + b"\n")  # 8: before what UTC can hold
+        handle.write(b'{"topic": "' + topic.encode() + b'", "payload": "\\ud800"}\n')  # 9
+        handle.write(b"[" * 100_000 + b"\n")  # 10: nested too deeply
+
     out = tmp_path / "out.json"
     until = t0 + timedelta(hours=13)
     stats = replay(
@@ -213,6 +221,10 @@ def test_bad_lines_are_reported_by_number_and_the_rest_replays(tmp_path: Path) -
         (3, "no_topic"),
         (4, "invalid_payload"),
         (5, "bad_at"),
+        (7, "not_utf8"),
+        (8, "bad_at"),
+        (9, "invalid_payload"),
+        (10, "not_json"),
     ]
     got = json.loads(out.read_text(encoding="utf-8"))
     # The good lines went in: the speaker's last heartbeat ran out (monitoring lost), and
