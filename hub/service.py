@@ -37,7 +37,7 @@ from alerts.actions import (
     SendCheckin,
 )
 from alerts.engine import Decision, Escalation
-from alerts.inputs import Input, RegisterDevice, Tick
+from alerts.inputs import Input, RegisterDevice, Role, Tick
 from alerts.messages import DigestItem, checkin_prompt, render_digest
 from alerts.policy import DEFAULT_POLICY, Policy
 from alerts.state import ResidentState
@@ -874,23 +874,16 @@ class HubCore:
     def _queue_digest(
         self, conn: Connection, resident_id: str, action: QueueDigest, now: datetime
     ) -> None:
-        for phone in self.recipients(conn, resident_id, action.role):
-            key = _key("digest", action.alert_id, action.step, phone)
-            if conn.execute(select(digest_items.c.id).where(digest_items.c.key == key)).first():
-                continue
-            conn.execute(
-                insert(digest_items).values(
-                    key=key,
-                    resident_id=resident_id,
-                    alert_id=action.alert_id,
-                    recipient=phone,
-                    role=action.role,
-                    message=action.message,
-                    queued_at=action.event_at or now,
-                    deliver_at=action.deliver_at,
-                    delivered=False,
-                )
-            )
+        self._digest_items(
+            conn,
+            resident_id,
+            ("digest", action.alert_id, action.step),
+            alert_id=action.alert_id,
+            role=action.role,
+            message=action.message,
+            queued_at=action.event_at or now,
+            deliver_at=action.deliver_at,
+        )
         self._timeline(conn, action.alert_id, now, "digest_queued", None, action.role)
 
     def _note_trend(
@@ -916,21 +909,43 @@ class HubCore:
         tomorrow = (now.astimezone(calendar.zone) + timedelta(days=1)).replace(
             hour=0, minute=0, second=0, microsecond=0
         )
-        deliver_at = calendar.next_working_start(tomorrow)
-        message = cast(MessageKey, f"trend_{action.kind}")
-        for phone in self.recipients(conn, resident_id, "official"):
-            key = _key("trend", action.finding_id, phone)
+        self._digest_items(
+            conn,
+            resident_id,
+            ("trend", action.finding_id),
+            alert_id=action.finding_id,
+            role="official",
+            message=cast(MessageKey, f"trend_{action.kind}"),
+            queued_at=action.at,
+            deliver_at=calendar.next_working_start(tomorrow),
+        )
+
+    def _digest_items(
+        self,
+        conn: Connection,
+        resident_id: str,
+        key_parts: tuple[str, ...],
+        *,
+        alert_id: str,
+        role: Role,
+        message: MessageKey,
+        queued_at: datetime,
+        deliver_at: datetime,
+    ) -> None:
+        """One digest item per contact of ``role``, once each (keyed by ``key_parts``)."""
+        for phone in self.recipients(conn, resident_id, role):
+            key = _key(*key_parts, phone)
             if conn.execute(select(digest_items.c.id).where(digest_items.c.key == key)).first():
                 continue
             conn.execute(
                 insert(digest_items).values(
                     key=key,
                     resident_id=resident_id,
-                    alert_id=action.finding_id,
+                    alert_id=alert_id,
                     recipient=phone,
-                    role="official",
+                    role=role,
                     message=message,
-                    queued_at=action.at,
+                    queued_at=queued_at,
                     deliver_at=deliver_at,
                     delivered=False,
                 )
