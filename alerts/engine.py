@@ -65,7 +65,7 @@ from alerts.inputs import (
 from alerts.night import night_end
 from alerts.routine import OWN_SOURCES, close_day, day_figures, ended_silence, observe
 from alerts.state import AlertState, DeviceState, ResidentState
-from alerts.timers import timer_signal
+from alerts.timers import judged, timer_signal
 from alerts.vitals import Finding, classify, record_weight
 
 __all__ = [
@@ -303,10 +303,11 @@ def appliance_timer(turn: _Turn, event: Activity) -> bool:
     """Under the routine rule, a signal that starts an appliance's day at its usual minute
     is a timer's, not a sign of life (:mod:`alerts.timers`)."""
     state = turn.state
-    if state.policy.inactivity_rule != "routine" or event.source in OWN_SOURCES:
-        return False
     at = _event_time(event.at, turn.now)
     zone = turn.calendar.zone
+    rule = state.policy.inactivity_rule
+    if not judged(state.timers, rule, event.device, event.source, at, zone):
+        return False
     return timer_signal(state.timers, event.device, event.source, at, event.count, zone)
 
 

@@ -22,12 +22,13 @@ minute and the count of today and of the two days before: a few dozen bytes.
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FEW", "REPEAT_DAYS", "TOLERANCE_MIN", "TimerWatch", "timer_signal"]
+from alerts.routine import OWN_SOURCES
+
+__all__ = ["FEW", "REPEAT_DAYS", "TOLERANCE_MIN", "TimerWatch", "judged", "timer_signal"]
 
 REPEAT_DAYS = 2
 TOLERANCE_MIN = 3
@@ -47,15 +48,30 @@ class TimerWatch(BaseModel):
         return TimerWatch(days={k: [list(d) for d in v] for k, v in self.days.items()})
 
 
+def judged(
+    watch: TimerWatch, rule: str, device: str, source: str, at: datetime, zone: tzinfo
+) -> bool:
+    """Whether :func:`timer_signal` would judge this signal: the routine rule, a source not
+    the resident's own, and the first of its local day for the device and source (a batch
+    that folds signals together must let such a one through as it came)."""
+    if rule != "routine" or source in OWN_SOURCES:
+        return False
+    history = watch.days.get(_key(device, source))
+    return not history or history[0][0] != at.astimezone(zone).toordinal()
+
+
+def _key(device: str, source: str) -> str:
+    return f"{device}|{source}"
+
+
 def timer_signal(
-    watch: TimerWatch, device: str, source: str, at: datetime, count: int, zone: ZoneInfo
+    watch: TimerWatch, device: str, source: str, at: datetime, count: int, zone: tzinfo
 ) -> bool:
     """Record one non-own signal (``count`` folded in) and say whether it is a timer's."""
     local = at.astimezone(zone)
     day = local.toordinal()
     minute = local.hour * 60 + local.minute
-    key = f"{device}|{source}"
-    history = watch.days.setdefault(key, [])
+    history = watch.days.setdefault(_key(device, source), [])
     if history and day < history[0][0]:
         return False  # a late, buffered signal of an earlier day: judged as a person's
     if history and history[0][0] == day:

@@ -61,8 +61,8 @@ from alerts.inputs import (
     Tick,
 )
 from alerts.policy import DEFAULT_POLICY, Policy
-from alerts.routine import OWN_SOURCES
 from alerts.state import ResidentState
+from alerts.timers import judged
 from simulators.model import (
     DEVICE_MIXES,
     HEARTBEAT_S,
@@ -491,14 +491,10 @@ class _Run:
 
 
 def _opens_appliance_day(state: ResidentState, ev: SimEvent) -> bool:
-    """Whether the routine rule judges ``ev`` as a possible timer (alerts.timers): the first
-    signal of the day for its device and source goes in as it came, never folded."""
-    source = ev.source or "other"
-    if state.policy.inactivity_rule != "routine" or source in OWN_SOURCES:
-        return False
-    history = state.timers.days.get(f"{ev.device}|{source}")
-    day = ev.device_ts.astimezone(KST).toordinal()
-    return not history or history[0][0] != day
+    """Whether the routine rule judges ``ev`` as a possible timer (alerts.timers): such a
+    signal goes in as it came, never folded."""
+    rule = state.policy.inactivity_rule
+    return judged(state.timers, rule, ev.device, ev.source or "other", ev.device_ts, KST)
 
 
 def _quiet(state: ResidentState) -> bool:
