@@ -65,7 +65,7 @@ from alerts.inputs import (
 from alerts.night import night_end
 from alerts.routine import OWN_SOURCES, close_day, day_figures, ended_silence, observe
 from alerts.state import AlertState, DeviceState, ResidentState
-from alerts.timers import judged, timer_signal
+from alerts.timers import timer_signal, watched
 from alerts.vitals import Finding, classify, record_weight
 
 __all__ = [
@@ -305,8 +305,7 @@ def appliance_timer(turn: _Turn, event: Activity) -> bool:
     state = turn.state
     at = _event_time(event.at, turn.now)
     zone = turn.calendar.zone
-    rule = state.policy.inactivity_rule
-    if not judged(state.timers, rule, event.device, event.source, at, zone):
+    if not watched(state.policy.inactivity_rule, event.source):
         return False
     return timer_signal(state.timers, event.device, event.source, at, event.count, zone)
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.routine import OWN_SOURCES
 
-__all__ = ["FEW", "REPEAT_DAYS", "TOLERANCE_MIN", "TimerWatch", "judged", "timer_signal"]
+__all__ = ["FEW", "REPEAT_DAYS", "TOLERANCE_MIN", "TimerWatch", "judged", "timer_signal", "watched"]
 
 REPEAT_DAYS = 2
 TOLERANCE_MIN = 3
@@ -48,13 +48,20 @@ class TimerWatch(BaseModel):
         return TimerWatch(days={k: [list(d) for d in v] for k, v in self.days.items()})
 
 
+def watched(rule: str, source: str) -> bool:
+    """Whether the timer rule looks at this signal at all: the routine rule, and a source
+    that is not the resident's own. Every such signal goes to :func:`timer_signal` (its
+    count tells a busy plug from a timer)."""
+    return rule == "routine" and source not in OWN_SOURCES
+
+
 def judged(
     watch: TimerWatch, rule: str, device: str, source: str, at: datetime, zone: tzinfo
 ) -> bool:
-    """Whether :func:`timer_signal` would judge this signal: the routine rule, a source not
-    the resident's own, and the first of its local day for the device and source (a batch
-    that folds signals together must let such a one through as it came)."""
-    if rule != "routine" or source in OWN_SOURCES:
+    """Whether :func:`timer_signal` would judge this signal: a watched one that is the first
+    of its local day for the device and source (a batch that folds signals together must let
+    such a one through as it came)."""
+    if not watched(rule, source):
         return False
     history = watch.days.get(_key(device, source))
     return not history or history[0][0] != at.astimezone(zone).toordinal()
