@@ -19,7 +19,10 @@ The steps, for a silence begun at ``T`` (the last sign of life):
    went to bed), nothing is asked or sent while they usually sleep; it waits for their usual
    first activity plus a margin. A silence begun in their waking hours is evidence of harm
    and is acted on at any hour.
-4. **Caps** (the fixed rule as the outer bound): the alert opens no later than
+4. **Urgency.** Each hour of the silence in which the resident is usually awake lowers the
+   odds both steps wait for, by ``routine_urgency`` of them by ``T + control_center_after``
+   (on all signals, at home: not on the resident's own signals alone, not after a door).
+5. **Caps** (the fixed rule as the outer bound): the alert opens no later than
    ``T + control_center_after``, when the control centre is paged as under the fixed rule.
 
 An alert raised on the resident's own signals alone (a radio on a timer or a pet's motion kept
@@ -201,8 +204,23 @@ def _plan(
     out = state.last_source == "door"
     own_basis = _own_basis(state, basis)
 
-    def when(start: datetime, threshold: float, own: bool, out_: bool) -> datetime | None:
-        return unusual_at(routine, start, threshold, zone, rest, own=own, out=out_)
+    def when(
+        start: datetime, threshold: float, own: bool, out_: bool, urgent: bool = True
+    ) -> datetime | None:
+        # Urgency only on all signals, at home: a resident at home for days gives no door or
+        # voice while the motion sensor sees them, and one who went out is not lying at home.
+        lowered = urgent and not own and not out_ and policy.routine_urgency > 0
+        return unusual_at(
+            routine,
+            start,
+            threshold,
+            zone,
+            rest,
+            own=own,
+            out=out_,
+            deadline=cap if lowered else None,
+            urgency=policy.routine_urgency if lowered else 0.0,
+        )
 
     ask_any = when(basis, ask, False, out)
     ask_own = when(own_basis, own_ask, True, False) if own_basis < basis else None
@@ -237,7 +255,9 @@ def _plan(
     found = [t for t in candidates if t is not None]
     guardian_at = _awake(routine, min(found), harm, calendar) if found else cap
     if policy.guardian_night is not None:
-        stronger = when(decided_from, alert + _NIGHT_EVIDENCE, own_only, out and not own_only)
+        stronger = when(
+            decided_from, alert + _NIGHT_EVIDENCE, own_only, out and not own_only, urgent=False
+        )
         guardian_at = _past_guardians_night(
             state, guardian_at, cap, harm, decided_from, stronger, zone
         )
@@ -310,7 +330,7 @@ def routine_reason(
             f"움직임·음악 같은 신호는 있지만 어르신 본인의 활동(말소리·전화·출입)이 "
             f"{since} 이후 {hours}시간째 없습니다."
         )
-    elif asleep_at(routine, chosen.basis, zone, _SLEEP_MARGIN_MIN) and routine.wake is not None:
+    elif asleep_at(routine, chosen.basis, zone) and routine.wake is not None:
         usual = _clock_words(routine.wake)
         until = f"{now.astimezone(zone):%H:%M}"
         text = f"평소 {usual} 전후에 첫 활동이 있는데 오늘은 {until}까지 활동이 없습니다."
@@ -349,12 +369,15 @@ def _busiest_hours(
     rest = _rest_day(calendar)
     best: list[int] = []
     cursor = start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    before = 0.0
     while cursor < end and len(best) < 48:
         nxt = cursor + timedelta(hours=1)
-        gain = surprise(state.routine, max(cursor, start), min(nxt, end), zone, rest)
-        if gain >= 1.0:
+        # Differences of the silence's running surprise: surprise() never counts the hour a
+        # silence begins in, so an hour measured on its own would always come out as zero.
+        upto = surprise(state.routine, start, min(nxt, end), zone, rest)
+        if upto - before >= 1.0:
             best.append(cursor.hour)
-        cursor = nxt
+        before, cursor = upto, nxt
     if not best:
         return ""
     first, last = best[0], (best[-1] + 1) % 24

@@ -31,6 +31,14 @@ day; this module keeps such a profile in a form that adds up over a silence of a
   *own* signals (voice, phone use, calls, doors, answered check-ins) cannot. Both are
   profiled, and a silence is as surprising as the more surprising of the two, so a fall that a
   radio on a timer keeps "active" still shows as the resident's own signals going missing.
+* **Urgency.** The odds are fixed, the cost of waiting is not: a fall's harm grows with
+  every hour on the floor, so the longer a silence, the less evidence it should take. With a
+  deadline (the control centre's time) the threshold falls linearly with each hour of the
+  silence the resident is usually awake, by ``routine_urgency`` of itself (0.7) by the
+  deadline (:func:`unusual_at`). Hours of usual sleep do not lower it: a night is what the
+  profile already expects, and counting it would turn every late morning into an alert. In a
+  home with few sensors, whose profile can say little, this brings the alert towards the
+  fixed rule's timing; where the profile says much, the silence reaches the odds first.
 * **Out of the house.** When the last sign of life was a door, the resident has probably gone
   out, and a silence counts a quarter (:data:`OUT_FACTOR`).
 * **Sleep.** The usual bedtime (the start of the first night gap of two hours or more begun
@@ -406,22 +414,53 @@ def unusual_at(
     *,
     own: bool = False,
     out: bool = False,
+    deadline: datetime | None = None,
+    urgency: float = 0.0,
 ) -> datetime | None:
-    """When the silence begun at ``start`` reaches surprise ``threshold``; None within 48 h."""
+    """When the silence begun at ``start`` reaches surprise ``threshold``; None within 48 h.
+
+    With a ``deadline`` and an ``urgency`` the threshold falls with each hour of the silence
+    the resident is usually awake, to ``(1 - urgency) * threshold`` at ``deadline`` (see
+    *Urgency* in the module docstring); the answer is then never later than ``deadline``.
+    """
     t0 = start.timestamp()
     first, rates = _hourly(routine, start, zone, rest_day, own)
     need = threshold / (OUT_FACTOR if out else 1.0)
-    total = 0.0
+    end = deadline.timestamp() if deadline is not None else math.inf
+    if end <= t0:
+        return start
+    # (start, end, gain in nats per second, whether the hour lowers the threshold)
+    pieces: list[tuple[float, float, float, bool]] = []
     for n, rate in enumerate(rates[1:], start=1):  # from the next hour, as in surprise()
         lo = max(t0, first + 3600 * n)
-        hi = first + 3600 * (n + 1)
-        if rate <= 0 or hi <= lo:
+        hi = min(first + 3600 * (n + 1), end)
+        if hi <= lo:
+            if lo >= end:
+                break
             continue
-        gain = rate * (hi - lo) / 3600
-        if total + gain >= need:
-            return datetime.fromtimestamp(lo + 3600 * (need - total) / rate, UTC)
-        total += gain
+        awake = urgency > 0 and not asleep_at(routine, _at((lo + hi) / 2), zone)
+        pieces.append((lo, hi, rate / 3600, awake))
+    waking = sum(hi - lo for lo, hi, _, awake in pieces if awake)
+    slope = urgency * need / waking if waking > 0 and deadline is not None else 0.0
+    total = lowered = 0.0
+    for lo, hi, gain, awake in pieces:
+        k = slope if awake else 0.0
+        # The first x in [lo, hi] with total + gain*(x - lo) >= need - lowered - k*(x - lo).
+        short = need - lowered - total
+        if short <= 0:
+            return _at(lo)
+        x = lo + short / (gain + k) if gain + k > 0 else math.inf
+        if x <= hi:
+            return _at(x)
+        total += gain * (hi - lo)
+        lowered += k * (hi - lo)
+    if deadline is not None and end - t0 <= 3600 * _HORIZON_H:
+        return deadline
     return None
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def asleep_at(routine: Routine, at: datetime, zone: ZoneInfo, margin_min: int = 0) -> bool:

@@ -50,6 +50,14 @@ class PolicyFields(BaseModel):
         default=None, ge=2, le=1e9, allow_inf_nan=False, description="alert at 1 in N"
     )
     routine_checkin_wait: str | None = _DURATION
+    routine_urgency: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="share of the alert's odds a long silence's waking hours replace by the "
+        "control centre's time (0: never)",
+    )
     guardian_night: str | None = Field(
         default=None,
         pattern=r"^\d\d:\d\d-\d\d:\d\d$",

@@ -39,6 +39,7 @@ def test_json_dump_is_iso_8601() -> None:
         "routine_checkin_odds": 20.0,
         "routine_alert_odds": 1000.0,
         "routine_checkin_wait": "PT20M",
+        "routine_urgency": 0.7,
         "guardian_night": None,
         "trend_watch": False,
     }

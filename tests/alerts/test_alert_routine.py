@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -115,8 +116,66 @@ def test_a_silence_in_the_resident_s_busy_hours_is_told_within_hours() -> None:
     assert timedelta(hours=1) <= delay <= timedelta(hours=5), delay
     assert alert.reason == "routine"
     assert alert.explanation is not None and "활동이 없습니다" in alert.explanation
+    # Which of her usual hours went missing, in words: 09:00 on, most days busy.
+    assert "평소 오전 9시~" in alert.explanation, alert.explanation
+    assert "거의 매일 활동이 있는데" in alert.explanation
     page = next(a for a in actions if isinstance(a, Notify) and a.role == "guardian")
     assert page.urgent, "a silence begun in her waking hours is evidence of harm"
+
+
+def sparse_days(vr: VirtualResident, days: int) -> None:
+    """A home with little to see (a plug): a kettle about 07:00, 12:00 and 18:00 (never at the
+    same minute twice running, which would be a timer's)."""
+    for n in range(days):
+        local = vr.clock.now().astimezone(SEOUL)
+        day = local.replace(hour=7, minute=0, second=0, microsecond=0)
+        if day < local:
+            day += timedelta(days=1)
+        for hour in (7, 12, 18):
+            t = day.replace(hour=hour, minute=(n * 7 + hour) % 25)
+            vr.run_until(t.astimezone(UTC))
+            vr.send(Activity("pir", t, "power"))
+        vr.run_until((day + timedelta(hours=16, minutes=59)).astimezone(UTC))
+
+
+def first_alert_after(vr: VirtualResident, since: datetime) -> datetime:
+    return min(
+        s.at
+        for s in vr.history
+        if s.at >= since
+        for a in s.actions
+        if isinstance(a, OpenAlert) and a.kind == "inactivity"
+    )
+
+
+@pytest.mark.parametrize(("urgency", "latest_h"), [(0.7, 11), (0.0, 25)])
+def test_a_long_waking_silence_in_a_sparse_home_takes_less_evidence_as_it_goes_on(
+    urgency: float, latest_h: int
+) -> None:
+    # Missing lunch and dinner is 1 in 400 for this resident, short of 1 in 1000: without
+    # urgency the alert waits for the centre's time, 24 h after her last sign.
+    vr = resident(ROUTINE.with_overrides({"routine_urgency": urgency}))
+    sparse_days(vr, 15)
+    morning = datetime(2026, 11, 17, 7, 40, tzinfo=SEOUL)
+    vr.run_until(morning.astimezone(UTC))
+    vr.send(Activity("pir", morning, "power"))
+    assert vr.state.last_activity_at == morning, "a sign of life, not a timer"
+    vr.advance(26 * H)
+    told = first_alert_after(vr, morning.astimezone(UTC)) - morning
+    assert told <= timedelta(hours=latest_h), told
+    if urgency:
+        assert told >= timedelta(hours=5), "not before lunch has been missed"
+        (alert,) = [
+            a
+            for s in vr.history
+            for a in s.actions
+            if isinstance(a, OpenAlert) and a.kind == "inactivity" and s.at >= morning
+        ]
+        # She was up at 07:40: the reason is the missed lunch, not a morning without a sign.
+        assert alert.explanation is not None
+        assert alert.explanation.startswith("평소 오후 12시~1시에는"), alert.explanation
+    else:
+        assert told >= timedelta(hours=23), told
 
 
 def test_the_usual_night_is_not_an_alert_and_nothing_is_asked_in_it() -> None:
