@@ -338,14 +338,16 @@ class HubCore:
 
     # ------------------------------------------------------------------ ingest
 
-    def ingest(self, batch: list[Incoming], now: datetime) -> None:
+    def ingest(self, batch: list[Incoming], now: datetime, *, due_first: bool = False) -> None:
         """Store and decide a batch of MQTT messages in one transaction.
 
         If the batch fails as a whole, each message is retried alone so one bad message
-        is dead-lettered instead of holding up the others.
+        is dead-lettered instead of holding up the others. ``due_first`` (a replay in virtual
+        time, where a batch spans hours): before each of a resident's messages, that
+        resident's steps due before it fire at their own times, in the same transaction.
         """
         try:
-            self._ingest_tx(batch, now)
+            self._ingest_tx(batch, now, due_first)
         except (OperationalError, InterfaceError):
             # The database is unreachable: nothing is acknowledged, the caller retries.
             self._states.clear()
@@ -358,7 +360,7 @@ class HubCore:
                 return
             log.warning("ingest.batch_failed_retrying_singly", size=len(batch))
             for message in batch:
-                self.ingest([message], now)
+                self.ingest([message], now, due_first=due_first)
 
     @contextmanager
     def _unit(self, now: datetime) -> Iterator[tuple[Connection, _Batch]]:
@@ -389,7 +391,7 @@ class HubCore:
         if self._metrics is not None:
             self._metrics.add(tally)
 
-    def _ingest_tx(self, batch: list[Incoming], now: datetime) -> None:
+    def _ingest_tx(self, batch: list[Incoming], now: datetime, due_first: bool) -> None:
         # Each message at its own delivery time when it carries one (a replayed trace).
         times = [message.received_at or now for message in batch]
         parsed = [
@@ -398,8 +400,43 @@ class HubCore:
         ]
         with self._unit(now) as (conn, work):
             work.stored = self._already_stored(conn, parsed)
+            dues = self._dues(conn, parsed) if due_first else {}
             for message, result, at in zip(batch, parsed, times, strict=True):
+                if isinstance(result, Event) and result.resident in dues:
+                    self._fire_before(conn, result.resident, at, work, dues)
                 self._ingest_one(conn, message, result, at, work)
+
+    def _dues(
+        self, conn: Connection, parsed: list[Event | Rejection]
+    ) -> dict[str, datetime | None]:
+        """The stored next due step of each registered resident a batch speaks of."""
+        wanted = sorted({e.resident for e in parsed if isinstance(e, Event)} & self._names.keys())
+        found: dict[str, datetime | None] = dict.fromkeys(wanted)
+        for start in range(0, len(wanted), _DEDUP_CHUNK):
+            rows = conn.execute(
+                select(resident_state.c.resident_id, resident_state.c.next_due_at).where(
+                    resident_state.c.resident_id.in_(wanted[start : start + _DEDUP_CHUNK])
+                )
+            )
+            found.update({row.resident_id: row.next_due_at for row in rows})
+        return found
+
+    def _fire_before(
+        self,
+        conn: Connection,
+        resident_id: str,
+        at: datetime,
+        work: _Batch,
+        dues: dict[str, datetime | None],
+    ) -> None:
+        """Every step of ``resident_id`` due before ``at``, each at its own time."""
+        decided = work.decisions.get(resident_id)
+        due = decided.next_due if decided is not None else dues[resident_id]
+        while due is not None and due < at:
+            following = self._decide(conn, resident_id, Tick(), due, work).next_due
+            if following is not None and following <= due:
+                break  # a step that does not move on: run_due's retry takes it from here
+            due = following
 
     def _already_stored(
         self, conn: Connection, parsed: list[Event | Rejection]

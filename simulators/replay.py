@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +101,13 @@ def replay(
         db = open_engine(f"sqlite:///{Path(tmp) / 'replay.db'}")
         event.listen(db, "connect", _throwaway)
         migrate(db)
-        core = HubCore(db, Escalation(WorkingCalendar(tz=settings.tz)), settings)
+        calendar = WorkingCalendar(tz=settings.tz)
+        core = HubCore(db, Escalation(calendar), settings)
         lines = _lines(trace, stats)
         first = next(lines, None)
         if first is not None:
             _register(core, roster, overrides, first.at, stats)
-            _deliver(core, itertools.chain([first], lines), stats, until)
+            _deliver(core, calendar, itertools.chain([first], lines), stats, until)
         output = replay_output(db)
         db.dispose()
     output["problems"] = stats.problems
@@ -234,55 +235,54 @@ def _at(message: Incoming, at: datetime) -> Incoming:
 
 
 class _Schedule:
-    """Delivers lines in batches while firing every resident's due steps at their own time.
+    """Delivers lines in batches while every resident's due steps fire at their own time.
 
     Residents are independent, so each one's steps only need to fire before that resident's
-    next line: a batch takes lines until one comes for a resident already in it at a later
-    time (that resident's first line may have moved a step before it: in the routine rule a
-    silence begun in a busy hour is unusual sooner). Digests gather every resident's items,
-    so before one falls due every step before it fires, for everyone.
+    next line, and the hub does that inside the batch (``HubCore.ingest(due_first=True)``).
+    Digests gather every resident's items, so before one falls due every step before it
+    fires, for everyone; and a batch never spans a working-day start, the only time a digest
+    queued inside it could fall due.
     """
 
-    def __init__(self, core: HubCore, stats: ReplayStats) -> None:
+    def __init__(self, core: HubCore, calendar: WorkingCalendar, stats: ReplayStats) -> None:
         self.core = core
+        self.calendar = calendar
         self.stats = stats
         self.batch: list[Incoming] = []
-        self.in_batch: dict[str, datetime] = {}
+        self.in_batch: set[str] = set()
+        self.boundary: datetime | None = None
         self.due: dict[str, datetime | None] = core.due_of(core.resident_ids())
         self.digest = core.next_digest()
         self.last: datetime | None = None
 
     def take(self, line: _Line, resident: str | None) -> None:
         if self.digest is not None and self.digest < line.at:
-            self.flush()
             self.catch_up(self.digest)
+        if self.boundary is not None and line.at >= self.boundary:
+            self.flush()
+        if self.boundary is None:
+            self.boundary = self._next_opening(line.at)
         if resident is not None:
-            earlier = self.in_batch.get(resident)
-            if earlier is not None and earlier < line.at:
-                self.flush()
-            if resident not in self.in_batch:
-                self.fire(resident, line.at)
-            self.in_batch[resident] = line.at
+            self.in_batch.add(resident)
         self.batch.append(line.message)
         self.last = line.at
         if line.kind in _ALONE or len(self.batch) >= BATCH:
             self.flush()
 
-    def fire(self, resident: str, before: datetime) -> None:
-        """Every step of ``resident`` due before ``before``, each at its own time."""
-        due = self.due.get(resident)
-        if due is None or due >= before:
-            return  # nothing to fire (most lines): no query at all
-        while due is not None and due < before:
-            self.core.run_due(due, only=resident, digests=False)
-            due = self.core.due_of([resident])[resident]
-        self.due[resident] = due
-        self.digest = self.core.next_digest()  # a fired step may have queued a digest item
+    def _next_opening(self, at: datetime) -> datetime:
+        """The first working-day start after ``at``."""
+        opening = self.calendar.next_working_start(at)
+        if opening > at:
+            return opening
+        local = at.astimezone(self.calendar.zone)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        return self.calendar.next_working_start(midnight)
 
     def flush(self) -> None:
+        self.boundary = None
         if not self.batch or self.last is None:
             return
-        self.core.ingest(self.batch, self.last)
+        self.core.ingest(self.batch, self.last, due_first=True)
         self.stats.delivered += len(self.batch)
         self.due.update(self.core.due_of(self.in_batch))
         self.digest = self.core.next_digest()
@@ -305,9 +305,13 @@ class _Schedule:
 
 
 def _deliver(
-    core: HubCore, lines: Iterator[_Line], stats: ReplayStats, until: datetime | None
+    core: HubCore,
+    calendar: WorkingCalendar,
+    lines: Iterator[_Line],
+    stats: ReplayStats,
+    until: datetime | None,
 ) -> None:
-    schedule = _Schedule(core, stats)
+    schedule = _Schedule(core, calendar, stats)
     for line in lines:
         route = parse_topic(line.message.topic)
         schedule.take(line, None if isinstance(route, TopicError) else route.resident)
