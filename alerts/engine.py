@@ -66,6 +66,7 @@ from alerts.night import night_end
 from alerts.routine import OWN_SOURCES, close_day, day_figures, ended_silence, observe
 from alerts.state import AlertState, DeviceState, ResidentState
 from alerts.timers import timer_signal, watched
+from alerts.unattended import unattended
 from alerts.vitals import Finding, classify, record_weight
 
 __all__ = [
@@ -275,8 +276,9 @@ def _apply_device_message(
     match event:
         case Activity():
             device_seen(turn, event.device)
-            if not appliance_timer(turn, event):
+            if not appliance_timer(turn, event) and not unattended_appliance(turn, event):
                 resident_active(turn, event.at, event.source, event.count)
+            motion_seen(turn, event)
         case Heartbeat():
             heartbeat(turn, event)
         case DeviceStatus():
@@ -308,6 +310,24 @@ def appliance_timer(turn: _Turn, event: Activity) -> bool:
     if not watched(state.policy.inactivity_rule, event.source):
         return False
     return timer_signal(state.timers, event.device, event.source, at, event.count, zone)
+
+
+def unattended_appliance(turn: _Turn, event: Activity) -> bool:
+    """Under the routine rule, a plug switching while the home's motion sensor sees nobody
+    is an appliance left on, not a sign of life (:mod:`alerts.unattended`)."""
+    state = turn.state
+    at = _event_time(event.at, turn.now)
+    return unattended(state.policy.inactivity_rule, event.source, at, state.last_motion_at)
+
+
+def motion_seen(turn: _Turn, event: Activity) -> None:
+    """Remember the latest motion: it vouches for the appliances used near it."""
+    if event.source != "motion":
+        return
+    at = _event_time(event.at, turn.now)
+    state = turn.state
+    if state.last_motion_at is None or at > state.last_motion_at:
+        state.last_motion_at = at
 
 
 def resident_active(turn: _Turn, at: datetime, source: str = "other", count: int = 1) -> None:

@@ -83,6 +83,8 @@ class ResidentState(BaseModel):
     """The last of the resident's own signals (voice, phone, door, check-in answer)."""
     last_source: str | None = None
     """The source of the latest sign of life (a door last: probably gone out)."""
+    last_motion_at: AwareDatetime | None = None
+    """The latest motion any sensor saw, a pet's too (:mod:`alerts.unattended`)."""
     inactivity_reset_at: AwareDatetime | None = None
     """When a person last closed an inactivity alert by hand; counting restarts there."""
     checkin_sent_for: AwareDatetime | None = None

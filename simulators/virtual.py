@@ -63,6 +63,7 @@ from alerts.inputs import (
 from alerts.policy import DEFAULT_POLICY, Policy
 from alerts.state import ResidentState
 from alerts.timers import judged
+from alerts.unattended import judged as unattended_judged
 from simulators.model import (
     DEVICE_MIXES,
     HEARTBEAT_S,
@@ -491,10 +492,14 @@ class _Run:
 
 
 def _opens_appliance_day(state: ResidentState, ev: SimEvent) -> bool:
-    """Whether the routine rule judges ``ev`` as a possible timer (alerts.timers): such a
-    signal goes in as it came, never folded."""
+    """Whether the routine rule judges ``ev`` as a possible timer (alerts.timers) or an
+    appliance nobody attends (alerts.unattended): such a signal goes in as it came, never
+    folded, after the motion held before it."""
     rule = state.policy.inactivity_rule
-    return judged(state.timers, rule, ev.device, ev.source or "other", ev.device_ts, KST)
+    source = ev.source or "other"
+    return judged(state.timers, rule, ev.device, source, ev.device_ts, KST) or (
+        unattended_judged(rule, source, state.last_motion_at)
+    )
 
 
 def _quiet(state: ResidentState) -> bool:
