@@ -431,6 +431,8 @@ def unusual_at(
         return start
     # (start, end, gain in nats per second, whether the hour lowers the threshold)
     pieces: list[tuple[float, float, float, bool]] = []
+    offset = start.astimezone(zone).utcoffset()
+    shift = offset.total_seconds() if offset is not None else 0.0  # as _hourly takes it
     for n, rate in enumerate(rates[1:], start=1):  # from the next hour, as in surprise()
         lo = max(t0, first + 3600 * n)
         hi = min(first + 3600 * (n + 1), end)
@@ -438,7 +440,8 @@ def unusual_at(
             if lo >= end:
                 break
             continue
-        awake = urgency > 0 and not asleep_at(routine, _at((lo + hi) / 2), zone)
+        minute = int((lo + hi) / 2 + shift) // 60 % _MIN_PER_DAY
+        awake = urgency > 0 and not _asleep_minute(routine, minute)
         pieces.append((lo, hi, rate / 3600, awake))
     waking = sum(hi - lo for lo, hi, _, awake in pieces if awake)
     slope = urgency * need / waking if waking > 0 and deadline is not None else 0.0
@@ -471,7 +474,13 @@ def asleep_at(routine: Routine, at: datetime, zone: ZoneInfo, margin_min: int = 
     if routine.bed is None or routine.wake is None:
         return False
     local = at.astimezone(zone)
-    minute = local.hour * 60 + local.minute
+    return _asleep_minute(routine, local.hour * 60 + local.minute, margin_min)
+
+
+def _asleep_minute(routine: Routine, minute: int, margin_min: int = 0) -> bool:
+    """:func:`asleep_at` for a local minute of the day."""
+    if routine.bed is None or routine.wake is None:
+        return False
     bed = (routine.bed + _NOON - margin_min) % _MIN_PER_DAY
     wake = (routine.wake + margin_min) % _MIN_PER_DAY
     if bed <= wake:
