@@ -10,13 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from alerts.inputs import Role
+from protocol.vocab import RESIDENT_WAS_FINE, AlertKind, Stage
+from protocol.vocab import ContactRole as Role
 
-AlertKind = Literal[
-    "inactivity", "emergency", "monitoring_lost", "device_offline", "vital_out_of_range"
-]
-Stage = Literal["checkin", "guardian", "health_center", "control_center"]
-"""How far an alert has reached; ``health_center`` is where vital alerts start."""
 MessageKey = Literal[
     "inactivity_guardian",
     "inactivity_control_center",
@@ -75,10 +71,6 @@ class AcknowledgeAlert:
     kind: AlertKind
     by: str
     role: Role
-
-
-RESIDENT_WAS_FINE = frozenset({"false_alarm", "resolved_by_phone", "resolved_by_guardian"})
-"""Outcomes that say the resident was well."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from protocol.vocab import KOREA_TZ
+
 _SATURDAY = 5
 # No real calendar has a year without a working day; a bound turns a bad configuration
 # (every day closed) into an error instead of an endless loop.
@@ -35,7 +37,7 @@ class WorkingCalendar:
     before the ``holidays`` library knows about them.
     """
 
-    tz: str = "Asia/Seoul"
+    tz: str = KOREA_TZ
     country: str = "KR"
     opens: time = time(9, 0)
     closes: time = time(18, 0)

@@ -21,10 +21,8 @@ from typing import assert_never
 
 from alerts import trends
 from alerts.actions import (
-    RESIDENT_WAS_FINE,
     AcknowledgeAlert,
     Action,
-    AlertKind,
     ChangeStage,
     MarkDevice,
     MessageKey,
@@ -35,7 +33,6 @@ from alerts.actions import (
     RecordTimeline,
     ResolveAlert,
     SendCheckin,
-    Stage,
 )
 from alerts.calendar import WorkingCalendar
 from alerts.inactivity import (
@@ -58,7 +55,6 @@ from alerts.inputs import (
     RecordStep,
     RegisterDevice,
     Resolve,
-    Role,
     Tick,
     VitalReading,
 )
@@ -68,6 +64,8 @@ from alerts.state import AlertState, DeviceState, ResidentState
 from alerts.timers import timer_signal, watched
 from alerts.unattended import unattended
 from alerts.vitals import Finding, classify, record_weight
+from protocol.vocab import RESIDENT_WAS_FINE, AlertKind, Stage
+from protocol.vocab import ContactRole as Role
 
 __all__ = [
     "Decision",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
-DeviceKind = Literal["speaker", "phone", "sensors"]
-Role = Literal["guardian", "official", "control_center", "health_center", "supervisor"]
-VitalKind = Literal["blood_pressure", "glucose", "weight", "heart_rate", "spo2", "steps"]
+# The vocabulary is protocol's (defined once there); re-exported for the core's importers.
+from protocol.models import VitalKind
+from protocol.vocab import ContactRole as Role
+from protocol.vocab import DeviceKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from alerts.actions import MessageKey
+from protocol.vocab import KOREA_TZ
 
 SMS_MAX_BYTES = 90
 LMS_MAX_BYTES = 2000
@@ -104,7 +105,7 @@ class DigestItem:
     at: datetime
 
 
-def format_time(at: datetime, tz: str = "Asia/Seoul") -> str:
+def format_time(at: datetime, tz: str = KOREA_TZ) -> str:
     """Local time as people write it in an SMS: ``11월 23일 14:05``."""
     local = at.astimezone(ZoneInfo(tz))
     return f"{local.month}월 {local.day}일 {local:%H:%M}"
@@ -115,7 +116,7 @@ def render(
     *,
     resident_name: str,
     at: datetime,
-    tz: str = "Asia/Seoul",
+    tz: str = KOREA_TZ,
     link: str | None = None,
 ) -> str:
     """The text of one notification.
@@ -131,7 +132,7 @@ def render(
     return text
 
 
-def digest_line(message: MessageKey, *, at: datetime, tz: str = "Asia/Seoul") -> str:
+def digest_line(message: MessageKey, *, at: datetime, tz: str = KOREA_TZ) -> str:
     """One item of an official's digest, without the resident's name."""
     return _DIGEST_LINE[message].format(time=format_time(at, tz))
 
@@ -145,7 +146,7 @@ def render_digest(
     items: Iterable[DigestItem],
     *,
     deliver_at: datetime,
-    tz: str = "Asia/Seoul",
+    tz: str = KOREA_TZ,
     link: str | None = None,
 ) -> str:
     """An official's digest of what happened outside working hours, oldest first.

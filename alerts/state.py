@@ -12,13 +12,13 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from alerts.actions import AlertKind, Stage
-from alerts.inputs import DeviceKind, Role
 from alerts.policy import Policy
 from alerts.routine import Routine
 from alerts.timers import TimerWatch
 from alerts.trends import Trends
 from alerts.vitals import DailyWeight
+from protocol.vocab import AlertKind, DeviceKind, Stage
+from protocol.vocab import ContactRole as Role
 
 AlertStatus = Literal["open", "acknowledged"]
 

@@ -67,6 +67,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.inputs import VitalReading
+from protocol.vocab import KOREA_TZ
 
 VitalLevel = Literal["normal", "out_of_range", "critical"]
 
@@ -248,7 +249,7 @@ def classify(
     reading: VitalReading,
     ranges: VitalRanges,
     weights: Sequence[DailyWeight] = (),
-    tz: str = "Asia/Seoul",
+    tz: str = KOREA_TZ,
 ) -> Finding | None:
     """What ``reading`` means for a resident with ``ranges``; ``None`` when no rule judges it.
 
@@ -274,7 +275,7 @@ _ONE_NUMBER_RULES: dict[str, Callable[[float, VitalRanges], Finding]] = {
 
 
 def record_weight(
-    weights: Sequence[DailyWeight], at: datetime, kg: float, tz: str = "Asia/Seoul"
+    weights: Sequence[DailyWeight], at: datetime, kg: float, tz: str = KOREA_TZ
 ) -> list[DailyWeight]:
     """``weights`` with this reading added as its day's weight, oldest first.
 

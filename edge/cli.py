@@ -11,8 +11,9 @@ import structlog
 
 from edge.adapter import Adapter
 from edge.agent import Agent
-from edge.config import ConfigError, DeviceKind, EdgeConfig, load_config
+from edge.config import ConfigError, EdgeConfig, load_config
 from edge.feed import FeedProcessor, HttpFeed, read_lines
+from protocol.vocab import DeviceKind
 
 log = structlog.get_logger(__name__)
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from protocol.topics import is_valid_id
-
-DeviceKind = Literal["speaker", "phone", "sensors"]
+from protocol.vocab import DeviceKind
 
 
 class ConfigError(ValueError):

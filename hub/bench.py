@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -54,11 +54,11 @@ from hub.service import HubCore
 from hub.settings import Settings
 from hub.store.tables import events, outbox
 from protocol import Activity, Emergency, device_topic, to_json
+from protocol.vocab import KST
 from simulators.realtime import FleetFigures
 
 Out = Callable[[str], None]
 
-KST: Final = timezone(timedelta(hours=9), "KST")
 DEFAULT_RESIDENTS: Final = 100
 DEFAULT_EMERGENCIES: Final = 200
 INFLIGHT: Final = 1000

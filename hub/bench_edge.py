@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.broker import Broker, MosquittoBroker, free_port
+from protocol.vocab import DEVICE_KINDS
 
 Out = Callable[[str], None]
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -169,9 +170,7 @@ def run_edge_bench(
         workdir = Path(tmp)
         broker = Broker.mosquitto(workdir=workdir / "mosquitto")
         try:
-            kinds = [
-                footprint(workdir, broker, kind, idle_s) for kind in ("speaker", "phone", "sensors")
-            ]
+            kinds = [footprint(workdir, broker, kind, idle_s) for kind in DEVICE_KINDS]
             for figure in kinds:
                 say(
                     f"{figure['kind']:8} RSS {figure['rss_mib']} MiB "

@@ -175,8 +175,9 @@ def edge(
     # installs it: 12 MiB on a speaker for nothing. Plain tracebacks are enough here.
     sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
     from hub.logs import configure_logging
+    from protocol.vocab import DEVICE_KINDS
 
-    if device_kind not in {"speaker", "phone", "sensors"}:
+    if device_kind not in DEVICE_KINDS:
         typer.echo(
             f"anbu edge: --device-kind must be speaker, phone or sensors, not {device_kind!r}",
             err=True,
@@ -185,7 +186,7 @@ def edge(
     configure_logging(json=json_logs)
     from edge.cli import run
 
-    raise typer.Exit(run(device_kind, config))  # type: ignore[arg-type]
+    raise typer.Exit(run(device_kind, config))
 
 
 @app.command(

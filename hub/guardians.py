@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 
 from alerts.inputs import Acknowledge, Resolve
 from hub import links
-from hub.roster import normalise_phone
 from hub.service import ConflictError, HubCore, NotFoundError
 from hub.store.tables import alerts, contacts, outbox, residents
 from hub.store.tables import links as links_table
+from protocol.vocab import normalise_phone
 
 GuardianAction = Literal["ack", "resolve"]
 REPLY_CODES: dict[str, GuardianAction] = {"1": "ack", "2": "resolve"}

@@ -88,25 +88,12 @@ from sqlalchemy import (
 
 from alerts.trends import TREND_KINDS
 from hub.store.tables import alert_timeline, alerts, devices, events, residents, trend_findings
+from protocol.vocab import ALERT_KINDS, KOREA_TZ, STAGES
+from protocol.vocab import OUTCOMES as VOCAB_OUTCOMES
 
-ALERT_KINDS = (
-    "emergency",
-    "inactivity",
-    "monitoring_lost",
-    "device_offline",
-    "vital_out_of_range",
-)
-STAGES = ("checkin", "guardian", "control_center")
 AUTO_RESOLVED = "auto_resolved"
-OUTCOMES = (
-    "false_alarm",
-    "resolved_by_phone",
-    "visited",
-    "transported",
-    "resolved_by_guardian",
-    "other",
-    AUTO_RESOLVED,
-)
+"""The outcome of an alert that ended without a person (activity resumed, device back)."""
+OUTCOMES = (*VOCAB_OUTCOMES, AUTO_RESOLVED)
 
 TREND_LABELS = {
     "activity_drop": "활동 감소 추이",
@@ -269,7 +256,7 @@ def monthly_report(
     engine: Engine,
     district: str,
     month: str,
-    tz: str = "Asia/Seoul",
+    tz: str = KOREA_TZ,
     *,
     now: datetime | None = None,
 ) -> MonthlyReport:

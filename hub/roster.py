@@ -68,6 +68,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, Protocol
 
+from protocol.vocab import ID_PATTERN, PHONE_SEPARATORS, normalise_phone
+
 MAX_ROWS = 20_000
 # Extra columns beyond this are notes a district keeps; never roster data.
 MAX_COLUMNS = 100
@@ -75,8 +77,7 @@ MAX_COLUMNS = 100
 HEADER_SEARCH_ROWS = 10
 MAX_ECHO = 30
 
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+ID_RE = ID_PATTERN
 _DEVICE_SPLIT = re.compile(r"[;,\n]")
 _PARENTHESISED = re.compile(r"^(.*?)\((.*)\)$")
 
@@ -499,7 +500,7 @@ class _Row:
         return value
 
     def phone(self, name: str) -> str | None:
-        compact = _PHONE_SEPARATORS.sub("", self.value(name))
+        compact = PHONE_SEPARATORS.sub("", self.value(name))
         if len(compact) == 10 and compact.startswith("10") and compact.isdigit():
             # Excel turns 01012345678 typed without hyphens into the number 1012345678.
             # Only the 010 mobile case is restored: for other lengths the lost digit is a guess.
@@ -602,25 +603,6 @@ class _RowChecker:
             if not problems:
                 devices.append({"id": device_id, "kind": kind})
         return devices
-
-
-def normalise_phone(raw: str) -> str | None:
-    """A Korean number in E.164 (``010-1234-5678`` → ``+821012345678``), or ``None``."""
-    compact = _PHONE_SEPARATORS.sub("", raw)
-    if compact.startswith("+82"):
-        national = compact[3:]
-        # "+82 10 …" and "+82 010 …" are both written; the trunk 0 is optional after +82.
-        if not national.startswith("0"):
-            national = "0" + national
-    else:
-        national = compact
-    # Foreign numbers are refused: the SMS providers the hub uses send domestic only.
-    if not national.isdigit() or not 9 <= len(national) <= 11:
-        return None
-    # "00…" is the international dialling prefix, not a domestic number.
-    if national[0] != "0" or national[1] == "0":
-        return None
-    return "+82" + national[1:]
 
 
 # ------------------------------------------------------------------------------- applying

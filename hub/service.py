@@ -37,7 +37,7 @@ from alerts.actions import (
     SendCheckin,
 )
 from alerts.engine import Decision, Escalation
-from alerts.inputs import Input, RegisterDevice, Role, Tick
+from alerts.inputs import Input, RegisterDevice, Tick
 from alerts.messages import DigestItem, checkin_prompt, render_digest
 from alerts.policy import DEFAULT_POLICY, Policy
 from alerts.state import ResidentState
@@ -63,6 +63,7 @@ from hub.store.tables import (
 from hub.telemetry import Telemetry
 from protocol import AlertChange, CheckinCommand, Event, Rejection, parse, to_json
 from protocol.topics import ALERTS_TOPIC, cmd_topic
+from protocol.vocab import ContactRole as Role
 
 log = structlog.get_logger(__name__)
 

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from protocol.vocab import KOREA_TZ
+
 _PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "password"}
 
 
@@ -30,7 +32,7 @@ class Settings(BaseSettings):
         default=SecretStr("log:anbu-outbox.jsonl"),
         description="SMS provider chain, tried in order: log:PATH, nhn://…, solapi://…, aligo://…",
     )
-    tz: str = "Asia/Seoul"
+    tz: str = KOREA_TZ
     control_center_phones: list[str] = Field(default_factory=list)
     supervisor_phones: list[str] = Field(default_factory=list)
     health_center_phones: list[str] = Field(

@@ -11,7 +11,6 @@ from protocol.models import (
     Activity,
     ActivitySource,
     AlertChange,
-    AlertKind,
     AlertStage,
     AlertState,
     BloodPressure,
@@ -34,7 +33,6 @@ from protocol.parse import MAX_PAYLOAD_BYTES, Event, Rejection, RejectionReason,
 from protocol.schema import json_schemas, write_schemas
 from protocol.topics import (
     ALERTS_TOPIC,
-    ID_PATTERN,
     SUBSCRIPTION,
     EventKind,
     TopicError,
@@ -45,6 +43,7 @@ from protocol.topics import (
     is_valid_id,
     parse_topic,
 )
+from protocol.vocab import ID_PATTERN, AlertKind
 
 __all__ = [
     "ALERTS_TOPIC",

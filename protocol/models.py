@@ -25,7 +25,8 @@ from pydantic import (
     field_validator,
 )
 
-from protocol.topics import ID_REGEX, EventKind
+from protocol.topics import EventKind
+from protocol.vocab import ID_REGEX, AlertKind, Stage
 
 PROTOCOL_VERSION: Final = 1
 MAX_TEXT_CHARS: Final = 500
@@ -38,11 +39,8 @@ EmergencyTrigger = Literal["voice", "button", "fall", "app", "sensor"]
 VitalKind = Literal["blood_pressure", "glucose", "weight", "heart_rate", "spo2", "steps"]
 VitalUnit = Literal["mmHg", "mg/dL", "kg", "bpm", "%", "steps"]
 DeviceState = Literal["online", "offline"]
-AlertKind = Literal[
-    "inactivity", "emergency", "monitoring_lost", "device_offline", "vital_out_of_range"
-]
 AlertState = Literal["open", "acknowledged", "resolved"]
-AlertStage = Literal["checkin", "guardian", "health_center", "control_center"]
+AlertStage = Stage
 
 VITAL_UNITS: Final[Mapping[VitalKind, VitalUnit]] = {
     "blood_pressure": "mmHg",

@@ -7,9 +7,10 @@ instead of raising: topics arrive from the network and a bad one must not stop t
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final, Literal, TypeGuard, get_args
+
+from protocol.vocab import ID_PATTERN
 
 EventKind = Literal["activity", "heartbeat", "emergency", "checkin", "vitals", "status"]
 """Topic kinds a device publishes (device→hub)."""
@@ -19,11 +20,6 @@ TopicKind = EventKind | Literal["cmd"]
 
 TopicErrorReason = Literal["bad_topic", "bad_id", "hub_topic"]
 
-# Two spellings of one rule: ID_REGEX for pydantic and JSON Schema (ECMA/Rust syntax, where
-# `$` is the end of input), ID_PATTERN for Python, where `$` would also match before a
-# trailing newline.
-ID_REGEX: Final = "^[A-Za-z0-9_-]{1,64}$"
-ID_PATTERN: Final = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 
 PREFIX: Final = "anbu/v1"
 HUB_NAMESPACE: Final = "_hub"

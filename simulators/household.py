@@ -17,7 +17,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Literal, Self
 from urllib.parse import unquote, urlsplit
@@ -45,6 +45,7 @@ from protocol import (
     to_json,
 )
 from protocol.topics import EventKind
+from protocol.vocab import KST, DeviceKind
 
 __all__ = [
     "KST",
@@ -59,8 +60,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KST = timezone(timedelta(hours=9), "KST")
-DeviceKind = Literal["speaker", "phone", "sensors"]
 CONNECT_TIMEOUT_S = 10.0
 CHECKIN_ANSWER = "괜찮아"
 _COMMANDS: TypeAdapter[CheckinCommand | ConfigCommand] = TypeAdapter(Command)

@@ -38,13 +38,13 @@ import itertools
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from protocol.models import ActivitySource, DeviceState, EmergencyTrigger
-from protocol.topics import ID_PATTERN
+from protocol.vocab import DEVICE_KINDS, ID_PATTERN, KST, DeviceKind
 from simulators.days import DAY_S, FOLD_S, HEARTBEAT_S, DayBuilder, minutes, poisson, union
 
 __all__ = [
@@ -82,10 +82,9 @@ __all__ = [
     "simulate",
 ]
 
-KST = timezone(timedelta(hours=9), "KST")
 
 DeviceMix = Literal["speaker", "speaker+phone", "kit", "sensors", "all"]
-DeviceName = Literal["speaker", "phone", "sensors"]
+DeviceName = DeviceKind
 SimKind = Literal["activity", "heartbeat", "emergency", "status"]
 
 DEVICE_MIXES: dict[str, tuple[DeviceName, ...]] = {
@@ -96,7 +95,7 @@ DEVICE_MIXES: dict[str, tuple[DeviceName, ...]] = {
     "kit": ("sensors",),
     # A 2G feature-phone user with the full Zigbee kit: motion, door, plug, a help button.
     "sensors": ("sensors",),
-    "all": ("speaker", "phone", "sensors"),
+    "all": DEVICE_KINDS,
 }
 SENSOR_KITS: dict[str, frozenset[str]] = {
     "kit": frozenset({"door", "power"}),

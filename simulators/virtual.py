@@ -52,7 +52,6 @@ from alerts.engine import Escalation
 from alerts.inputs import (
     Activity,
     CheckinAnswer,
-    DeviceKind,
     DeviceStatus,
     Emergency,
     Heartbeat,
@@ -64,6 +63,7 @@ from alerts.policy import DEFAULT_POLICY, Policy
 from alerts.state import ResidentState
 from alerts.timers import judged
 from alerts.unattended import judged as unattended_judged
+from protocol.vocab import DeviceKind
 from simulators.model import (
     DEVICE_MIXES,
     HEARTBEAT_S,

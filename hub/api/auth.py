@@ -14,16 +14,17 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, insert, select
 
 from hub.store.tables import api_users
+from protocol.vocab import STAFF_ROLES, StaffRole
 
-Role = Literal["admin", "operator", "official"]
-ROLES: tuple[Role, ...] = ("admin", "operator", "official")
+Role = StaffRole
+ROLES = STAFF_ROLES
 
 _bearer = HTTPBearer(auto_error=False)
 

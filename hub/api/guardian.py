@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from hub.api.schemas import SmsReplyIn
 from hub.guardians import AlertView, GuardianAction, GuardianDesk, LinkRefused
+from protocol.vocab import KOREA_TZ
 
 T = TypeVar("T")
 Run = Callable[[Callable[[datetime], T]], T]
@@ -44,7 +45,7 @@ def _when(at: datetime | None, tz: str) -> str:
     return f"{local.month}월 {local.day}일 {half} {hour}시 {local.minute:02d}분"
 
 
-def _body(view: AlertView, tz: str = "Asia/Seoul") -> dict[str, Any]:
+def _body(view: AlertView, tz: str = KOREA_TZ) -> dict[str, Any]:
     return {
         "last_activity": _when(view.last_activity_at, tz),
         "resident": view.resident_name,

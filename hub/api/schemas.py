@@ -5,10 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-IdStr = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+from protocol.vocab import (
+    ID_REGEX,
+    ContactRole,
+    DeviceKind,
+    Outcome,
+    StaffRole,
+    normalise_phone,
+)
+
+IdStr = Field(pattern=ID_REGEX)
 Phone = Field(pattern=r"^\+?[0-9-]{6,20}$")
+
+
+def _e164(value: str | None) -> str | None:
+    """Numbers are kept in E.164, as the roster import keeps them, so one person typed two
+    ways is one number (deduplication, a guardian's reply matched to their page)."""
+    if value is None:
+        return None
+    e164 = normalise_phone(value)
+    if e164 is None:
+        raise ValueError("not a Korean phone number (e.g. 010-1234-5678)")
+    return e164
 
 
 _DURATION = Field(
@@ -107,18 +127,20 @@ class ResidentIn(BaseModel):
     address: str | None = Field(default=None, max_length=300)
     policy: PolicyFields | None = None
 
+    _phone = field_validator("phone")(_e164)
+
 
 class DeviceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = IdStr
-    kind: Literal["speaker", "phone", "sensors"]
+    kind: DeviceKind
 
 
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["guardian", "official", "control_center", "health_center", "supervisor"]
+    role: ContactRole
     name: str = Field(min_length=1, max_length=100)
     phone: str = Phone
     quiet_hours: str | None = Field(
@@ -129,6 +151,8 @@ class ContactIn(BaseModel):
     backup: bool = Field(
         default=False, description="Paged only when a message to another guardian fails"
     )
+
+    _phone = field_validator("phone")(_e164)
 
 
 class PolicyIn(BaseModel):
@@ -156,7 +180,7 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     by: str = Field(default="관제센터", min_length=1, max_length=100)
-    outcome: Literal["false_alarm", "resolved_by_phone", "visited", "transported", "other"]
+    outcome: Outcome
 
 
 class ActionIn(BaseModel):
@@ -171,5 +195,5 @@ class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    role: Literal["admin", "operator", "official"]
+    role: StaffRole
     district: str | None = Field(default=None, min_length=1, max_length=100)

@@ -61,9 +61,18 @@ def test_registration_validates_and_reports_conflicts(start_hub: Any) -> None:
     assert kind.status_code == 422
     assert http.get("/api/v1/residents/nobody").status_code == 404
 
+    # A number typed through the API is kept in E.164, as the roster import keeps it (they
+    # once differed: "010-…" stayed as typed); one that is not Korean is refused.
+    typed = {"role": "guardian", "name": "김철수", "phone": "010-2345-6789"}
+    assert http.post("/api/v1/residents/r1/contacts", json=typed).status_code == 201
+    foreign = http.post("/api/v1/residents/r1/contacts", json={**typed, "phone": "+1-555-0100"})
+    assert foreign.status_code == 422
+    assert "Korean phone number" in foreign.text
+
     resident = http.get("/api/v1/residents/r1").json()
     assert resident["state"] == "normal"
     assert resident["policy"]["guardian_after"] == "PT12H"
+    assert [c["phone"] for c in resident["contacts"]] == ["+821023456789"]
 
 
 def test_control_centre_works_an_emergency_to_resolution(start_hub: Any) -> None:

@@ -288,8 +288,20 @@ def test_november_figures_match_the_hand_computed_ones(engine: Engine) -> None:
         "device_offline": 1,
         "vital_out_of_range": 0,
     }
-    # checkin: a6; guardian: a5, a7; control_center: a1 a2 a3 a4
-    assert report.alerts_by_stage == {"checkin": 1, "guardian": 2, "control_center": 4}
+    # checkin: a6; guardian: a5, a7; control_center: a1 a2 a3 a4. Every stage is listed, in
+    # the escalation's order, the health centre's too (the report once left it out).
+    assert report.alerts_by_stage == {
+        "checkin": 1,
+        "guardian": 2,
+        "health_center": 0,
+        "control_center": 4,
+    }
+    assert list(report.alerts_by_stage) == [
+        "checkin",
+        "guardian",
+        "health_center",
+        "control_center",
+    ]
 
     # Emergencies opened in November: a1 (30 s), a2 (90 s), a3 (200 s), a4 (never).
     assert report.emergencies == 4

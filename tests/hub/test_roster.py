@@ -20,9 +20,9 @@ from hub.roster import (
     RosterTarget,
     RowError,
     apply_roster,
-    normalise_phone,
     read_roster,
 )
+from protocol.vocab import normalise_phone
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "roster-sample.csv"
