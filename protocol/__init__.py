@@ -1,4 +1,4 @@
-"""Anbu wire protocol v1 (MQTT): the one executable form of the contract in PROTOCOL.md.
+"""Anbu wire protocol v1 (MQTT): the one executable form of the contract in protocol/PROTOCOL.md.
 
 Edge agents, the hub and the simulators all import these models and topic helpers, so a
 message one side builds is exactly what the other side accepts. Pure: no I/O, no clock.

@@ -4,7 +4,9 @@ stands in (timestamps, command ids, alert ids and reasons)."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
@@ -171,3 +173,43 @@ def test_spec_alert_change_example(kind: str, state: str, stage: str) -> None:
 
     assert (change.kind, change.state, change.stage) == (kind, state, stage)
     assert AlertChange.model_validate_json(to_json(change)) == change
+
+
+# --------------------------------------------------------------- from the spec file itself
+
+SPEC = Path(__file__).resolve().parents[2] / "protocol" / "PROTOCOL.md"
+_KIND_HEADER = re.compile(r"^\*\*(activity|heartbeat|emergency|checkin|vitals)\*\*")
+_EXAMPLE = re.compile(r"^`(\{\"v\":1,.*?\})`")
+
+
+def _device_examples() -> list[tuple[str, str]]:
+    """Each device→hub example of protocol/PROTOCOL.md with the kind whose paragraph holds it."""
+    found, kind = [], None
+    for line in SPEC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## ") and kind is not None and not line.startswith("## Payloads"):
+            kind = None
+        header = _KIND_HEADER.match(line)
+        if header:
+            kind = header.group(1)
+        example = _EXAMPLE.match(line)
+        if example and kind is not None:
+            found.append((kind, example.group(1)))
+    return found
+
+
+def test_the_spec_is_in_the_repository_and_every_device_example_in_it_is_accepted() -> None:
+    examples = _device_examples()
+    assert {kind for kind, _ in examples} == {
+        "activity",
+        "heartbeat",
+        "emergency",
+        "checkin",
+        "vitals",
+    }
+    for kind, text in examples:
+        # Where the spec writes "…" or "<cmd id>", a real value stands in.
+        concrete = text.replace('"ts":"…"', f'"ts":"{NOW.isoformat()}"').replace(
+            "<cmd id>", "cmd-1"
+        )
+        event = parse(f"anbu/v1/r1/spk-1/{kind}", concrete.encode(), now=NOW)
+        assert isinstance(event, Event), (text, event)
