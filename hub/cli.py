@@ -86,8 +86,8 @@ def demo(
     ] = Path(".anbu-demo"),
 ) -> None:
     """Everything on one machine: broker, hub, three simulated households, dashboard."""
-    from hub.demo import run_demo
     from hub.logs import configure_logging
+    from simulators.demo import run_demo
 
     configure_logging(json=json_logs, level="WARNING")
     run_demo(http=http, workdir=workdir)
@@ -131,7 +131,7 @@ def bench_ingest(
 ) -> None:
     """Durable ingest rate through a real broker, emergency latency, the raw broker rate, and
     a real-time fleet of household clients (the load generator of `anbu simulate realtime`)."""
-    from hub.bench import FleetLoad, TsdbMode, run_ingest_bench
+    from simulators.bench import FleetLoad, TsdbMode, run_ingest_bench
 
     if tsdb not in ("off", "down", "url") or (tsdb == "url") != (influx_url is not None):
         typer.echo("--tsdb is off, down, or url together with --influx-url", err=True)
@@ -157,7 +157,7 @@ def bench_edge(
     ),
 ) -> None:
     """Edge agent memory and idle CPU per device kind, outbox intake and replay rates."""
-    from hub.bench_edge import run_edge_bench
+    from simulators.bench_edge import run_edge_bench
 
     run_edge_bench(events=events, idle_s=idle, output=output)
 

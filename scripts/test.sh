@@ -109,6 +109,10 @@ if [[ ${#mypy_targets[@]} -gt 0 ]]; then
     .venv/bin/mypy "${mypy_targets[@]}" || die "mypy found type errors"
 fi
 
+# --- layers -----------------------------------------------------------------------------
+stage "import contracts (lint-imports)"
+.venv/bin/lint-imports --no-cache || die "an import crosses the layers ([tool.importlinter] in pyproject.toml)"
+
 # --- tests ------------------------------------------------------------------------------
 stage "pytest"
 trap - ERR

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.bench import FleetLoad, _percentile, run_ingest_bench
 from hub.broker import find_mosquitto
+from simulators.bench import FleetLoad, _percentile, run_ingest_bench
 
 EVENTS = 2000
 EMERGENCIES = 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hub.bench_edge import run_edge_bench
+from simulators.bench_edge import run_edge_bench
 
 
 def test_small_edge_bench(tmp_path: Path) -> None:

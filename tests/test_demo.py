@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from hub.broker import find_mosquitto, free_port
-from hub.demo import DemoError, Timeline, _read_new_lines, speed_from_env
+from simulators.demo import DemoError, Timeline, _read_new_lines, speed_from_env
 
 STARTUP_S = 40.0
 SPEED = "10"
