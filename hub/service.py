@@ -39,7 +39,7 @@ from alerts.actions import (
 from alerts.engine import Decision, Escalation
 from alerts.inputs import Input, RegisterDevice, Tick
 from alerts.messages import DigestItem, checkin_prompt, render_digest
-from alerts.policy import DEFAULT_POLICY, Policy
+from alerts.policy import DEFAULT_POLICY
 from alerts.state import ResidentState
 from hub.ingest import to_input
 from hub.metrics import HubMetrics, Tally
@@ -47,6 +47,7 @@ from hub.mqtt import Incoming
 from hub.notify.compose import Composer, Recipient, outbox_values
 from hub.notify.quiet import parse_quiet_hours
 from hub.settings import Settings
+from hub.store.states import load_states
 from hub.store.tables import (
     alert_timeline,
     alerts,
@@ -1156,12 +1157,10 @@ class HubCore:
             self._decide(conn, row.resident_id, core_input, now, work)
 
     def state_of(self, resident_id: str) -> ResidentState | None:
-        with self._engine.connect() as conn:
-            try:
-                return self._state(conn, resident_id, None)
-            except NotFoundError:
-                return None
+        """A resident's committed state (for the API and links: not the worker's cache)."""
+        return self.states_of([resident_id]).get(resident_id)
 
-    @staticmethod
-    def policy_of(overrides: Mapping[str, Any]) -> Policy:
-        return DEFAULT_POLICY.with_overrides(dict(overrides))
+    def states_of(self, resident_ids: Iterable[str]) -> dict[str, ResidentState]:
+        """The committed states of many residents in one query."""
+        with self._engine.connect() as conn:
+            return load_states(conn, resident_ids)

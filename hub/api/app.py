@@ -229,9 +229,10 @@ def create_app(backend: Backend) -> FastAPI:  # noqa: PLR0915 - one closure per 
             query = query.where(residents.c.district == district)
         with backend.engine.connect() as conn:
             rows = conn.execute(query).all()
+        states = backend.core.states_of(row.id for row in rows)
         result = []
         for row in rows:
-            core_state = backend.core.state_of(row.id)
+            core_state = states.get(row.id)
             described = describe_state(core_state, now)
             if state is not None and described != state:
                 continue
