@@ -1,55 +1,45 @@
 """Load → decide → carry out: the hub's one writer around the pure escalation core.
 
 Everything that changes a resident's state runs here, on the ingest worker's thread, inside
-one database transaction per batch: the event rows, the new core state, alert rows and the
-outbox rows of every notification. Only after the commit are MQTT messages acknowledged
-and the dispatcher woken, so a crash at any point either loses nothing or repeats work
-that the unique keys make harmless.
+one database transaction per batch: the event rows, the new core state, and, through
+:class:`hub.carry_out.CarryOut`, the alert rows and the outbox rows of every notification.
+What a transaction counted lives on its unit of work, not on the object. Only after the
+commit are MQTT messages acknowledged and the dispatcher woken, so a crash at any point
+either loses nothing or repeats work that the unique keys make harmless.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from alerts.actions import (
-    AcknowledgeAlert,
     Action,
-    ChangeStage,
-    MarkDevice,
-    MessageKey,
-    NoteTrend,
     Notify,
-    OpenAlert,
-    QueueDigest,
-    RecordTimeline,
-    ResolveAlert,
-    SendCheckin,
 )
 from alerts.engine import Decision, Escalation
 from alerts.inputs import Input, RegisterDevice, Tick
-from alerts.messages import DigestItem, checkin_prompt, render_digest
+from alerts.messages import DigestItem, render_digest
 from alerts.policy import DEFAULT_POLICY
 from alerts.state import ResidentState
+from hub.carry_out import CarryOut, Ledger, idempotency_key
 from hub.ingest import to_input
 from hub.metrics import HubMetrics, Tally
 from hub.mqtt import Incoming
-from hub.notify.compose import Composer, Recipient, outbox_values
+from hub.notify.compose import Composer
 from hub.notify.quiet import parse_quiet_hours
 from hub.settings import Settings
 from hub.store.states import load_states
 from hub.store.tables import (
-    alert_timeline,
     alerts,
     contacts,
     dead_letters,
@@ -59,12 +49,9 @@ from hub.store.tables import (
     outbox,
     resident_state,
     residents,
-    trend_findings,
 )
 from hub.telemetry import Telemetry
-from protocol import AlertChange, CheckinCommand, Event, Rejection, parse, to_json
-from protocol.topics import ALERTS_TOPIC, cmd_topic
-from protocol.vocab import ContactRole as Role
+from protocol import AlertChange, Event, Rejection, parse
 
 log = structlog.get_logger(__name__)
 
@@ -133,9 +120,7 @@ def _event_id(event: Event) -> str:
     return str(body.id)
 
 
-def _key(*parts: str) -> str:
-    """Idempotency key: a digest, so phone numbers never appear in keys or logs."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
+_key = idempotency_key
 
 
 @dataclass
@@ -151,6 +136,8 @@ class _Batch:
     seen: set[tuple[str, str, str]] = field(default_factory=set)
     stored: set[tuple[str, str, str]] = field(default_factory=set)
     event_rows: list[dict[str, Any]] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
+    """What this transaction counted and saw: metrics and telemetry get it on commit."""
 
 
 class HubCore:
@@ -170,11 +157,7 @@ class HubCore:
     ) -> None:
         self._engine = engine
         self._metrics = metrics
-        # What the current transaction did; counted only once it has committed.
-        self._tally = Tally()
         self.telemetry = telemetry
-        # What the current transaction stored or changed; offered to telemetry on commit.
-        self._observed: list[Event | AlertChange] = []
         self._districts: dict[str, str] = {}
         # Every registered (resident, device) and its kind: ingest checks membership here.
         self._device_kinds: dict[tuple[str, str], str] = {}
@@ -183,6 +166,13 @@ class HubCore:
         self.composer = Composer(settings)
         self._states: dict[str, ResidentState] = {}
         self._names: dict[str, str] = {}
+        self._carry = CarryOut(
+            settings,
+            self.composer,
+            escalation.calendar,
+            name_of=lambda resident_id: self._names.get(resident_id, resident_id),
+            on_action=self.carried_out,
+        )
         self._load_registry()
         with self._engine.connect() as conn:
             # Events keep the order they were taken in (an export replays them in it).
@@ -368,19 +358,16 @@ class HubCore:
     def _unit(self, now: datetime) -> Iterator[tuple[Connection, _Batch]]:
         """One transaction: its batched writes go in at the end, caches update on commit."""
         work = _Batch()
-        self._tally = Tally()
-        self._observed = []
         with self._engine.begin() as conn:
             yield conn, work
             if work.event_rows:
                 conn.execute(insert(events), work.event_rows)
             self._save_states(conn, list(work.decisions.values()), now)
         self._states.update(work.states)
-        self._count_committed()
-        self._offer_telemetry()
+        self._count_committed(work.ledger.tally)
+        self._offer_telemetry(work.ledger.observed)
 
-    def _offer_telemetry(self) -> None:
-        observed, self._observed = self._observed, []
+    def _offer_telemetry(self, observed: list[Event | AlertChange]) -> None:
         if self.telemetry is None or not observed:
             return
         try:
@@ -388,8 +375,7 @@ class HubCore:
         except Exception:  # the TSDB is a side view: it never fails what has committed
             log.exception("telemetry.offer_failed", items=len(observed))
 
-    def _count_committed(self) -> None:
-        tally, self._tally = self._tally, Tally()
+    def _count_committed(self, tally: Tally) -> None:
         if self._metrics is not None:
             self._metrics.add(tally)
 
@@ -478,8 +464,9 @@ class HubCore:
         now: datetime,
         work: _Batch,
     ) -> None:
+        tally = work.ledger.tally
         if isinstance(parsed, Rejection):
-            self._dead_letter(conn, message, now, parsed.reason, parsed.detail)
+            self._dead_letter(conn, message, now, parsed.reason, parsed.detail, tally)
             return
         if (parsed.resident, parsed.device) not in self._device_kinds:
             self._dead_letter(
@@ -488,19 +475,20 @@ class HubCore:
                 now,
                 "unknown_device",
                 f"device {parsed.device} is not registered for resident {parsed.resident}",
+                tally,
             )
             return
-        if parsed.kind == "status" and not self._newer_status(conn, parsed, now):
+        if parsed.kind == "status" and not self._newer_status(conn, parsed, tally):
             return
         if not self._store_event(parsed, message, now, work):
             return
-        self._observed.append(parsed)
+        work.ledger.observed.append(parsed)
         core_input = to_input(parsed, now)
         if core_input is None:
             return
         self._decide(conn, parsed.resident, core_input, now, work)
 
-    def _newer_status(self, conn: Connection, event: Event, now: datetime) -> bool:
+    def _newer_status(self, conn: Connection, event: Event, tally: Tally) -> bool:
         """Whether a status message is news rather than a replay of the retained one.
 
         Statuses are taken in arrival order: a Last Will carries the time its device
@@ -512,10 +500,10 @@ class HubCore:
         where = (devices.c.resident_id == event.resident) & (devices.c.id == event.device)
         row = conn.execute(select(devices.c.status_at, devices.c.online).where(where)).first()
         if row is not None and row.status_at == status.ts and row.online == online:
-            self._tally.duplicates[event.kind] += 1
+            tally.duplicates[event.kind] += 1
             return False
         conn.execute(update(devices).where(where).values(status_at=status.ts, online=online))
-        self._tally.events[event.kind] += 1
+        tally.events[event.kind] += 1
         return True
 
     def _store_event(self, event: Event, message: Incoming, now: datetime, work: _Batch) -> bool:
@@ -524,11 +512,11 @@ class HubCore:
         dedup = (event.resident, event.device, _event_id(event))
         if dedup in work.seen or dedup in work.stored:
             if event.kind != "status":  # counted by _newer_status already
-                self._tally.duplicates[event.kind] += 1
+                work.ledger.tally.duplicates[event.kind] += 1
             return False
         work.seen.add(dedup)
         if event.kind != "status":
-            self._tally.events[event.kind] += 1
+            work.ledger.tally.events[event.kind] += 1
         work.event_rows.append(
             {
                 "seq": next(self._seq),
@@ -544,10 +532,16 @@ class HubCore:
         return True
 
     def _dead_letter(
-        self, conn: Connection, message: Incoming, now: datetime, reason: str, detail: str
+        self,
+        conn: Connection,
+        message: Incoming,
+        now: datetime,
+        reason: str,
+        detail: str,
+        tally: Tally,
     ) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
-        self._tally.rejected[reason] += 1
+        tally.rejected[reason] += 1
         conn.execute(
             insert(dead_letters).values(
                 received_at=now,
@@ -565,11 +559,11 @@ class HubCore:
     def _dead_letter_alone(
         self, message: Incoming, now: datetime, reason: str, detail: str
     ) -> None:
-        self._tally = Tally()
+        tally = Tally()
         try:
             with self._engine.begin() as conn:
-                self._dead_letter(conn, message, now, reason, detail)
-            self._count_committed()
+                self._dead_letter(conn, message, now, reason, detail, tally)
+            self._count_committed(tally)
         except (OperationalError, InterfaceError):
             raise
         except Exception:
@@ -585,7 +579,7 @@ class HubCore:
                         payload=message.payload[: _PAYLOAD_KEEP // 2].hex(),
                     )
                 )
-            self._count_committed()
+            self._count_committed(tally)
 
     # --------------------------------------------------------------- decisions
 
@@ -607,7 +601,7 @@ class HubCore:
     ) -> Decision:
         state = self._state(conn, resident_id, work)
         decision = self._escalation.decide(state, core_input, now)
-        self._carry_out_all(conn, resident_id, decision, now)
+        self._carry.all(conn, resident_id, decision, now, work.ledger)
         work.states[resident_id] = decision.state
         work.decisions[resident_id] = decision
         return decision
@@ -648,347 +642,6 @@ class HubCore:
         ).rowcount
         if not updated:
             conn.execute(insert(resident_state).values(resident_id=state.resident, **values))
-
-    def _carry_out_all(
-        self, conn: Connection, resident_id: str, decision: Decision, now: datetime
-    ) -> None:
-        for action in decision.actions:
-            self._carry_out(conn, resident_id, action, now)
-
-    def _carry_out(self, conn: Connection, resident_id: str, action: Action, now: datetime) -> None:
-        match action:
-            case SendCheckin():
-                self._send_checkin(conn, resident_id, action, now)
-            case OpenAlert():
-                self._open_alert(conn, resident_id, action, now)
-            case ChangeStage():
-                self._tally.stages[(action.kind, action.stage)] += 1
-                self._update_alert(conn, action.alert_id, now, stage=action.stage)
-                self._timeline(conn, action.alert_id, now, f"stage:{action.stage}", None, None)
-                self._publish_change(conn, action.alert_id, now, action.reason)
-            case AcknowledgeAlert():
-                self._update_alert(
-                    conn,
-                    action.alert_id,
-                    now,
-                    state="acknowledged",
-                    acknowledged_at=now,
-                    acknowledged_by=action.by,
-                )
-                self._timeline(conn, action.alert_id, now, "acknowledged", action.by, action.role)
-                self._publish_change(conn, action.alert_id, now, "acknowledged")
-            case ResolveAlert():
-                self._update_alert(
-                    conn,
-                    action.alert_id,
-                    now,
-                    state="resolved",
-                    resolved_at=now,
-                    resolved_by=action.by,
-                    outcome=action.outcome,
-                )
-                self._timeline(conn, action.alert_id, now, "resolved", action.by, action.reason)
-                self._settle_held(conn, action, now)
-                self._publish_change(conn, action.alert_id, now, action.reason)
-            case Notify():
-                self._notify(conn, resident_id, action, now)
-            case QueueDigest():
-                self._queue_digest(conn, resident_id, action, now)
-            case RecordTimeline():
-                self._timeline(conn, action.alert_id, now, action.what, action.by, action.note)
-            case NoteTrend():
-                self._note_trend(conn, resident_id, action, now)
-            case MarkDevice():
-                conn.execute(
-                    update(devices)
-                    .where((devices.c.resident_id == resident_id) & (devices.c.id == action.device))
-                    .values(online=action.online)
-                )
-
-    # ------------------------------------------------------------ side effects
-
-    def _outbox(self, conn: Connection, key: str, **values: Any) -> None:
-        exists = conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first()
-        if exists is not None:
-            return
-        conn.execute(insert(outbox).values(key=key, state="pending", attempts=0, **values))
-
-    def _send_checkin(
-        self, conn: Connection, resident_id: str, action: SendCheckin, now: datetime
-    ) -> None:
-        for device in action.devices:
-            command = CheckinCommand(
-                v=1,
-                id=action.request_id,
-                ts=now,
-                type="checkin",
-                prompt=checkin_prompt(),
-                expires_ts=action.expires_at,
-            )
-            self._outbox(
-                conn,
-                _key("checkin", resident_id, device, action.request_id),
-                channel="mqtt",
-                resident_id=resident_id,
-                recipient=cmd_topic(resident_id, device),
-                body=to_json(command).decode(),
-                created_at=now,
-            )
-
-    def _open_alert(
-        self, conn: Connection, resident_id: str, action: OpenAlert, now: datetime
-    ) -> None:
-        exists = conn.execute(select(alerts.c.id).where(alerts.c.id == action.alert_id)).first()
-        if exists is None:
-            self._tally.opened[(action.kind, action.stage)] += 1
-            conn.execute(
-                insert(alerts).values(
-                    id=action.alert_id,
-                    resident_id=resident_id,
-                    kind=action.kind,
-                    state="open",
-                    stage=action.stage,
-                    reason=action.reason,
-                    explanation=action.explanation,
-                    opened_at=now,
-                    updated_at=now,
-                )
-            )
-        note = action.explanation or action.reason
-        self._timeline(conn, action.alert_id, now, "opened", None, note)
-        self._publish_change(conn, action.alert_id, now, action.reason)
-
-    def _update_alert(self, conn: Connection, alert_id: str, now: datetime, **values: Any) -> None:
-        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(updated_at=now, **values))
-
-    def _timeline(
-        self,
-        conn: Connection,
-        alert_id: str,
-        now: datetime,
-        what: str,
-        by: str | None,
-        note: str | None,
-    ) -> None:
-        conn.execute(
-            insert(alert_timeline).values(alert_id=alert_id, at=now, what=what, by=by, note=note)
-        )
-
-    def _publish_change(self, conn: Connection, alert_id: str, now: datetime, reason: str) -> None:
-        row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
-        if row is None:
-            return
-        change = AlertChange(
-            v=1,
-            alert_id=row.id,
-            resident=row.resident_id,
-            kind=row.kind,
-            state=row.state,
-            stage=row.stage,
-            ts=now,
-            reason=reason,
-        )
-        self._observed.append(change)
-        self._outbox(
-            conn,
-            _key("change", row.id, row.state, row.stage, reason),
-            channel="mqtt",
-            alert_id=row.id,
-            resident_id=row.resident_id,
-            kind=row.kind,
-            stage=row.stage,
-            recipient=ALERTS_TOPIC,
-            body=to_json(change).decode(),
-            created_at=now,
-        )
-
-    def recipients(self, conn: Connection, resident_id: str, role: str) -> list[str]:
-        return [r.phone for r in self.composer.recipients(conn, resident_id, role)]
-
-    def _notify(self, conn: Connection, resident_id: str, action: Notify, now: datetime) -> None:
-        if action.role == "control_center" and self._settings.notify_urls:
-            self._notify_channels(conn, resident_id, action, now)
-        targets = self.composer.recipients(conn, resident_id, action.role)
-        if not targets:
-            log.warning("notify.no_recipients", role=action.role, alert_id=action.alert_id)
-            self._timeline(conn, action.alert_id, now, "no_recipients", None, action.role)
-            return
-        self._write_notifications(conn, resident_id, action, targets, now)
-
-    def _settle_held(self, conn: Connection, action: ResolveAlert, now: datetime) -> None:
-        """A guardian's SMS still held (their night, their quiet hours) about an alert that
-        has ended: withdrawn when the resident was found well (it would wake them for
-        nothing), sent now otherwise (a real incident: the family must hear of it)."""
-        held = (
-            (outbox.c.alert_id == action.alert_id)
-            & (outbox.c.role == "guardian")
-            & (outbox.c.kind != "emergency")
-            & (outbox.c.state == "pending")
-            & (outbox.c.attempts == 0)
-            & outbox.c.calling.is_(None)
-            & (outbox.c.next_attempt_at > now)
-        )
-        if action.resident_fine:
-            values: dict[str, Any] = {
-                "state": "withdrawn",
-                "error": "the alert ended while the message was held",
-            }
-        else:
-            values = {"next_attempt_at": now}
-        changed = conn.execute(update(outbox).where(held).values(**values)).rowcount
-        if changed:
-            what = "held_withdrawn" if action.resident_fine else "held_released"
-            self._timeline(conn, action.alert_id, now, what, None, "guardian")
-
-    def _told(self, conn: Connection, alert_id: str, phone: str) -> bool:
-        """Whether this alert ever went (or goes) to ``phone``, not only held and withdrawn."""
-        found = conn.execute(
-            select(outbox.c.id)
-            .where(
-                (outbox.c.alert_id == alert_id)
-                & (outbox.c.recipient == phone)
-                & (outbox.c.state != "withdrawn")
-            )
-            .limit(1)
-        ).first()
-        return found is not None
-
-    def _write_notifications(
-        self,
-        conn: Connection,
-        resident_id: str,
-        action: Notify,
-        targets: list[Recipient],
-        now: datetime,
-    ) -> None:
-        if action.message == "activity_resumed" and action.role == "guardian":
-            # "활동이 다시 확인되었습니다" only to a guardian who was told there was none.
-            targets = [t for t in targets if self._told(conn, action.alert_id, t.phone)]
-        name = self._names.get(resident_id, resident_id)
-        plans = self.composer.plan(
-            conn,
-            resident_id=resident_id,
-            resident_name=name,
-            action=action,
-            recipients=[
-                t
-                for t in targets
-                if not self._has_row(conn, _key(action.alert_id, action.step, action.role, t.phone))
-            ],
-            now=now,
-        )
-        for plan in plans:
-            key = _key(action.alert_id, action.step, action.role, plan.recipient.phone)
-            self._outbox(conn, key, **outbox_values(plan, action, resident_id, now))
-            if plan.hold_until is not None:
-                self._timeline(
-                    conn,
-                    action.alert_id,
-                    now,
-                    "held_quiet_hours",
-                    None,
-                    action.role,
-                )
-
-    def _notify_channels(
-        self, conn: Connection, resident_id: str, action: Notify, now: datetime
-    ) -> None:
-        """The centre's email and webhooks (ANBU_NOTIFY_URLS): one row for all of them."""
-        (plan,) = self.composer.plan(
-            conn,
-            resident_id=resident_id,
-            resident_name=self._names.get(resident_id, resident_id),
-            action=action,
-            recipients=[Recipient("notify_urls")],
-            now=now,
-        )
-        values = outbox_values(plan, action, resident_id, now)
-        values["channel"] = "apprise"
-        self._outbox(conn, _key(action.alert_id, action.step, action.role, "apprise"), **values)
-
-    @staticmethod
-    def _has_row(conn: Connection, key: str) -> bool:
-        return conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first() is not None
-
-    def _queue_digest(
-        self, conn: Connection, resident_id: str, action: QueueDigest, now: datetime
-    ) -> None:
-        self._digest_items(
-            conn,
-            resident_id,
-            ("digest", action.alert_id, action.step),
-            alert_id=action.alert_id,
-            role=action.role,
-            message=action.message,
-            queued_at=action.event_at or now,
-            deliver_at=action.deliver_at,
-        )
-        self._timeline(conn, action.alert_id, now, "digest_queued", None, action.role)
-
-    def _note_trend(
-        self, conn: Connection, resident_id: str, action: NoteTrend, now: datetime
-    ) -> None:
-        """A lasting change goes on the officials' work list and into their next digest,
-        never into an SMS of its own: even in working hours it waits for the next day's."""
-        exists = conn.execute(
-            select(trend_findings.c.id).where(trend_findings.c.id == action.finding_id)
-        ).first()
-        if exists is not None:
-            return
-        conn.execute(
-            insert(trend_findings).values(
-                id=action.finding_id,
-                resident_id=resident_id,
-                kind=action.kind,
-                detected_at=action.at,
-                detail=action.detail,
-            )
-        )
-        calendar = self._escalation.calendar
-        tomorrow = (now.astimezone(calendar.zone) + timedelta(days=1)).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        self._digest_items(
-            conn,
-            resident_id,
-            ("trend", action.finding_id),
-            alert_id=action.finding_id,
-            role="official",
-            message=cast(MessageKey, f"trend_{action.kind}"),
-            queued_at=action.at,
-            deliver_at=calendar.next_working_start(tomorrow),
-        )
-
-    def _digest_items(
-        self,
-        conn: Connection,
-        resident_id: str,
-        key_parts: tuple[str, ...],
-        *,
-        alert_id: str,
-        role: Role,
-        message: MessageKey,
-        queued_at: datetime,
-        deliver_at: datetime,
-    ) -> None:
-        """One digest item per contact of ``role``, once each (keyed by ``key_parts``)."""
-        for phone in self.recipients(conn, resident_id, role):
-            key = _key(*key_parts, phone)
-            if conn.execute(select(digest_items.c.id).where(digest_items.c.key == key)).first():
-                continue
-            conn.execute(
-                insert(digest_items).values(
-                    key=key,
-                    resident_id=resident_id,
-                    alert_id=alert_id,
-                    recipient=phone,
-                    role=role,
-                    message=message,
-                    queued_at=queued_at,
-                    deliver_at=deliver_at,
-                    delivered=False,
-                )
-            )
 
     # -------------------------------------------------------------------- time
 
@@ -1056,7 +709,7 @@ class HubCore:
             try:
                 with self._unit(now) as (conn, work):
                     self._decide(conn, resident_id, Tick(), now, work)
-                    self._tally.lags.append((now - due_at).total_seconds())
+                    work.ledger.tally.lags.append((now - due_at).total_seconds())
             except (OperationalError, InterfaceError):
                 raise
             except Exception:
@@ -1101,7 +754,7 @@ class HubCore:
                     deliver_at=now,
                     tz=self._settings.tz,
                 )
-                self._outbox(
+                self._carry.outbox(
                     conn,
                     _key("digest", phone, *(str(item.id) for item in items)),
                     channel="sms",
@@ -1129,18 +782,21 @@ class HubCore:
             row = conn.execute(select(outbox).where(outbox.c.id == row_id)).first()
             if row is None or row.alert_id is None:
                 return
-            self._timeline(conn, row.alert_id, now, f"delivery_{what}", None, row.role)
+            self._carry.timeline(conn, row.alert_id, now, f"delivery_{what}", None, row.role)
             if what != "failed" or row.role != "guardian" or not row.message:
                 return
             action = Notify(
                 row.alert_id, row.kind, row.stage, "guardian", row.message, row.step, row.event_at
             )
             for backup in self.composer.recipients(conn, row.resident_id, "guardian", backup=True):
-                if not self._has_row(conn, _key(row.alert_id, row.step, "guardian", backup.phone)):
-                    self._write_notifications(conn, row.resident_id, action, [backup], now)
-                    self._timeline(conn, row.alert_id, now, "backup_guardian_paged", None, None)
+                key = _key(row.alert_id, row.step, "guardian", backup.phone)
+                if not self._carry.has_row(conn, key):
+                    self._carry.write_notifications(conn, row.resident_id, action, [backup], now)
+                    self._carry.timeline(
+                        conn, row.alert_id, now, "backup_guardian_paged", None, None
+                    )
                     return
-            self._timeline(conn, row.alert_id, now, "no_guardian_reachable", None, None)
+            self._carry.timeline(conn, row.alert_id, now, "no_guardian_reachable", None, None)
 
     # --------------------------------------------------------------- operators
 
@@ -1155,6 +811,10 @@ class HubCore:
             raise ConflictError(f"alert {alert_id} is already resolved")
         with self._unit(now) as (conn, work):
             self._decide(conn, row.resident_id, core_input, now, work)
+
+    def carried_out(self, resident_id: str, action: Action, now: datetime) -> None:
+        """Called after each action is carried out, inside its transaction; nothing here (a
+        stored simulator run records them to score the run)."""
 
     def state_of(self, resident_id: str) -> ResidentState | None:
         """A resident's committed state (for the API and links: not the worker's cache)."""

@@ -151,8 +151,7 @@ class _RecordingCore(HubCore):
 
     record: Any = None
 
-    def _carry_out(self, conn: Any, resident_id: str, action: Action, now: datetime) -> None:
-        super()._carry_out(conn, resident_id, action, now)
+    def carried_out(self, resident_id: str, action: Action, now: datetime) -> None:
         if self.record is not None and resident_id == self.recording:
             self.record(action, now)
 
