@@ -12,11 +12,10 @@ commits.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import Connection, insert, select, update
@@ -26,7 +25,6 @@ from alerts.actions import (
     Action,
     ChangeStage,
     MarkDevice,
-    MessageKey,
     NoteTrend,
     Notify,
     OpenAlert,
@@ -38,29 +36,22 @@ from alerts.actions import (
 from alerts.calendar import WorkingCalendar
 from alerts.engine import Decision
 from alerts.messages import checkin_prompt
+from hub.digests import Digests
 from hub.metrics import Tally
 from hub.notify.compose import Composer, Recipient, outbox_values
 from hub.settings import Settings
+from hub.store.rows import add_outbox, add_timeline, has_outbox, idempotency_key
 from hub.store.tables import (
-    alert_timeline,
     alerts,
     devices,
-    digest_items,
     outbox,
-    trend_findings,
 )
 from protocol import AlertChange, CheckinCommand, Event, to_json
 from protocol.topics import ALERTS_TOPIC, cmd_topic
-from protocol.vocab import ContactRole as Role
 
-__all__ = ["CarryOut", "Ledger", "idempotency_key"]
+__all__ = ["CarryOut", "Ledger"]
 
 log = structlog.get_logger(__name__)
-
-
-def idempotency_key(*parts: str) -> str:
-    """A row's unique key: a digest, so phone numbers never appear in keys or logs."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
 
 
 _key = idempotency_key
@@ -87,9 +78,9 @@ class CarryOut:
     ) -> None:
         self._settings = settings
         self.composer = composer
-        self._calendar = calendar
         self._name_of = name_of
         self._on_action = on_action
+        self.digests = Digests(composer, calendar, settings, name_of)
 
     def all(
         self, conn: Connection, resident_id: str, decision: Decision, now: datetime, work: Ledger
@@ -111,7 +102,7 @@ class CarryOut:
             case ChangeStage():
                 work.tally.stages[(action.kind, action.stage)] += 1
                 self._update_alert(conn, action.alert_id, now, stage=action.stage)
-                self.timeline(conn, action.alert_id, now, f"stage:{action.stage}", None, None)
+                add_timeline(conn, action.alert_id, now, f"stage:{action.stage}", None, None)
                 self._publish_change(conn, action.alert_id, now, action.reason, work)
             case AcknowledgeAlert():
                 self._update_alert(
@@ -122,7 +113,7 @@ class CarryOut:
                     acknowledged_at=now,
                     acknowledged_by=action.by,
                 )
-                self.timeline(conn, action.alert_id, now, "acknowledged", action.by, action.role)
+                add_timeline(conn, action.alert_id, now, "acknowledged", action.by, action.role)
                 self._publish_change(conn, action.alert_id, now, "acknowledged", work)
             case ResolveAlert():
                 self._update_alert(
@@ -134,17 +125,17 @@ class CarryOut:
                     resolved_by=action.by,
                     outcome=action.outcome,
                 )
-                self.timeline(conn, action.alert_id, now, "resolved", action.by, action.reason)
+                add_timeline(conn, action.alert_id, now, "resolved", action.by, action.reason)
                 self._settle_held(conn, action, now)
                 self._publish_change(conn, action.alert_id, now, action.reason, work)
             case Notify():
                 self._notify(conn, resident_id, action, now)
             case QueueDigest():
-                self._queue_digest(conn, resident_id, action, now)
+                self.digests.queue(conn, resident_id, action, now)
             case RecordTimeline():
-                self.timeline(conn, action.alert_id, now, action.what, action.by, action.note)
+                add_timeline(conn, action.alert_id, now, action.what, action.by, action.note)
             case NoteTrend():
-                self._note_trend(conn, resident_id, action, now)
+                self.digests.note_trend(conn, resident_id, action, now)
             case MarkDevice():
                 conn.execute(
                     update(devices)
@@ -153,12 +144,6 @@ class CarryOut:
                 )
 
     # ------------------------------------------------------------ side effects
-
-    def outbox(self, conn: Connection, key: str, **values: Any) -> None:
-        exists = conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first()
-        if exists is not None:
-            return
-        conn.execute(insert(outbox).values(key=key, state="pending", attempts=0, **values))
 
     def _send_checkin(
         self, conn: Connection, resident_id: str, action: SendCheckin, now: datetime
@@ -172,7 +157,7 @@ class CarryOut:
                 prompt=checkin_prompt(),
                 expires_ts=action.expires_at,
             )
-            self.outbox(
+            add_outbox(
                 conn,
                 _key("checkin", resident_id, device, action.request_id),
                 channel="mqtt",
@@ -202,24 +187,11 @@ class CarryOut:
                 )
             )
         note = action.explanation or action.reason
-        self.timeline(conn, action.alert_id, now, "opened", None, note)
+        add_timeline(conn, action.alert_id, now, "opened", None, note)
         self._publish_change(conn, action.alert_id, now, action.reason, work)
 
     def _update_alert(self, conn: Connection, alert_id: str, now: datetime, **values: Any) -> None:
         conn.execute(update(alerts).where(alerts.c.id == alert_id).values(updated_at=now, **values))
-
-    def timeline(
-        self,
-        conn: Connection,
-        alert_id: str,
-        now: datetime,
-        what: str,
-        by: str | None,
-        note: str | None,
-    ) -> None:
-        conn.execute(
-            insert(alert_timeline).values(alert_id=alert_id, at=now, what=what, by=by, note=note)
-        )
 
     def _publish_change(
         self, conn: Connection, alert_id: str, now: datetime, reason: str, work: Ledger
@@ -238,7 +210,7 @@ class CarryOut:
             reason=reason,
         )
         work.observed.append(change)
-        self.outbox(
+        add_outbox(
             conn,
             _key("change", row.id, row.state, row.stage, reason),
             channel="mqtt",
@@ -260,7 +232,7 @@ class CarryOut:
         targets = self.composer.recipients(conn, resident_id, action.role)
         if not targets:
             log.warning("notify.no_recipients", role=action.role, alert_id=action.alert_id)
-            self.timeline(conn, action.alert_id, now, "no_recipients", None, action.role)
+            add_timeline(conn, action.alert_id, now, "no_recipients", None, action.role)
             return
         self.write_notifications(conn, resident_id, action, targets, now)
 
@@ -287,7 +259,7 @@ class CarryOut:
         changed = conn.execute(update(outbox).where(held).values(**values)).rowcount
         if changed:
             what = "held_withdrawn" if action.resident_fine else "held_released"
-            self.timeline(conn, action.alert_id, now, what, None, "guardian")
+            add_timeline(conn, action.alert_id, now, what, None, "guardian")
 
     def _told(self, conn: Connection, alert_id: str, phone: str) -> bool:
         """Whether this alert ever went (or goes) to ``phone``, not only held and withdrawn."""
@@ -322,15 +294,15 @@ class CarryOut:
             recipients=[
                 t
                 for t in targets
-                if not self.has_row(conn, _key(action.alert_id, action.step, action.role, t.phone))
+                if not has_outbox(conn, _key(action.alert_id, action.step, action.role, t.phone))
             ],
             now=now,
         )
         for plan in plans:
             key = _key(action.alert_id, action.step, action.role, plan.recipient.phone)
-            self.outbox(conn, key, **outbox_values(plan, action, resident_id, now))
+            add_outbox(conn, key, **outbox_values(plan, action, resident_id, now))
             if plan.hold_until is not None:
-                self.timeline(
+                add_timeline(
                     conn,
                     action.alert_id,
                     now,
@@ -353,88 +325,4 @@ class CarryOut:
         )
         values = outbox_values(plan, action, resident_id, now)
         values["channel"] = "apprise"
-        self.outbox(conn, _key(action.alert_id, action.step, action.role, "apprise"), **values)
-
-    @staticmethod
-    def has_row(conn: Connection, key: str) -> bool:
-        return conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first() is not None
-
-    def _queue_digest(
-        self, conn: Connection, resident_id: str, action: QueueDigest, now: datetime
-    ) -> None:
-        self._digest_items(
-            conn,
-            resident_id,
-            ("digest", action.alert_id, action.step),
-            alert_id=action.alert_id,
-            role=action.role,
-            message=action.message,
-            queued_at=action.event_at or now,
-            deliver_at=action.deliver_at,
-        )
-        self.timeline(conn, action.alert_id, now, "digest_queued", None, action.role)
-
-    def _note_trend(
-        self, conn: Connection, resident_id: str, action: NoteTrend, now: datetime
-    ) -> None:
-        """A lasting change goes on the officials' work list and into their next digest,
-        never into an SMS of its own: even in working hours it waits for the next day's."""
-        exists = conn.execute(
-            select(trend_findings.c.id).where(trend_findings.c.id == action.finding_id)
-        ).first()
-        if exists is not None:
-            return
-        conn.execute(
-            insert(trend_findings).values(
-                id=action.finding_id,
-                resident_id=resident_id,
-                kind=action.kind,
-                detected_at=action.at,
-                detail=action.detail,
-            )
-        )
-        calendar = self._calendar
-        tomorrow = (now.astimezone(calendar.zone) + timedelta(days=1)).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        self._digest_items(
-            conn,
-            resident_id,
-            ("trend", action.finding_id),
-            alert_id=action.finding_id,
-            role="official",
-            message=cast(MessageKey, f"trend_{action.kind}"),
-            queued_at=action.at,
-            deliver_at=calendar.next_working_start(tomorrow),
-        )
-
-    def _digest_items(
-        self,
-        conn: Connection,
-        resident_id: str,
-        key_parts: tuple[str, ...],
-        *,
-        alert_id: str,
-        role: Role,
-        message: MessageKey,
-        queued_at: datetime,
-        deliver_at: datetime,
-    ) -> None:
-        """One digest item per contact of ``role``, once each (keyed by ``key_parts``)."""
-        for phone in self.recipients(conn, resident_id, role):
-            key = _key(*key_parts, phone)
-            if conn.execute(select(digest_items.c.id).where(digest_items.c.key == key)).first():
-                continue
-            conn.execute(
-                insert(digest_items).values(
-                    key=key,
-                    resident_id=resident_id,
-                    alert_id=alert_id,
-                    recipient=phone,
-                    role=role,
-                    message=message,
-                    queued_at=queued_at,
-                    deliver_at=deliver_at,
-                    delivered=False,
-                )
-            )
+        add_outbox(conn, _key(action.alert_id, action.step, action.role, "apprise"), **values)

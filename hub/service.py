@@ -28,16 +28,16 @@ from alerts.actions import (
 )
 from alerts.engine import Decision, Escalation
 from alerts.inputs import Input, RegisterDevice, Tick
-from alerts.messages import DigestItem, render_digest
 from alerts.policy import DEFAULT_POLICY
 from alerts.state import ResidentState
-from hub.carry_out import CarryOut, Ledger, idempotency_key
+from hub.carry_out import CarryOut, Ledger
 from hub.ingest import to_input
 from hub.metrics import HubMetrics, Tally
 from hub.mqtt import Incoming
 from hub.notify.compose import Composer
 from hub.notify.quiet import parse_quiet_hours
 from hub.settings import Settings
+from hub.store.rows import add_timeline, has_outbox, idempotency_key
 from hub.store.states import load_states
 from hub.store.tables import (
     alerts,
@@ -730,47 +730,7 @@ class HubCore:
 
     def _deliver_digests(self, now: datetime) -> int:
         with self._engine.begin() as conn:
-            rows = conn.execute(
-                select(digest_items)
-                .where(digest_items.c.delivered.is_(False))
-                .where(digest_items.c.deliver_at <= now)
-                .order_by(digest_items.c.id)
-            ).all()
-            # One digest per phone and role: a number that is both an official's and the
-            # health centre's gets each digest under its own role.
-            by_recipient: dict[tuple[str, str], list[Any]] = {}
-            for row in rows:
-                by_recipient.setdefault((row.recipient, row.role), []).append(row)
-            for (phone, role), items in by_recipient.items():
-                body = render_digest(
-                    [
-                        DigestItem(
-                            resident_name=self._names.get(item.resident_id, item.resident_id),
-                            message=item.message,
-                            at=item.queued_at,
-                        )
-                        for item in items
-                    ],
-                    deliver_at=now,
-                    tz=self._settings.tz,
-                )
-                self._carry.outbox(
-                    conn,
-                    _key("digest", phone, *(str(item.id) for item in items)),
-                    channel="sms",
-                    role=role,
-                    recipient=phone,
-                    kind="digest",
-                    body=body,
-                    created_at=now,
-                )
-            if rows:
-                conn.execute(
-                    update(digest_items)
-                    .where(digest_items.c.id.in_([row.id for row in rows]))
-                    .values(delivered=True)
-                )
-        return len(by_recipient)
+            return self._carry.digests.deliver(conn, now)
 
     # ------------------------------------------------------------- deliveries
 
@@ -782,7 +742,7 @@ class HubCore:
             row = conn.execute(select(outbox).where(outbox.c.id == row_id)).first()
             if row is None or row.alert_id is None:
                 return
-            self._carry.timeline(conn, row.alert_id, now, f"delivery_{what}", None, row.role)
+            add_timeline(conn, row.alert_id, now, f"delivery_{what}", None, row.role)
             if what != "failed" or row.role != "guardian" or not row.message:
                 return
             action = Notify(
@@ -790,13 +750,11 @@ class HubCore:
             )
             for backup in self.composer.recipients(conn, row.resident_id, "guardian", backup=True):
                 key = _key(row.alert_id, row.step, "guardian", backup.phone)
-                if not self._carry.has_row(conn, key):
+                if not has_outbox(conn, key):
                     self._carry.write_notifications(conn, row.resident_id, action, [backup], now)
-                    self._carry.timeline(
-                        conn, row.alert_id, now, "backup_guardian_paged", None, None
-                    )
+                    add_timeline(conn, row.alert_id, now, "backup_guardian_paged", None, None)
                     return
-            self._carry.timeline(conn, row.alert_id, now, "no_guardian_reachable", None, None)
+            add_timeline(conn, row.alert_id, now, "no_guardian_reachable", None, None)
 
     # --------------------------------------------------------------- operators
 
