@@ -10,7 +10,6 @@ either loses nothing or repeats work that the unique keys make harmless.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from alerts.actions import (
@@ -37,8 +36,9 @@ from hub.mqtt import Incoming
 from hub.notify.compose import Composer
 from hub.notify.quiet import parse_quiet_hours
 from hub.settings import Settings
+from hub.store.events import stored_keys
 from hub.store.rows import add_timeline, has_outbox, idempotency_key
-from hub.store.states import load_states
+from hub.store.states import load_states, save_state, save_states
 from hub.store.tables import (
     alerts,
     contacts,
@@ -58,19 +58,6 @@ log = structlog.get_logger(__name__)
 _PAYLOAD_KEEP = 8192
 TICK_RETRY = timedelta(seconds=30)
 
-# Built once: a batch saves up to one state per resident, and building, cache-keying and
-# binding a fresh UPDATE per resident cost more than the database work itself.
-_SAVE_STATE = (
-    update(resident_state)
-    .where(resident_state.c.resident_id == bindparam("b_resident"))
-    .values(
-        state=bindparam("b_state"),
-        next_due_at=bindparam("b_next_due_at"),
-        last_activity_at=bindparam("b_last_activity_at"),
-        updated_at=bindparam("b_updated_at"),
-    )
-)
-
 
 class NotFoundError(LookupError):
     """The resident, device or alert named does not exist."""
@@ -86,29 +73,6 @@ def _storable(text: str, limit: int) -> str:
 
 
 _DEDUP_CHUNK = 300
-# The dedup look-up, per backend, because the portable ``(a, b, c) IN ((...), ...)`` is
-# slow on both: SQLite cannot use the primary key for a row-value IN list and scans every
-# stored event per batch (the cost grows with the history), and PostgreSQL spends longer
-# planning a 300-way OR than looking the keys up. Driving the join from the batch's keys
-# makes both search the primary key once per key; raw SQL because compiling the
-# equivalent Core construct per batch costs as much as the scan it avoids.
-_POSTGRES_STORED_SQL = (
-    "SELECT e.resident_id, e.device_id, e.event_id"
-    " FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(r, d, i)"
-    " JOIN events AS e ON e.resident_id = k.r AND e.device_id = k.d AND e.event_id = k.i"
-)
-
-
-@functools.cache
-def _sqlite_stored_sql(count: int) -> str:
-    # Only placeholders are interpolated; the keys travel as bound parameters.
-    rows = ", ".join(["(?, ?, ?)"] * count)
-    return (
-        f"WITH k(r, d, i) AS (VALUES {rows})"  # noqa: S608
-        " SELECT e.resident_id, e.device_id, e.event_id"
-        " FROM k JOIN events AS e"
-        " ON e.resident_id = k.r AND e.device_id = k.d AND e.event_id = k.i"
-    )
 
 
 def _event_id(event: Event) -> str:
@@ -218,7 +182,7 @@ class HubCore:
                 )
             )
             decision = self._escalation.decide(state, Tick(), now)
-            self._save_state(conn, decision, now)
+            save_state(conn, decision, now)
         self._states[resident_id] = decision.state
         self._names[resident_id] = str(data["name"])
         self._districts[resident_id] = str(data["district"])
@@ -362,7 +326,7 @@ class HubCore:
             yield conn, work
             if work.event_rows:
                 conn.execute(insert(events), work.event_rows)
-            self._save_states(conn, list(work.decisions.values()), now)
+            save_states(conn, list(work.decisions.values()), now)
         self._states.update(work.states)
         self._count_committed(work.ledger.tally)
         self._offer_telemetry(work.ledger.observed)
@@ -434,27 +398,7 @@ class HubCore:
             for event in parsed
             if isinstance(event, Event)
         ]
-        found: set[tuple[str, str, str]] = set()
-        backend = conn.dialect.name
-        for start in range(0, len(keys), _DEDUP_CHUNK):
-            chunk = keys[start : start + _DEDUP_CHUNK]
-            rows: Any
-            if backend == "sqlite":
-                flat = tuple(part for key in chunk for part in key)
-                rows = conn.exec_driver_sql(_sqlite_stored_sql(len(chunk)), flat)
-            elif backend == "postgresql":
-                columns = tuple(list(column) for column in zip(*chunk, strict=True))
-                rows = conn.exec_driver_sql(_POSTGRES_STORED_SQL, columns)
-            else:
-                rows = conn.execute(
-                    select(events.c.resident_id, events.c.device_id, events.c.event_id).where(
-                        tuple_(events.c.resident_id, events.c.device_id, events.c.event_id).in_(
-                            chunk
-                        )
-                    )
-                )
-            found.update((row[0], row[1], row[2]) for row in rows)
-        return found
+        return stored_keys(conn, keys)
 
     def _ingest_one(
         self,
@@ -589,12 +533,10 @@ class HubCore:
         cached = self._states.get(resident_id)
         if cached is not None:
             return cached
-        row = conn.execute(
-            select(resident_state.c.state).where(resident_state.c.resident_id == resident_id)
-        ).first()
-        if row is None:
+        found = load_states(conn, [resident_id]).get(resident_id)
+        if found is None:
             raise NotFoundError(f"resident {resident_id} not found")
-        return ResidentState.model_validate_json(row.state)
+        return found
 
     def _decide(
         self, conn: Connection, resident_id: str, core_input: Input, now: datetime, work: _Batch
@@ -605,43 +547,6 @@ class HubCore:
         work.states[resident_id] = decision.state
         work.decisions[resident_id] = decision
         return decision
-
-    def _save_states(self, conn: Connection, decisions: list[Decision], now: datetime) -> None:
-        """Write a batch's states in one executemany; rows missing are inserted one by one."""
-        if not decisions:
-            return
-        rows = [
-            {
-                "b_resident": decision.state.resident,
-                "b_state": decision.state.model_dump_json(),
-                "b_next_due_at": decision.next_due,
-                "b_last_activity_at": decision.state.last_activity_at,
-                "b_updated_at": now,
-            }
-            for decision in decisions
-        ]
-        updated = conn.execute(_SAVE_STATE, rows).rowcount
-        if updated != len(rows):
-            # Only a resident whose state row is not there yet; both supported dialects
-            # report an exact executemany rowcount. Saving again is idempotent.
-            for decision in decisions:
-                self._save_state(conn, decision, now)
-
-    def _save_state(self, conn: Connection, decision: Decision, now: datetime) -> None:
-        state = decision.state
-        values = {
-            "state": state.model_dump_json(),
-            "next_due_at": decision.next_due,
-            "last_activity_at": state.last_activity_at,
-            "updated_at": now,
-        }
-        updated = conn.execute(
-            update(resident_state)
-            .where(resident_state.c.resident_id == state.resident)
-            .values(**values)
-        ).rowcount
-        if not updated:
-            conn.execute(insert(resident_state).values(resident_id=state.resident, **values))
 
     # -------------------------------------------------------------------- time
 

@@ -1,22 +1,38 @@
-"""Residents' stored core states: read in bulk, as committed.
+"""Residents' stored core states: written by the ingest worker in bulk, read as committed.
 
-Owns the reads of ``resident_state`` for everyone but the ingest worker (the API, guardian
-links), which must see what has committed and never the worker's own cache: one query for
-any number of residents, chunked to keep within the databases' parameter limits.
+Owns ``resident_state``: the worker's writes of a batch's states and next due times (one
+executemany per batch), and the reads in bulk for everyone (the API and guardian links see
+what has committed, never the worker's own cache), chunked to keep within the databases'
+parameter limits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 
+from alerts.engine import Decision
 from alerts.state import ResidentState
 from hub.store.tables import resident_state
 
-__all__ = ["load_states"]
+__all__ = ["load_states", "save_state", "save_states"]
 
 _CHUNK = 500
+
+# Built once: a batch saves up to one state per resident, and building, cache-keying and
+# binding a fresh UPDATE per resident cost more than the database work itself.
+_SAVE_STATE = (
+    update(resident_state)
+    .where(resident_state.c.resident_id == bindparam("b_resident"))
+    .values(
+        state=bindparam("b_state"),
+        next_due_at=bindparam("b_next_due_at"),
+        last_activity_at=bindparam("b_last_activity_at"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
 
 
 def load_states(conn: Connection, resident_ids: Iterable[str]) -> dict[str, ResidentState]:
@@ -33,3 +49,43 @@ def load_states(conn: Connection, resident_ids: Iterable[str]) -> dict[str, Resi
             {row.resident_id: ResidentState.model_validate_json(row.state) for row in rows}
         )
     return found
+
+
+def save_states(conn: Connection, decisions: list[Decision], now: datetime) -> None:
+    """Write a batch's states in one executemany; rows missing are inserted one by one."""
+    if not decisions:
+        return
+    rows = [
+        {
+            "b_resident": decision.state.resident,
+            "b_state": decision.state.model_dump_json(),
+            "b_next_due_at": decision.next_due,
+            "b_last_activity_at": decision.state.last_activity_at,
+            "b_updated_at": now,
+        }
+        for decision in decisions
+    ]
+    updated = conn.execute(_SAVE_STATE, rows).rowcount
+    if updated != len(rows):
+        # Only a resident whose state row is not there yet; both supported dialects
+        # report an exact executemany rowcount. Saving again is idempotent.
+        for decision in decisions:
+            save_state(conn, decision, now)
+
+
+def save_state(conn: Connection, decision: Decision, now: datetime) -> None:
+    """Write one resident's state and next due time (inserted if the row is missing)."""
+    state = decision.state
+    values = {
+        "state": state.model_dump_json(),
+        "next_due_at": decision.next_due,
+        "last_activity_at": state.last_activity_at,
+        "updated_at": now,
+    }
+    updated = conn.execute(
+        update(resident_state)
+        .where(resident_state.c.resident_id == state.resident)
+        .values(**values)
+    ).rowcount
+    if not updated:
+        conn.execute(insert(resident_state).values(resident_id=state.resident, **values))
