@@ -195,7 +195,8 @@ def _plan(
         return Plan(basis, False, None, None, False)
     if state.blackout_ended_at is not None and state.blackout_ended_at > basis:
         basis = state.blackout_ended_at
-    # Never below the resident's own most surprising normal silences of recent weeks.
+    # Starting no lower than the resident's own most surprising normal silences of recent
+    # weeks; only a long waking silence's urgency lowers them (see alerts.routine).
     ask = max(math.log(policy.routine_checkin_odds), routine.peak)
     alert = max(math.log(policy.routine_alert_odds), routine.peak * _PEAK_MARGIN)
     own_ask = max(math.log(policy.routine_checkin_odds), routine.own_peak)

@@ -70,9 +70,10 @@ class Policy(VitalRanges):
     routine_checkin_wait: timedelta = timedelta(minutes=20)
     """How long a routine check-in waits for its answer before the next step."""
     routine_urgency: float = Field(default=0.7, ge=0, le=1, allow_inf_nan=False)
-    """How much of the routine rule's evidence the waking hours of a long silence stand in
-    for: the odds it acts on fall with each waking hour of the silence, to this share less by
-    the control centre's time (0: never; see :mod:`alerts.routine`)."""
+    """How much of the routine rule's evidence (in nats, the log of its odds) the waking hours
+    of a long silence stand in for: the evidence it waits for falls with each waking hour, by
+    this share of itself by the control centre's time; 0.7 turns 1 in 1000 into about 1 in 8
+    (1000^0.3) by then (0: never; see :mod:`alerts.routine`)."""
     guardian_night: str | None = None
     """The guardians' night, e.g. ``"23:00-07:00"`` (local): without evidence of harm no
     inactivity step reaches a guardian in it and other non-emergency messages to guardians

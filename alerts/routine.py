@@ -141,8 +141,9 @@ class Routine(BaseModel):
     peak: float = 0.0
     own_peak: float = 0.0
     """How surprising this resident's most surprising normal silences of recent weeks were
-    (a maximum that fades by 1/MEMORY_DAYS a day): the thresholds never go below it, so the
-    model's own blind spots (hours that are not really independent) are calibrated away."""
+    (a maximum that fades by 1/MEMORY_DAYS a day): the thresholds start no lower than it, so
+    the model's own blind spots (hours that are not really independent) are calibrated away;
+    only the urgency of a long waking silence lowers them from there."""
 
     @property
     def learned_days(self) -> int:
@@ -444,6 +445,15 @@ def unusual_at(
         awake = urgency > 0 and not _asleep_minute(routine, minute)
         pieces.append((lo, hi, rate / 3600, awake))
     waking = sum(hi - lo for lo, hi, _, awake in pieces if awake)
+    if urgency > 0 and deadline is not None:
+        # A deadline past the profile's 48 hours (a policy with a longer centre time): its
+        # waking hours count too, so the threshold still reaches its floor at the deadline.
+        t = pieces[-1][1] if pieces else t0
+        while t < end:
+            hi = min(t + 3600, end)
+            if not _asleep_minute(routine, int((t + hi) / 2 + shift) // 60 % _MIN_PER_DAY):
+                waking += hi - t
+            t = hi
     slope = urgency * need / waking if waking > 0 and deadline is not None else 0.0
     total = lowered = 0.0
     for lo, hi, gain, awake in pieces:

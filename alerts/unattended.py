@@ -15,6 +15,12 @@ nor ends an inactivity alert, nor is learned. A home without a motion sensor (a 
 plug) is unchanged: nothing there can vouch for the plug. A pet's motion vouches for it, as
 for anything else a pet does.
 
+Known limit: the sensors adapter reports a PIR's occupancy rising, not its staying on, so a
+resident busy in front of one for over an hour (its occupancy never clears) sends no motion
+and their kettle counts as unattended; the silence then counts from their last reported
+movement, which can make an alert earlier, never later. Reporting occupancy that stays on
+(or clears) as presence belongs to the device adapters.
+
 State: :attr:`alerts.state.ResidentState.last_motion_at`, one timestamp.
 """
 

@@ -310,6 +310,12 @@ class HubCore:
             raise
         except Exception:
             self._states.clear()
+            if len(batch) == 1 and due_first:
+                # A step due before the message failed, not the message: store and decide
+                # the message; the step stays due and run_due retries it as ever.
+                log.exception("ingest.due_step_failed", topic=batch[0].topic)
+                self.ingest(batch, now)
+                return
             if len(batch) == 1:
                 log.exception("ingest.message_failed", topic=batch[0].topic)
                 self._dead_letter_alone(batch[0], now, "internal_error", "hub failed on message")

@@ -256,10 +256,10 @@ class _Schedule:
         self.last: datetime | None = None
 
     def take(self, line: _Line, resident: str | None) -> None:
+        if self.boundary is not None and line.at >= self.boundary:
+            self.flush()  # first: a step fired in the batch may have queued a digest
         if self.digest is not None and self.digest < line.at:
             self.catch_up(self.digest)
-        if self.boundary is not None and line.at >= self.boundary:
-            self.flush()
         if self.boundary is None:
             self.boundary = self._next_opening(line.at)
         if resident is not None:

@@ -5,7 +5,7 @@ Owns the result records of one household's run (:class:`AlertRecord`, :class:`In
 false alarms, how fast each incident was told to someone and checked on) and :func:`figures`
 (the counts and rates over a set of households, from a day on).
 
-Definitions (as DOMAIN.md counts them):
+Definitions (as the field counts them):
 
 * A **false alarm** is an inactivity alert no incident explains, or one a benign absence
   explains (a hospital stay nobody announced, nights at a child's home, a phone left at home):

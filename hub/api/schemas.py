@@ -43,7 +43,7 @@ def _bound(most: float, unit: str) -> Any:
 
 
 class PolicyFields(BaseModel):
-    """Fields of the escalation policy a resident may override (DOMAIN.md defaults)."""
+    """Fields of the escalation policy a resident may override (defaults: alerts.policy)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -75,8 +75,8 @@ class PolicyFields(BaseModel):
         ge=0,
         le=1,
         allow_inf_nan=False,
-        description="share of the alert's odds a long silence's waking hours replace by the "
-        "control centre's time (0: never)",
+        description="share of the routine rule's evidence (log-odds) a long silence's waking "
+        "hours stand in for by the control centre's time (0: never)",
     )
     guardian_night: str | None = Field(
         default=None,

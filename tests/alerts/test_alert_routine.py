@@ -21,7 +21,7 @@ from alerts.engine import Escalation
 from alerts.inactivity import plan, routine_ready, unanswered_evidence
 from alerts.inputs import Activity, CheckinAnswer, DeviceStatus, RegisterDevice, Tick
 from alerts.policy import DEFAULT_POLICY, Policy
-from alerts.routine import asleep_at, surprise
+from alerts.routine import asleep_at, surprise, unusual_at
 from alerts.state import ResidentState
 from alerts.testing import VirtualResident
 
@@ -368,3 +368,30 @@ def test_a_remembered_plan_is_never_another_routine_s() -> None:
     first = plan(early.state, basis, False, WorkingCalendar())
     second = plan(late.state, basis, False, WorkingCalendar())
     assert first != second
+
+
+def test_urgency_lowers_the_threshold_over_the_whole_time_to_a_later_deadline() -> None:
+    # A centre time past the profile's 48 hours: the threshold must still fall over the whole
+    # of it, not reach its floor at 48 h (it did: only the hours of the profile were counted).
+    vr = resident()
+    live_days(vr, 15)
+    start = datetime(2026, 11, 17, 22, 0, tzinfo=SEOUL)
+
+    def rest(day: object) -> bool:
+        return not WorkingCalendar().is_working_day(day)  # type: ignore[arg-type]
+
+    def answer(deadline_h: int) -> datetime | None:
+        return unusual_at(
+            vr.state.routine,
+            start,
+            200.0,
+            SEOUL,
+            rest,
+            deadline=start + timedelta(hours=deadline_h),
+            urgency=0.7,
+        )
+
+    sooner = answer(48)
+    assert sooner is not None
+    later = answer(72)
+    assert later is None or later > sooner, (sooner, later)

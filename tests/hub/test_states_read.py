@@ -1,12 +1,18 @@
-"""Residents' states as the API reads them (hub/store/states.py): committed, in bulk."""
+"""Residents' states as the API reads them (hub/store/states.py), and steps fired inside a
+replayed batch (``HubCore.ingest(due_first=True)``)."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 
+from alerts.inputs import Tick
+from hub.mqtt import Incoming
+from hub.store.tables import dead_letters, events
 from tests.hub.test_core_virtual_time import START, Harness
 
 
@@ -30,3 +36,31 @@ def test_the_resident_list_reads_every_state_in_one_query(tmp_path: Path) -> Non
     assert core.state_of("nobody") is None
     one = core.state_of("r007")
     assert one is not None and one.resident == "r007"
+
+
+def test_a_due_step_that_fails_in_a_replayed_batch_does_not_dead_letter_the_message(
+    tmp_path: Path,
+) -> None:
+    harness = Harness(f"sqlite:///{tmp_path / 'hub.db'}")
+    core = harness.core
+    core.register_resident({"id": "r1", "name": "김영희", "district": "유성구"}, START)
+    core.register_device("r1", "spk", "speaker", START)
+    harness.publish("r1", "spk", "activity", source="voice")
+    due = core.next_due("r1")
+    assert due is not None
+    decide = core._escalation.decide
+
+    def failing(state: Any, core_input: Any, now: Any) -> Any:
+        if isinstance(core_input, Tick):
+            raise RuntimeError("a step that fails")
+        return decide(state, core_input, now)
+
+    core._escalation.decide = failing  # type: ignore[method-assign]
+    late = due + timedelta(minutes=5)
+    body = {"v": 1, "id": "late-1", "ts": late.isoformat(), "source": "voice"}
+    message = Incoming("anbu/v1/r1/spk/activity", json.dumps(body).encode(), 99, 1, False, 1, late)
+    core.ingest([message], late, due_first=True)
+    with harness.engine.connect() as conn:
+        stored = conn.execute(select(events.c.event_id)).scalars().all()
+        rejected = conn.execute(select(dead_letters.c.reason)).scalars().all()
+    assert "late-1" in stored and rejected == [], (stored, rejected)

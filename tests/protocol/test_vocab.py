@@ -10,8 +10,6 @@ from typing import get_args
 import pytest
 
 from hub.api.schemas import ContactIn, ResolveIn
-from hub.reports import OUTCOMES as REPORT_OUTCOMES
-from hub.reports import STAGES as REPORT_STAGES
 from protocol import vocab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,11 +74,6 @@ def test_the_zone_and_the_id_pattern_are_written_once() -> None:
             if needle in path.read_text(encoding="utf-8")
         ]
         assert hits == ["protocol/vocab.py"], (needle, hits)
-
-
-def test_the_report_lists_every_stage_and_outcome_in_the_vocabulary() -> None:
-    assert REPORT_STAGES == vocab.STAGES  # once without the health centre
-    assert set(vocab.OUTCOMES) <= set(REPORT_OUTCOMES)
 
 
 @pytest.mark.parametrize("outcome", vocab.OUTCOMES)
