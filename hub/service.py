@@ -36,18 +36,25 @@ from hub.mqtt import Incoming
 from hub.notify.compose import Composer
 from hub.notify.quiet import parse_quiet_hours
 from hub.settings import Settings
+from hub.store.digest_queue import next_digest_at
 from hub.store.events import stored_keys
 from hub.store.rows import add_timeline, has_outbox, idempotency_key
-from hub.store.states import load_states, save_state, save_states
+from hub.store.states import (
+    due_now,
+    due_times,
+    earliest_due,
+    load_states,
+    postpone,
+    save_state,
+    save_states,
+)
 from hub.store.tables import (
     alerts,
     contacts,
     dead_letters,
     devices,
-    digest_items,
     events,
     outbox,
-    resident_state,
     residents,
 )
 from hub.telemetry import Telemetry
@@ -368,16 +375,8 @@ class HubCore:
         self, conn: Connection, parsed: list[Event | Rejection]
     ) -> dict[str, datetime | None]:
         """The stored next due step of each registered resident a batch speaks of."""
-        wanted = sorted({e.resident for e in parsed if isinstance(e, Event)} & self._names.keys())
-        found: dict[str, datetime | None] = dict.fromkeys(wanted)
-        for start in range(0, len(wanted), _DEDUP_CHUNK):
-            rows = conn.execute(
-                select(resident_state.c.resident_id, resident_state.c.next_due_at).where(
-                    resident_state.c.resident_id.in_(wanted[start : start + _DEDUP_CHUNK])
-                )
-            )
-            found.update({row.resident_id: row.next_due_at for row in rows})
-        return found
+        wanted = {e.resident for e in parsed if isinstance(e, Event)} & self._names.keys()
+        return due_times(conn, wanted)
 
     def _fire_before(
         self,
@@ -558,16 +557,9 @@ class HubCore:
 
     def next_due(self, resident_id: str | None = None) -> datetime | None:
         """The earliest due step (and digest); of one resident only when ``resident_id``."""
-        query = select(func.min(resident_state.c.next_due_at))
-        if resident_id is not None:
-            query = query.where(resident_state.c.resident_id == resident_id)
         with self._engine.connect() as conn:
-            due = conn.execute(query).scalar()
-            digest = conn.execute(
-                select(func.min(digest_items.c.deliver_at)).where(
-                    digest_items.c.delivered.is_(False)
-                )
-            ).scalar()
+            due = earliest_due(conn, resident_id)
+            digest = next_digest_at(conn)
         candidates = [t for t in (due, digest) if t is not None]
         return min(candidates) if candidates else None
 
@@ -577,27 +569,13 @@ class HubCore:
 
     def due_of(self, resident_ids: Iterable[str]) -> dict[str, datetime | None]:
         """Each resident's next due step (a replay schedules residents one by one)."""
-        wanted = list(resident_ids)
-        found: dict[str, datetime | None] = dict.fromkeys(wanted)
         with self._engine.connect() as conn:
-            for start in range(0, len(wanted), _DEDUP_CHUNK):
-                chunk = wanted[start : start + _DEDUP_CHUNK]
-                rows = conn.execute(
-                    select(resident_state.c.resident_id, resident_state.c.next_due_at).where(
-                        resident_state.c.resident_id.in_(chunk)
-                    )
-                )
-                found.update({row.resident_id: row.next_due_at for row in rows})
-        return found
+            return due_times(conn, resident_ids)
 
     def next_digest(self) -> datetime | None:
         """When the next digest falls due, if any waits."""
         with self._engine.connect() as conn:
-            return conn.execute(
-                select(func.min(digest_items.c.deliver_at)).where(
-                    digest_items.c.delivered.is_(False)
-                )
-            ).scalar()
+            return next_digest_at(conn)
 
     def run_due(
         self, now: datetime, limit: int = 500, only: str | None = None, *, digests: bool = True
@@ -605,16 +583,8 @@ class HubCore:
         """Fire every resident step and digest due at ``now`` (of resident ``only`` alone
         when given, and no digest unless ``digests``: a virtual-time run scheduling residents
         one by one); returns how many fired."""
-        query = (
-            select(resident_state.c.resident_id, resident_state.c.next_due_at)
-            .where(resident_state.c.next_due_at <= now)
-            .order_by(resident_state.c.next_due_at)
-            .limit(limit)
-        )
-        if only is not None:
-            query = query.where(resident_state.c.resident_id == only)
         with self._engine.connect() as conn:
-            due = conn.execute(query).all()
+            due = due_now(conn, now, limit, only)
         fired = 0
         for resident_id, due_at in due:
             try:
@@ -628,11 +598,7 @@ class HubCore:
                 log.exception("tick.failed", resident=resident_id)
                 self._states.pop(resident_id, None)
                 with self._engine.begin() as conn:
-                    conn.execute(
-                        update(resident_state)
-                        .where(resident_state.c.resident_id == resident_id)
-                        .values(next_due_at=now + TICK_RETRY)
-                    )
+                    postpone(conn, resident_id, now + TICK_RETRY)
                 continue
             fired += 1
         if digests:

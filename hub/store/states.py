@@ -11,13 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from alerts.engine import Decision
 from alerts.state import ResidentState
 from hub.store.tables import resident_state
 
-__all__ = ["load_states", "save_state", "save_states"]
+__all__ = [
+    "due_now",
+    "due_times",
+    "earliest_due",
+    "load_states",
+    "postpone",
+    "save_state",
+    "save_states",
+]
 
 _CHUNK = 500
 
@@ -89,3 +97,50 @@ def save_state(conn: Connection, decision: Decision, now: datetime) -> None:
     ).rowcount
     if not updated:
         conn.execute(insert(resident_state).values(resident_id=state.resident, **values))
+
+
+def due_times(conn: Connection, resident_ids: Iterable[str]) -> dict[str, datetime | None]:
+    """Each resident's stored next due step (None: nothing due, or no state row)."""
+    wanted = sorted(set(resident_ids))
+    found: dict[str, datetime | None] = dict.fromkeys(wanted)
+    for start in range(0, len(wanted), _CHUNK):
+        rows = conn.execute(
+            select(resident_state.c.resident_id, resident_state.c.next_due_at).where(
+                resident_state.c.resident_id.in_(wanted[start : start + _CHUNK])
+            )
+        )
+        found.update({row.resident_id: row.next_due_at for row in rows})
+    return found
+
+
+def earliest_due(conn: Connection, resident_id: str | None = None) -> datetime | None:
+    """The earliest due step of anyone (or of ``resident_id``)."""
+    query = select(func.min(resident_state.c.next_due_at))
+    if resident_id is not None:
+        query = query.where(resident_state.c.resident_id == resident_id)
+    due: datetime | None = conn.execute(query).scalar()
+    return due
+
+
+def due_now(
+    conn: Connection, now: datetime, limit: int, only: str | None = None
+) -> list[tuple[str, datetime]]:
+    """Residents whose step is due by ``now``, the most overdue first (at most ``limit``)."""
+    query = (
+        select(resident_state.c.resident_id, resident_state.c.next_due_at)
+        .where(resident_state.c.next_due_at <= now)
+        .order_by(resident_state.c.next_due_at)
+        .limit(limit)
+    )
+    if only is not None:
+        query = query.where(resident_state.c.resident_id == only)
+    return [(row.resident_id, row.next_due_at) for row in conn.execute(query)]
+
+
+def postpone(conn: Connection, resident_id: str, until: datetime) -> None:
+    """Look at a resident's step again at ``until`` (a step that failed)."""
+    conn.execute(
+        update(resident_state)
+        .where(resident_state.c.resident_id == resident_id)
+        .values(next_due_at=until)
+    )
