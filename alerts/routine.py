@@ -481,8 +481,6 @@ def asleep_at(routine: Routine, at: datetime, zone: ZoneInfo, margin_min: int = 
 
     ``margin_min`` widens the window at both ends. False while no night has been learned.
     """
-    if routine.bed is None or routine.wake is None:
-        return False
     local = at.astimezone(zone)
     return _asleep_minute(routine, local.hour * 60 + local.minute, margin_min)
 

@@ -40,7 +40,8 @@ from hub.digests import Digests
 from hub.metrics import Tally
 from hub.notify.compose import Composer, Recipient, outbox_values
 from hub.settings import Settings
-from hub.store.rows import add_outbox, add_timeline, has_outbox, idempotency_key
+from hub.store.rows import add_outbox, add_timeline, has_outbox
+from hub.store.rows import idempotency_key as _key
 from hub.store.tables import (
     alerts,
     devices,
@@ -52,9 +53,6 @@ from protocol.topics import ALERTS_TOPIC, cmd_topic
 __all__ = ["CarryOut", "Ledger"]
 
 log = structlog.get_logger(__name__)
-
-
-_key = idempotency_key
 
 
 @dataclass(slots=True)
@@ -222,9 +220,6 @@ class CarryOut:
             body=to_json(change).decode(),
             created_at=now,
         )
-
-    def recipients(self, conn: Connection, resident_id: str, role: str) -> list[str]:
-        return [r.phone for r in self.composer.recipients(conn, resident_id, role)]
 
     def _notify(self, conn: Connection, resident_id: str, action: Notify, now: datetime) -> None:
         if action.role == "control_center" and self._settings.notify_urls:

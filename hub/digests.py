@@ -20,13 +20,12 @@ from alerts.calendar import WorkingCalendar
 from alerts.messages import DigestItem, render_digest
 from hub.notify.compose import Composer
 from hub.settings import Settings
-from hub.store.rows import add_outbox, add_timeline, idempotency_key
+from hub.store.rows import add_outbox, add_timeline
+from hub.store.rows import idempotency_key as _key
 from hub.store.tables import digest_items, trend_findings
 from protocol.vocab import ContactRole as Role
 
 __all__ = ["Digests"]
-
-_key = idempotency_key
 
 
 class Digests:
@@ -104,7 +103,8 @@ class Digests:
         deliver_at: datetime,
     ) -> None:
         """One digest item per contact of ``role``, once each (keyed by ``key_parts``)."""
-        for phone in [r.phone for r in self._composer.recipients(conn, resident_id, role)]:
+        for recipient in self._composer.recipients(conn, resident_id, role):
+            phone = recipient.phone
             key = _key(*key_parts, phone)
             if conn.execute(select(digest_items.c.id).where(digest_items.c.key == key)).first():
                 continue

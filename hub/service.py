@@ -38,7 +38,8 @@ from hub.notify.quiet import parse_quiet_hours
 from hub.settings import Settings
 from hub.store.digest_queue import next_digest_at
 from hub.store.events import stored_keys
-from hub.store.rows import add_timeline, has_outbox, idempotency_key
+from hub.store.rows import add_timeline, has_outbox
+from hub.store.rows import idempotency_key as _key
 from hub.store.states import (
     due_now,
     due_times,
@@ -79,9 +80,6 @@ def _storable(text: str, limit: int) -> str:
     return text[:limit].replace("\x00", "\\x00")
 
 
-_DEDUP_CHUNK = 300
-
-
 def _event_id(event: Event) -> str:
     """The dedup id of a stored event: the protocol's ``id``; a status has none, so its state
     and time stand for it (a retained status replayed by the broker is the same one)."""
@@ -89,9 +87,6 @@ def _event_id(event: Event) -> str:
     if event.kind == "status":
         return f"status:{body.state}:{body.ts.isoformat()}"[:64]
     return str(body.id)
-
-
-_key = idempotency_key
 
 
 @dataclass
@@ -577,12 +572,10 @@ class HubCore:
         with self._engine.connect() as conn:
             return next_digest_at(conn)
 
-    def run_due(
-        self, now: datetime, limit: int = 500, only: str | None = None, *, digests: bool = True
-    ) -> int:
-        """Fire every resident step and digest due at ``now`` (of resident ``only`` alone
-        when given, and no digest unless ``digests``: a virtual-time run scheduling residents
-        one by one); returns how many fired."""
+    def run_due(self, now: datetime, limit: int = 500, only: str | None = None) -> int:
+        """Fire every resident step and digest due at ``now`` (the steps of resident ``only``
+        alone when given: a stored simulator run schedules its household on its own);
+        returns how many fired."""
         with self._engine.connect() as conn:
             due = due_now(conn, now, limit, only)
         fired = 0
@@ -601,9 +594,7 @@ class HubCore:
                     postpone(conn, resident_id, now + TICK_RETRY)
                 continue
             fired += 1
-        if digests:
-            fired += self._deliver_digests(now)
-        return fired
+        return fired + self._deliver_digests(now)
 
     def _deliver_digests(self, now: datetime) -> int:
         with self._engine.begin() as conn:
