@@ -1,13 +1,22 @@
-"""Opening the database: engine settings per backend and migrating to the latest schema."""
+"""Opening the database: engine settings per backend, migrations, and the two ways to use it.
+
+Code outside :mod:`hub.store` never touches SQLAlchemy: it opens a connection with
+:func:`reading` or a transaction with :func:`writing` and hands it to the query functions of
+the store's modules. :data:`Connection` and :data:`Engine` are re-exported for its type hints.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+
+__all__ = ["Connection", "Engine", "alembic_config", "migrate", "open_engine", "reading", "writing"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -46,3 +55,17 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads; whatever it began is rolled back when the block ends."""
+    with engine.connect() as conn:
+        yield conn
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """One transaction: committed when the block ends, rolled back if it raises."""
+    with engine.begin() as conn:
+        yield conn
