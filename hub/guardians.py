@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select, update
-
 from alerts.inputs import Acknowledge, Resolve
 from hub import links
 from hub.service import ConflictError, HubCore, NotFoundError
-from hub.store.tables import alerts, contacts, outbox, residents
-from hub.store.tables import links as links_table
+from hub.store import guardian_links
+from hub.store.db import reading, writing
 from protocol.vocab import normalise_phone
 
 GuardianAction = Literal["ack", "resolve"]
@@ -58,16 +56,12 @@ class GuardianDesk:
 
     def view(self, token: str, now: datetime) -> AlertView:
         link = self._link(token, now)
-        with self.core.engine.connect() as conn:
-            row = conn.execute(
-                select(alerts, residents.c.name)
-                .join(residents, residents.c.id == alerts.c.resident_id)
-                .where(alerts.c.id == link.alert_id)
-            ).first()
+        with reading(self.core.engine) as conn:
+            row = guardian_links.guardian_alert(conn, link.alert_id)
         if row is None or row.resident_id != link.resident_id:
             raise LinkRefused("unknown")
         return AlertView(
-            resident_name=row.name,
+            resident_name=row.resident_name,
             alert_id=row.id,
             kind=row.kind,
             state=row.state,
@@ -86,8 +80,8 @@ class GuardianDesk:
         link = self._link(token, now)
         by = self._guardian_name(link.contact_id)
         self._apply(link.alert_id, action, by, now)
-        with self.core.engine.begin() as conn:
-            conn.execute(update(links_table).where(links_table.c.id == link.id).values(used_at=now))
+        with writing(self.core.engine) as conn:
+            guardian_links.mark_used(conn, link.id, now)
         return self.view(token, now)
 
     def reply(self, phone: str, text: str, now: datetime) -> tuple[str, GuardianAction]:
@@ -101,15 +95,8 @@ class GuardianDesk:
             msg = "reply must start with 1 (가볼게요) or 2 (괜찮아요)"
             raise ValueError(msg)
         sender = normalise_phone(phone)
-        with self.core.engine.connect() as conn:
-            candidates = conn.execute(
-                select(outbox.c.alert_id, outbox.c.contact_id, outbox.c.recipient)
-                .join(alerts, alerts.c.id == outbox.c.alert_id)
-                .where(outbox.c.role == "guardian")
-                .where(alerts.c.state != "resolved")
-                .order_by(outbox.c.id.desc())
-                .limit(_REPLY_LOOKBACK)
-            ).all()
+        with reading(self.core.engine) as conn:
+            candidates = guardian_links.guardian_pages(conn, _REPLY_LOOKBACK)
         # Providers forward the sender as "01012345678", "+821012345678" or with hyphens;
         # contacts may be stored in any of those forms.
         row = next(
@@ -122,10 +109,8 @@ class GuardianDesk:
         return row.alert_id, action
 
     def _apply(self, alert_id: str, action: GuardianAction, by: str, now: datetime) -> None:
-        with self.core.engine.connect() as conn:
-            row = conn.execute(
-                select(alerts.c.kind, alerts.c.state).where(alerts.c.id == alert_id)
-            ).first()
+        with reading(self.core.engine) as conn:
+            row = guardian_links.alert_status(conn, alert_id)
         if row is None:
             raise LinkRefused("unknown")
         if row.state == "resolved":
@@ -144,7 +129,8 @@ class GuardianDesk:
         )
 
     def _link(self, token: str, now: datetime) -> links.Link:
-        with self.core.engine.begin() as conn:
+        # A transaction: the first link checked may generate and store the hub's link key.
+        with writing(self.core.engine) as conn:
             try:
                 return links.lookup(conn, self.core.composer.signer(conn), token, now)
             except links.LinkError as error:
@@ -153,6 +139,6 @@ class GuardianDesk:
     def _guardian_name(self, contact_id: int | None) -> str:
         if contact_id is None:
             return "보호자"
-        with self.core.engine.connect() as conn:
-            name = conn.execute(select(contacts.c.name).where(contacts.c.id == contact_id)).scalar()
+        with reading(self.core.engine) as conn:
+            name = guardian_links.contact_name(conn, contact_id)
         return f"보호자 {name}" if name else "보호자"

@@ -6,7 +6,8 @@ token is refused before the database is asked; the row says which resident, aler
 contact it was made for. Tokens are short (32 characters) because they ride in an SMS.
 
 The key comes from ``ANBU_LINK_SECRET``; without one the hub generates a key once and keeps
-it in its database, so links survive restarts.
+it in its database, so links survive restarts. Both rows are kept through
+:mod:`hub.store.guardian_links`; this module owns only tokens and what they grant.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, insert, select
-
-from hub.store.tables import hub_secrets, links
+from hub.store import guardian_links
+from hub.store.db import Connection
 
 _MAC_BYTES = 12
 _PACK = struct.Struct(">QI")  # link id, expiry (unix seconds)
-_KEY_NAME = "link_key"
 
 
 class LinkError(ValueError):
@@ -84,11 +83,11 @@ def link_key(conn: Connection, configured: str | None) -> bytes:
     """The configured key, or the hub's own generated one (made on first use)."""
     if configured:
         return configured.encode()
-    row = conn.execute(select(hub_secrets.c.value).where(hub_secrets.c.name == _KEY_NAME)).first()
-    if row is not None:
-        return bytes.fromhex(row.value)
+    stored = guardian_links.read_link_key(conn)
+    if stored is not None:
+        return stored
     key = secrets.token_bytes(32)
-    conn.execute(insert(hub_secrets).values(name=_KEY_NAME, value=key.hex()))
+    guardian_links.save_link_key(conn, key)
     return key
 
 
@@ -105,26 +104,22 @@ def issue(
 ) -> str:
     """Store a link row and return its token."""
     expires_at = (now + ttl).astimezone(UTC).replace(microsecond=0)
-    link_id = conn.execute(
-        insert(links).values(
-            resident_id=resident_id,
-            alert_id=alert_id,
-            contact_id=contact_id,
-            role=role,
-            expires_at=expires_at,
-            created_at=now,
-        )
-    ).inserted_primary_key
-    if link_id is None:  # pragma: no cover - every supported database returns the key
-        msg = "the database did not return the new link's id"
-        raise RuntimeError(msg)
-    return signer.token(int(link_id[0]), expires_at)
+    link_id = guardian_links.add_link(
+        conn,
+        resident_id=resident_id,
+        alert_id=alert_id,
+        contact_id=contact_id,
+        role=role,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    return signer.token(link_id, expires_at)
 
 
 def lookup(conn: Connection, signer: LinkSigner, token: str, now: datetime) -> Link:
     """The link a token stands for; raises LinkError (bad, expired or unknown)."""
     link_id = signer.verify(token, now)
-    row = conn.execute(select(links).where(links.c.id == link_id)).first()
+    row = guardian_links.find_link(conn, link_id)
     if row is None:
         raise LinkError("unknown")
     return Link(
