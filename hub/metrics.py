@@ -8,8 +8,8 @@ one: tests (and the demo) run several hubs in one process. The numbers come two 
   retried message by message is counted once; the dispatcher reports each outbox row that
   reaches ``sent``, ``delivered``, ``failed`` or ``unknown``.
 - Read on scrape, by :class:`_Current`: open alerts and outbox depth (one grouped query
-  each), the ingest worker's backlog, the broker connection, and the telemetry sink's
-  buffer when ``hub.telemetry`` is set.
+  each, :mod:`hub.store.metrics_reads`), the ingest worker's backlog, the broker connection,
+  and the telemetry sink's buffer when ``hub.telemetry`` is set.
 
 Labels are short codes only (kind, stage, state, reason, channel, role, outcome): never a
 resident id, a name or a phone number, so every series stays few and says nothing personal.
@@ -26,10 +26,9 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from hub.store.tables import alerts, outbox
+from hub.store import metrics_reads
+from hub.store.db import Engine, reading
 from protocol.parse import RejectionReason
 from protocol.topics import EventKind
 
@@ -176,23 +175,12 @@ class _Current(Collector):
 _DB_UP: Final = "1 when the scrape could read the database"
 
 
-def _database(engine: Any) -> Iterator[Metric]:
+def _database(engine: Engine) -> Iterator[Metric]:
     try:
-        with engine.connect() as conn:
-            open_rows = conn.execute(
-                select(alerts.c.kind, alerts.c.state, alerts.c.stage, func.count())
-                .where(alerts.c.state != "resolved")
-                .group_by(alerts.c.kind, alerts.c.state, alerts.c.stage)
-            ).all()
-            # ix_outbox_state makes this a range count, however long the history.
-            pending = dict(
-                conn.execute(
-                    select(outbox.c.channel, func.count())
-                    .where(outbox.c.state == "pending")
-                    .group_by(outbox.c.channel)
-                ).all()
-            )
-    except SQLAlchemyError:
+        with reading(engine) as conn:
+            open_rows = metrics_reads.open_alerts(conn)
+            pending = metrics_reads.pending_by_channel(conn)
+    except metrics_reads.StoreError:
         log.warning("metrics.database_unavailable", exc_info=True)
         yield GaugeMetricFamily("anbu_database_up", _DB_UP, value=0)
         return
@@ -202,8 +190,8 @@ def _database(engine: Any) -> Iterator[Metric]:
         "Alerts not yet resolved, by kind, state (open or acknowledged) and stage",
         labels=["kind", "state", "stage"],
     )
-    for kind, state, stage, count in open_rows:
-        current.add_metric([kind, state, stage], count)
+    for row in open_rows:
+        current.add_metric([row.kind, row.state, row.stage], row.count)
     yield current
     depth = GaugeMetricFamily(
         "anbu_outbox_pending",
