@@ -5,8 +5,8 @@ Owns the trace format of INTERFACES.md (one MQTT message per line,
 delivery order), :func:`export_trace` (``anbu export trace``: the stored events of a period,
 ordered as the hub took them in, statuses included) and :func:`replay_output` (the
 ``notifications``, ``alerts`` and ``checkins`` a run left in a hub's tables, as
-``anbu simulate replay`` writes them). The replay itself, in virtual time, is
-:mod:`simulators.replay`.
+``anbu simulate replay`` writes them). Their queries are :mod:`hub.store.trace_reads`; the
+replay itself, in virtual time, is :mod:`simulators.replay`.
 
 A notification's ``ts`` is when it was handed to the provider in virtual time: its outbox
 row's creation, or the end of a guardian's quiet hours that held it. Its other fields are those
@@ -17,19 +17,15 @@ into the output file the operator asked for.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, select
-
-from hub.store.tables import alerts, events, outbox, residents
+from hub.store import trace_reads
+from hub.store.db import Engine, reading
 from protocol.topics import device_topic
 
 __all__ = ["export_trace", "replay_output", "trace_line"]
-
-_EXPORT_CHUNK = 5000
 
 
 def trace_line(topic: str, payload: object, at: datetime) -> str:
@@ -53,54 +49,24 @@ def export_trace(
     cut at 8 KiB) is written as the text it is, so the replay reports it as the hub did.
     """
     written = 0
-    for row in _received(engine, start, end, district):
-        topic = device_topic(row.resident_id, row.device_id, row.kind)
-        try:
-            payload: object = json.loads(row.payload)
-        except ValueError:
-            payload = row.payload
-        out.write(trace_line(topic, payload, row.received_at) + "\n")
-        written += 1
+    with reading(engine) as conn:
+        for row in trace_reads.received_events(conn, start, end, district):
+            topic = device_topic(row.resident_id, row.device_id, row.kind)
+            try:
+                payload: object = json.loads(row.payload)
+            except ValueError:
+                payload = row.payload
+            out.write(trace_line(topic, payload, row.received_at) + "\n")
+            written += 1
     return written
-
-
-def _received(
-    engine: Engine, start: datetime, end: datetime, district: str | None
-) -> Iterator[Any]:
-    query = (
-        select(
-            events.c.resident_id,
-            events.c.device_id,
-            events.c.kind,
-            events.c.payload,
-            events.c.received_at,
-        )
-        .where(events.c.received_at >= start, events.c.received_at < end)
-        .order_by(events.c.received_at, events.c.seq)
-    )
-    if district is not None:
-        query = query.join(residents, residents.c.id == events.c.resident_id).where(
-            residents.c.district == district
-        )
-    with engine.connect() as conn:
-        result = conn.execution_options(yield_per=_EXPORT_CHUNK).execute(query)
-        yield from result
 
 
 def replay_output(engine: Engine) -> dict[str, Any]:
     """The notifications, alerts and check-ins in a hub's tables, in time order."""
-    with engine.connect() as conn:
-        sms = conn.execute(
-            select(outbox)
-            .where(outbox.c.channel == "sms", outbox.c.state != "withdrawn")
-            .order_by(outbox.c.id)
-        ).all()
-        opened = conn.execute(select(alerts).order_by(alerts.c.opened_at, alerts.c.id)).all()
-        commands = conn.execute(
-            select(outbox.c.resident_id, outbox.c.created_at, outbox.c.body)
-            .where(outbox.c.channel == "mqtt", outbox.c.recipient.like("anbu/v1/%/cmd"))
-            .order_by(outbox.c.id)
-        ).all()
+    with reading(engine) as conn:
+        sms = trace_reads.sms_sent(conn)
+        opened = trace_reads.alerts_opened(conn)
+        commands = trace_reads.device_commands(conn)
     notifications = [
         {
             "ts": _iso(_handed_over(row.created_at, row.next_attempt_at)),
