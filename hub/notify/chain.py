@@ -5,7 +5,8 @@ message goes to the first provider; a retryable failure (5xx, connection refused
 with exponential backoff (tenacity), then the next provider takes over. A definite refusal
 of the message itself (4xx) also moves on. An answer that may hide a send (a timeout after
 the request went out) stops the chain: paging twice is avoided, and the notification is
-marked ``unknown`` for the control centre to see.
+marked ``unknown`` for the control centre to see. Every link is a
+:class:`~hub.notify.provider.SmsProvider`, built by :mod:`hub.notify.providers`.
 
 Before each call the dispatcher records which provider is being called (``before_call``),
 and clears it after a definite failure (``after_failure``), so a hub that dies in the
@@ -18,8 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 import structlog
 from tenacity import (
@@ -30,26 +30,14 @@ from tenacity import (
     wait_exponential,
 )
 
-from alerts.clock import Clock, SystemClock
-from hub.notify.http_providers import ProviderReply, Receipt, provider_from_url
-from hub.notify.providers import LogProvider, SmsMessage
+from alerts.clock import Clock
+from hub.notify.provider import ProviderReply, SmsMessage, SmsProvider
+from hub.notify.providers import provider_from_spec
 from hub.notify.sms_text import SmsText
 
 log = structlog.get_logger(__name__)
 
 OutcomeState = Literal["sent", "failed", "unknown", "interrupted"]
-
-
-class ChainProvider(Protocol):
-    """One provider as the chain uses it."""
-
-    name: str
-
-    def submit(self, message: SmsMessage, text: SmsText) -> ProviderReply: ...
-
-    def receipt(self, provider_id: str) -> Receipt | None: ...
-
-    def already_sent(self, key: str) -> bool | None: ...
 
 
 @dataclass(frozen=True)
@@ -68,49 +56,12 @@ class _StoppingError(Exception):
     """The hub is stopping; the message stays in doubt-free ``sending`` for recovery."""
 
 
-class LogLink:
-    """``log:PATH`` in a chain: always accepts; knows its own keys; no receipts."""
-
-    def __init__(self, provider: LogProvider, clock: Clock | None = None) -> None:
-        self.provider = provider
-        self.name = "log"
-        # The hub's clock, so the log's "ts" agrees with the hub's idea of now.
-        self._clock: Clock = clock or SystemClock()
-
-    def submit(self, message: SmsMessage, text: SmsText) -> ProviderReply:
-        result = self.provider.send(message, self._clock.now(), sms_type=text.kind)
-        return ProviderReply(result.state, retryable=False, error=result.error)
-
-    def receipt(self, provider_id: str) -> Receipt | None:
-        return None
-
-    def already_sent(self, key: str) -> bool | None:
-        return self.provider.already_sent(key)
-
-
-class _HttpLink:
-    """An HTTP provider in a chain; it cannot say whether an in-doubt send went out."""
-
-    def __init__(self, spec: str) -> None:
-        self.http = provider_from_url(spec)
-        self.name = self.http.name
-
-    def submit(self, message: SmsMessage, text: SmsText) -> ProviderReply:
-        return self.http.submit(message, text)
-
-    def receipt(self, provider_id: str) -> Receipt | None:
-        return self.http.receipt(provider_id)
-
-    def already_sent(self, key: str) -> bool | None:
-        return None
-
-
 class SmsChain:
     """Providers tried in order for each message."""
 
     def __init__(
         self,
-        providers: Sequence[ChainProvider],
+        providers: Sequence[SmsProvider],
         *,
         attempts_per_provider: int = 3,
         wait_min_s: float = 0.5,
@@ -130,7 +81,7 @@ class SmsChain:
         self.rest_s = rest_s
         self._down_until: dict[str, float] = {}
 
-    def _in_service_order(self) -> list[ChainProvider]:
+    def _in_service_order(self) -> list[SmsProvider]:
         """Configured order, but a provider that just failed goes last for ``rest_s``, so
         every message in a queue does not wait out its retries again."""
         now = time.monotonic()
@@ -142,7 +93,7 @@ class SmsChain:
     def names(self) -> list[str]:
         return [p.name for p in self.providers]
 
-    def get(self, name: str) -> ChainProvider | None:
+    def get(self, name: str) -> SmsProvider | None:
         return next((p for p in self.providers if p.name == name), None)
 
     def send(
@@ -159,7 +110,7 @@ class SmsChain:
         last: ProviderReply | None = None
         for provider in self._in_service_order():
 
-            def attempt(provider: ChainProvider = provider) -> ProviderReply:
+            def attempt(provider: SmsProvider = provider) -> ProviderReply:
                 nonlocal calls
                 before_call(provider.name)
                 calls += 1
@@ -217,19 +168,5 @@ class SmsChain:
 
 def chain_from_setting(setting: str, clock: Clock | None = None) -> SmsChain:
     """Build the chain named by ``ANBU_SMS`` (comma-separated; ``log:PATH`` stays valid)."""
-    links: list[ChainProvider] = []
-    for part in (p.strip() for p in setting.split(",")):
-        if not part:
-            continue
-        if part.startswith("log:"):
-            links.append(LogLink(LogProvider(Path(part[4:] or "anbu-outbox.jsonl")), clock))
-        elif "://" in part:
-            links.append(_HttpLink(part))
-        else:
-            scheme = part.split(":", 1)[0]
-            msg = (
-                f"ANBU_SMS: unknown SMS provider {scheme!r} "
-                "(supported: log:PATH, nhn://, solapi://, aligo://)"
-            )
-            raise ValueError(msg)
-    return SmsChain(links)
+    parts = (p.strip() for p in setting.split(","))
+    return SmsChain([provider_from_spec(part, clock) for part in parts if part])

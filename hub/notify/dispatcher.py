@@ -27,7 +27,7 @@ from sqlalchemy import Engine, Row, case, select, update
 from alerts.clock import Clock
 from hub.notify.chain import SmsChain
 from hub.notify.channels import ChannelMessage, ExtraChannels
-from hub.notify.providers import SmsMessage
+from hub.notify.provider import SmsMessage
 from hub.notify.sms_text import SmsTooLong, prepare
 from hub.store.tables import outbox
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, select
 
 from alerts.clock import FakeClock
-from hub.notify.chain import ChainProvider, LogLink, SmsChain
+from hub.notify.chain import SmsChain
 from hub.notify.dispatcher import Dispatcher
-from hub.notify.http_providers import ProviderReply, Receipt
-from hub.notify.providers import LogProvider, SmsMessage
-from hub.notify.sms_text import SmsText
+from hub.notify.provider import ProviderReply, Receipt, SmsMessage, SmsProvider
+from hub.notify.providers.log import LogProvider
+from hub.notify.sms_text import SmsText, prepare
 from hub.store.tables import outbox
 from tests.hub.support import read_sms
 
@@ -41,7 +41,7 @@ class FlakyProvider:
         return None
 
 
-def _chain(*providers: ChainProvider) -> SmsChain:
+def _chain(*providers: SmsProvider) -> SmsChain:
     # One try per provider: these tests drive the dispatcher's own backoff in virtual time.
     return SmsChain(list(providers), attempts_per_provider=1)
 
@@ -76,7 +76,7 @@ def test_emergencies_go_first(engine: Engine, tmp_path: Path) -> None:
         _row(engine, f"routine-{n}", "inactivity")
     _row(engine, "urgent", "emergency")
     provider = LogProvider(tmp_path / "sms.jsonl")
-    dispatcher = Dispatcher(engine, _chain(LogLink(provider)), lambda _t, _b: True, FakeClock(NOW))
+    dispatcher = Dispatcher(engine, _chain(provider), lambda _t, _b: True, FakeClock(NOW))
     dispatcher.drain_once()
     assert next(line["key"] for line in read_sms(tmp_path / "sms.jsonl")) == "urgent"
 
@@ -99,16 +99,16 @@ def test_failed_send_is_retried_with_backoff(engine: Engine) -> None:
 
 def test_send_in_doubt_after_a_crash_is_not_repeated(engine: Engine, tmp_path: Path) -> None:
     log_path = tmp_path / "sms.jsonl"
-    provider = LogProvider(log_path)
-    provider.send(
+    provider = LogProvider(log_path, FakeClock(NOW))
+    provider.submit(
         SmsMessage("done", "+8210", "guardian", "r1", "a1", "inactivity", "guardian", "본문"),
-        NOW,
+        prepare("본문"),
     )
     _row(engine, "done", "inactivity", state="sending", calling="log")  # crash before "sent"
     _row(engine, "lost", "inactivity", state="sending", calling="log")  # crash before the write
     _row(engine, "waiting", "inactivity", state="sending")  # crash between retries
 
-    fresh = LogLink(LogProvider(log_path))  # the restarted hub reads its log back
+    fresh = LogProvider(log_path)  # the restarted hub reads its log back
     Dispatcher(engine, _chain(fresh), lambda _t, _b: True, FakeClock(NOW)).recover_in_doubt()
     states = _states(engine)
     assert states["done"] == "sent"

@@ -13,18 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.notify.http_providers import (
-    AligoSms,
-    HttpSmsProvider,
-    NhnCloudSms,
-    ProviderReply,
-    SolapiSms,
-    as_send_result,
-    key_ref,
-    phone_digits,
-    provider_from_url,
-)
-from hub.notify.providers import SmsMessage
+from hub.notify.provider import ProviderReply, SmsMessage
+from hub.notify.providers import provider_from_url
+from hub.notify.providers.aligo import AligoSms
+from hub.notify.providers.http import HttpSmsProvider, key_ref
+from hub.notify.providers.nhn_cloud import NhnCloudSms
+from hub.notify.providers.solapi import SolapiSms
+from hub.notify.providers.spec import phone_digits
 from hub.notify.sms_text import SmsText, prepare
 from tests.conftest import free_port
 from tests.hub.standins import AligoStandIn, NhnStandIn, SolapiStandIn
@@ -481,8 +476,3 @@ def test_percent_encoded_credentials_are_decoded(
 )
 def test_phone_numbers_are_sent_as_digits(raw: str, digits: str | None) -> None:
     assert phone_digits(raw) == digits
-
-
-def test_reply_converts_to_the_dispatchers_send_result() -> None:
-    result = as_send_result(ProviderReply("unknown", False, error="nhn: no answer"))
-    assert (result.state, result.error) == ("unknown", "nhn: no answer")

@@ -22,8 +22,7 @@ from alerts.clock import FakeClock
 from hub.metrics import HubMetrics, Tally
 from hub.notify.chain import SmsChain
 from hub.notify.dispatcher import Dispatcher
-from hub.notify.http_providers import ProviderReply, Receipt
-from hub.notify.providers import SmsMessage
+from hub.notify.provider import ProviderReply, Receipt, SmsMessage
 from hub.notify.sms_text import SmsText
 from hub.runtime import Hub
 from hub.settings import Settings
