@@ -13,7 +13,8 @@ from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import HTMLResponse, Response
 
 from hub.api.auth import AnyUser
-from hub.reports import monthly_report, report_csv, report_html
+from hub.report_render import report_csv, report_html
+from hub.reports import monthly_report
 
 
 def reports_router(backend: Any) -> APIRouter:

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, insert
 
-from hub.reports import MonthlyReport, monthly_report, report_csv, report_html
+from hub.report_render import report_csv, report_html
+from hub.reports import MonthlyReport, monthly_report
 from hub.store.db import migrate, open_engine
 from hub.store.tables import alert_timeline, alerts, devices, events, residents
 
