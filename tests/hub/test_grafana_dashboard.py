@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hub.telemetry import SCHEMA
+from hub.telemetry_points import SCHEMA
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "anbu-dashboard.json"
 # Columns every Flux table has, besides the tags.

@@ -17,14 +17,8 @@ import pytest
 from pydantic import SecretStr
 
 from hub.settings import Settings
-from hub.telemetry import (
-    ACTIVITY,
-    ALERT_CHANGE,
-    SCHEMA,
-    Record,
-    Telemetry,
-    to_point,
-)
+from hub.telemetry import Telemetry
+from hub.telemetry_points import ACTIVITY, ALERT_CHANGE, SCHEMA, Record, to_point
 from protocol import AlertChange, Event, parse
 from tests.conftest import free_port
 from tests.hub.support import wait_until

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from hub.store.tables import events
-from hub.telemetry import SCHEMA
+from hub.telemetry_points import SCHEMA
 from tests.conftest import free_port
 from tests.hub.conftest import RunningHub
 from tests.hub.support import Device, read_sms, wait_until
