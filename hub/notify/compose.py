@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
-
 from alerts.actions import Notify
 from alerts.messages import render
 from hub import links
 from hub.notify.quiet import quiet_until
 from hub.settings import Settings
-from hub.store.tables import contacts
+from hub.store.db import Connection
+from hub.store.outbox import contacts_of
 
 # Guardian messages about an alert that is still open: they carry the one-tap link.
 LINKED_MESSAGES = frozenset(
@@ -67,13 +66,10 @@ class Composer:
         self, conn: Connection, resident_id: str, role: str, *, backup: bool = False
     ) -> list[Recipient]:
         """The role's contacts in the order they were added (backups only if asked)."""
-        query = (
-            select(contacts.c.id, contacts.c.phone, contacts.c.quiet_hours)
-            .where((contacts.c.resident_id == resident_id) & (contacts.c.role == role))
-            .where(contacts.c.backup.is_(backup))
-            .order_by(contacts.c.id)
-        )
-        found = [Recipient(r.phone, r.id, r.quiet_hours) for r in conn.execute(query)]
+        found = [
+            Recipient(c.phone, c.id, c.quiet_hours)
+            for c in contacts_of(conn, resident_id, role, backup=backup)
+        ]
         if not backup:
             extra = {
                 "control_center": self._settings.control_center_phones,

@@ -11,7 +11,8 @@ never left and is sent again; one still ``calling`` a provider is asked about, o
 A row that ends ``failed`` or ``unknown`` is reported through ``on_problem`` (the hub puts it
 on the alert's timeline and pages a backup guardian). Delivery receipts are polled for rows
 the provider accepted. Each row reaching ``sent``, ``delivered``, ``failed`` or ``unknown`` is
-also reported through ``on_outcome`` (the hub's metrics), after the commit.
+also reported through ``on_outcome`` (the hub's metrics), after the commit. The queries
+behind all this are :mod:`hub.store.outbox`'s; this module decides, the store reads and writes.
 """
 
 from __future__ import annotations
@@ -19,17 +20,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import structlog
-from sqlalchemy import Engine, Row, case, select, update
 
 from alerts.clock import Clock
 from hub.notify.chain import SmsChain
 from hub.notify.channels import ChannelMessage, ExtraChannels
 from hub.notify.provider import SmsMessage
 from hub.notify.sms_text import SmsTooLong, prepare
-from hub.store.tables import outbox
+from hub.store import outbox
+from hub.store.db import Engine, reading, writing
 
 log = structlog.get_logger(__name__)
 
@@ -97,24 +97,17 @@ class Dispatcher:
 
     def recover_in_doubt(self) -> None:
         """Settle rows a previous run left ``sending`` (see the module docstring)."""
-        with self._engine.begin() as conn:
-            rows = conn.execute(
-                select(
-                    outbox.c.id, outbox.c.key, outbox.c.calling, outbox.c.channel, outbox.c.role
-                ).where(outbox.c.state == "sending")
-            ).all()
+        with writing(self._engine) as conn:
             problems = []
             settled = []
-            for row in rows:
+            for row in outbox.in_doubt(conn):
                 if row.calling is None:
                     state = "pending"  # it never reached a provider
                 else:
                     provider = self.chain.get(row.calling)
                     known = provider.already_sent(row.key) if provider else None
                     state = "sent" if known else ("pending" if known is False else "unknown")
-                conn.execute(
-                    update(outbox).where(outbox.c.id == row.id).values(state=state, calling=None)
-                )
+                outbox.mark(conn, row.id, {"state": state, "calling": None})
                 if state == "unknown":
                     problems.append(row.id)
                 settled.append((row.channel, row.role, state))
@@ -147,15 +140,8 @@ class Dispatcher:
     def drain_once(self, limit: int = 200) -> int:
         """Send up to ``limit`` due rows; returns how many were handled."""
         now = self._clock.now()
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(outbox)
-                .where(outbox.c.state == "pending")
-                .where((outbox.c.next_attempt_at.is_(None)) | (outbox.c.next_attempt_at <= now))
-                # An emergency page never waits behind a queue of routine messages.
-                .order_by(case((outbox.c.kind == "emergency", 0), else_=1), outbox.c.id)
-                .limit(limit)
-            ).all()
+        with reading(self._engine) as conn:
+            rows = outbox.due(conn, now, limit)  # emergencies first
         for row in rows:
             if self._stop.is_set():
                 break
@@ -178,7 +164,7 @@ class Dispatcher:
         )
         self._update(row_id, **values)
 
-    def _send_channels(self, row: Row[Any]) -> None:
+    def _send_channels(self, row: outbox.Pending) -> None:
         if self._channels is None or not self._channels.configured:
             self._update(row.id, state="failed", error="no ANBU_NOTIFY_URLS configured")
             return
@@ -197,16 +183,11 @@ class Dispatcher:
         else:
             self._retry_or_fail(row.id, row.attempts + 1, result.error, retryable=True)
 
-    def _send_sms(self, row: Row[Any]) -> None:
+    def _send_sms(self, row: outbox.Pending) -> None:
         row_id: int = row.id
         attempts: int = row.attempts + 1
-        with self._engine.begin() as conn:
-            claimed = conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row_id)
-                .where(outbox.c.state == "pending")
-                .values(state="sending", attempts=attempts, calling=None)
-            ).rowcount
+        with writing(self._engine) as conn:
+            claimed = outbox.claim(conn, row_id, attempts)
         if not claimed:
             return
         try:
@@ -275,18 +256,11 @@ class Dispatcher:
     def poll_receipts(self) -> int:
         """Ask providers about messages they accepted; returns how many were settled."""
         since = self._clock.now() - RECEIPTS_FOR
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(outbox.c.id, outbox.c.provider, outbox.c.provider_id)
-                .where(outbox.c.state == "sent")
-                .where(outbox.c.channel == "sms")
-                .where(outbox.c.provider_id.is_not(None))
-                .where(outbox.c.sent_at >= since)
-                .limit(500)
-            ).all()
+        with reading(self._engine) as conn:
+            rows = outbox.awaiting_receipt(conn, since, limit=500)
         settled = 0
         for row in rows:
-            provider = self.chain.get(row.provider)
+            provider = self.chain.get(row.provider) if row.provider else None
             receipt = provider.receipt(row.provider_id) if provider else None
             if receipt == "delivered":
                 self._update(row.id, state="delivered", delivered_at=self._clock.now())
@@ -301,15 +275,12 @@ class Dispatcher:
 
     def _update(self, row_id: int, **values: object) -> None:
         state = values.get("state")
-        change = update(outbox).where(outbox.c.id == row_id).values(**values)
         settled = None
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             if self._on_outcome is not None and state in OUTCOMES:
-                # Same statement, no extra round trip (SQLite >= 3.35 and PostgreSQL).
-                change = change.returning(outbox.c.channel, outbox.c.role)
-                settled = conn.execute(change).first()
+                settled = outbox.mark_outcome(conn, row_id, values)
             else:
-                conn.execute(change)
+                outbox.mark(conn, row_id, values)
         if settled is not None:
             self._outcome(settled.channel, settled.role, str(state))
         if self._on_change is not None and "state" in values:
