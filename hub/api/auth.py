@@ -18,9 +18,9 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine, insert, select
 
-from hub.store.tables import api_users
+from hub.store.db import Engine, reading, writing
+from hub.store.users import add_user, user_by_token_hash
 from protocol.vocab import STAFF_ROLES, StaffRole
 
 Role = StaffRole
@@ -41,6 +41,13 @@ class Principal:
         """Officials see only their own district; everyone else sees all."""
         return self.role != "official" or self.district == district
 
+    def districts(self) -> frozenset[str] | None:
+        """The districts whose residents this caller may see; ``None`` for every district."""
+        if self.role != "official":
+            return None
+        # An official without a district sees nothing, as :meth:`sees_district` says.
+        return frozenset() if self.district is None else frozenset({self.district})
+
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -54,17 +61,15 @@ def create_user(
         msg = "an official needs a district"
         raise ValueError(msg)
     token = secrets.token_urlsafe(24)
-    with engine.begin() as conn:
-        result = conn.execute(
-            insert(api_users).values(
-                name=name,
-                role=role,
-                district=district if role == "official" else None,
-                token_hash=token_hash(token),
-                created_at=now,
-            )
+    with writing(engine) as conn:
+        user_id = add_user(
+            conn,
+            name=name,
+            role=role,
+            district=district if role == "official" else None,
+            token_hash=token_hash(token),
+            now=now,
         )
-        user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     return user_id, token
 
 
@@ -88,15 +93,11 @@ def authenticate(
     admin = backend.settings.admin_token
     if admin is not None and hmac.compare_digest(token.encode(), admin.get_secret_value().encode()):
         return Principal("admin", "admin")
-    with backend.engine.connect() as conn:
-        row = conn.execute(
-            select(api_users.c.name, api_users.c.role, api_users.c.district)
-            .where(api_users.c.token_hash == token_hash(token))
-            .where(api_users.c.revoked_at.is_(None))
-        ).first()
-    if row is None:
+    with reading(backend.engine) as conn:
+        user = user_by_token_hash(conn, token_hash(token))
+    if user is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "알 수 없는 토큰입니다")
-    return Principal(row.name, row.role, row.district)
+    return Principal(user.name, user.role, user.district)
 
 
 def require(*roles: Role) -> Callable[[Principal], Principal]:
