@@ -22,17 +22,18 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
-from sqlalchemy import select
 
 from hub.api.auth import AnyUser
-from hub.store.tables import events, residents
+from hub.api.backend import Backend
+from hub.store import resident_reads
+from hub.store.db import reading
 
 _WEB = Path(__file__).resolve().parent.parent / "web"
 _POLL_S = 0.05
 _KEEPALIVE_S = 15.0
 
 
-def board_router(backend: Any) -> APIRouter:
+def board_router(backend: Backend) -> APIRouter:
     router = APIRouter()
 
     @router.get("/board", include_in_schema=False)
@@ -84,21 +85,17 @@ def board_router(backend: Any) -> APIRouter:
         tz = ZoneInfo(backend.settings.tz)
         today = backend.now().astimezone(tz).date()
         first = today - timedelta(days=days - 1)
-        with backend.engine.connect() as conn:
-            district = conn.execute(
-                select(residents.c.district).where(residents.c.id == resident_id)
-            ).scalar()
+        with reading(backend.engine) as conn:
+            district = resident_reads.resident_district(conn, resident_id)
             if district is None or not who.sees_district(district):
                 raise HTTPException(404, f"resident {resident_id} not found")
-            rows = conn.execute(
-                select(events.c.ts)
-                .where(events.c.resident_id == resident_id)
-                .where(events.c.kind == "activity")
-                .where(events.c.ts >= backend.now() - timedelta(days=days + 1))
-            ).all()
+            # A day of margin: the first local day may begin before now - days.
+            times = resident_reads.activity_times(
+                conn, resident_id, since=backend.now() - timedelta(days=days + 1)
+            )
         counts = {first + timedelta(days=n): 0 for n in range(days)}
-        for row in rows:
-            day = row.ts.astimezone(tz).date()
+        for ts in times:
+            day = ts.astimezone(tz).date()
             if day in counts:
                 counts[day] += 1
         return [{"day": day.isoformat(), "activity": n} for day, n in counts.items()]

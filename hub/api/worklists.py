@@ -15,14 +15,15 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from alerts.messages import digest_line
 from hub.api.auth import AnyUser
-from hub.store.tables import digest_items, residents, trend_findings
+from hub.api.backend import Backend
+from hub.store import alert_reads, resident_reads
+from hub.store.db import reading
 
 
-def worklists_router(backend: Any) -> APIRouter:
+def worklists_router(backend: Backend) -> APIRouter:
     router = APIRouter()
 
     @router.get("/api/v1/digest", tags=["board"])
@@ -32,26 +33,8 @@ def worklists_router(backend: Any) -> APIRouter:
         """What happened out of working hours and waited for the officials' digest (an
         official sees their district's), newest first."""
         since = backend.now() - timedelta(days=days)
-        query = (
-            select(
-                digest_items.c.resident_id,
-                digest_items.c.alert_id,
-                digest_items.c.message,
-                digest_items.c.queued_at,
-                digest_items.c.deliver_at,
-                digest_items.c.delivered,
-                residents.c.name,
-                residents.c.district,
-            )
-            .join(residents, residents.c.id == digest_items.c.resident_id)
-            .where(digest_items.c.role == "official")
-            .where(digest_items.c.queued_at >= since)
-            .order_by(digest_items.c.queued_at.desc())
-        )
-        if who.role == "official":
-            query = query.where(residents.c.district == who.district)
-        with backend.engine.connect() as conn:
-            rows = conn.execute(query).all()
+        with reading(backend.engine) as conn:
+            rows = alert_reads.digest_entries_since(conn, since, who.districts())
         seen: set[tuple[str, str]] = set()
         items = []
         for row in rows:
@@ -80,16 +63,8 @@ def worklists_router(backend: Any) -> APIRouter:
         nights) for the official's work list (an official sees their district's), newest
         first. They reach officials in their digest too, never as an SMS of their own."""
         since = backend.now() - timedelta(days=days)
-        query = (
-            select(trend_findings, residents.c.name, residents.c.district)
-            .join(residents, residents.c.id == trend_findings.c.resident_id)
-            .where(trend_findings.c.detected_at >= since)
-            .order_by(trend_findings.c.detected_at.desc())
-        )
-        if who.role == "official":
-            query = query.where(residents.c.district == who.district)
-        with backend.engine.connect() as conn:
-            rows = conn.execute(query).all()
+        with reading(backend.engine) as conn:
+            rows = resident_reads.trend_findings_since(conn, since, who.districts())
         return [
             {
                 "id": row.id,
