@@ -1,0 +1,64 @@
+"""Routes for running the hub: health, metrics, the status page and refused messages.
+
+* ``GET /health`` (no token): ``{"status":"ok"}`` once the hub has its broker and
+  database, 503 otherwise.
+* ``GET /metrics`` (no token): Prometheus text format.
+* ``GET /``: the status page.
+* ``GET /api/v1/dead-letters``: messages the hub refused, counted per reason (staff only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from hub.api.auth import Staff
+from hub.api.backend import Backend
+from hub.store import resident_reads
+from hub.store.db import reading
+
+_WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+def ops_router(backend: Backend) -> APIRouter:
+    """Routes bound to ``backend``."""
+    router = APIRouter()
+
+    @router.get("/health", tags=["ops"])
+    def health() -> JSONResponse:
+        report = backend.health()
+        code = 200 if report["status"] == "ok" else 503
+        return JSONResponse(report, status_code=code)
+
+    @router.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text format; no token, like /health (see README)",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    def metrics() -> Response:
+        return Response(backend.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/", include_in_schema=False)
+    def status_page() -> FileResponse:
+        return FileResponse(_WEB / "index.html", media_type="text/html; charset=utf-8")
+
+    @router.get("/api/v1/dead-letters", tags=["ops"])
+    def list_dead_letters(
+        _: Staff, limit: Annotated[int, Query(ge=1, le=5000)] = 200
+    ) -> dict[str, Any]:
+        with reading(backend.engine) as conn:
+            items = resident_reads.recent_dead_letters(conn, limit)
+            counts = resident_reads.dead_letter_counts(conn)
+        return {"counts": counts, "items": items}
+
+    return router
