@@ -420,7 +420,7 @@ def test_specs_build_the_right_adapter() -> None:
         assert repr(nhn) == "<NhnCloudSms https://api-sms.cloud.toast.com>"
     finally:
         for provider in (nhn, solapi, aligo):
-            provider.close()  # type: ignore[attr-defined]
+            provider.close()
 
 
 @pytest.mark.parametrize(
