@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import structlog
-from sqlalchemy import Connection, insert, select, update
 
 from alerts.actions import (
     AcknowledgeAlert,
@@ -40,13 +38,11 @@ from hub.digests import Digests
 from hub.metrics import Tally
 from hub.notify.compose import Composer, Recipient, outbox_values
 from hub.settings import Settings
-from hub.store.rows import add_outbox, add_timeline, has_outbox
+from hub.store.alert_rows import add_alert, alert_head, update_alert
+from hub.store.db import Connection
+from hub.store.registry import set_device_online
+from hub.store.rows import add_outbox, add_timeline, ever_told, has_outbox, settle_held
 from hub.store.rows import idempotency_key as _key
-from hub.store.tables import (
-    alerts,
-    devices,
-    outbox,
-)
 from protocol import AlertChange, CheckinCommand, Event, to_json
 from protocol.topics import ALERTS_TOPIC, cmd_topic
 
@@ -99,11 +95,11 @@ class CarryOut:
                 self._open_alert(conn, resident_id, action, now, work)
             case ChangeStage():
                 work.tally.stages[(action.kind, action.stage)] += 1
-                self._update_alert(conn, action.alert_id, now, stage=action.stage)
+                update_alert(conn, action.alert_id, now, stage=action.stage)
                 add_timeline(conn, action.alert_id, now, f"stage:{action.stage}", None, None)
                 self._publish_change(conn, action.alert_id, now, action.reason, work)
             case AcknowledgeAlert():
-                self._update_alert(
+                update_alert(
                     conn,
                     action.alert_id,
                     now,
@@ -114,7 +110,7 @@ class CarryOut:
                 add_timeline(conn, action.alert_id, now, "acknowledged", action.by, action.role)
                 self._publish_change(conn, action.alert_id, now, "acknowledged", work)
             case ResolveAlert():
-                self._update_alert(
+                update_alert(
                     conn,
                     action.alert_id,
                     now,
@@ -135,11 +131,7 @@ class CarryOut:
             case NoteTrend():
                 self.digests.note_trend(conn, resident_id, action, now)
             case MarkDevice():
-                conn.execute(
-                    update(devices)
-                    .where((devices.c.resident_id == resident_id) & (devices.c.id == action.device))
-                    .values(online=action.online)
-                )
+                set_device_online(conn, resident_id, action.device, action.online)
 
     # ------------------------------------------------------------ side effects
 
@@ -168,33 +160,28 @@ class CarryOut:
     def _open_alert(
         self, conn: Connection, resident_id: str, action: OpenAlert, now: datetime, work: Ledger
     ) -> None:
-        exists = conn.execute(select(alerts.c.id).where(alerts.c.id == action.alert_id)).first()
-        if exists is None:
+        opened = add_alert(
+            conn,
+            action.alert_id,
+            resident_id=resident_id,
+            kind=action.kind,
+            state="open",
+            stage=action.stage,
+            reason=action.reason,
+            explanation=action.explanation,
+            opened_at=now,
+            updated_at=now,
+        )
+        if opened:
             work.tally.opened[(action.kind, action.stage)] += 1
-            conn.execute(
-                insert(alerts).values(
-                    id=action.alert_id,
-                    resident_id=resident_id,
-                    kind=action.kind,
-                    state="open",
-                    stage=action.stage,
-                    reason=action.reason,
-                    explanation=action.explanation,
-                    opened_at=now,
-                    updated_at=now,
-                )
-            )
         note = action.explanation or action.reason
         add_timeline(conn, action.alert_id, now, "opened", None, note)
         self._publish_change(conn, action.alert_id, now, action.reason, work)
 
-    def _update_alert(self, conn: Connection, alert_id: str, now: datetime, **values: Any) -> None:
-        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(updated_at=now, **values))
-
     def _publish_change(
         self, conn: Connection, alert_id: str, now: datetime, reason: str, work: Ledger
     ) -> None:
-        row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+        row = alert_head(conn, alert_id)
         if row is None:
             return
         change = AlertChange(
@@ -235,39 +222,9 @@ class CarryOut:
         """A guardian's SMS still held (their night, their quiet hours) about an alert that
         has ended: withdrawn when the resident was found well (it would wake them for
         nothing), sent now otherwise (a real incident: the family must hear of it)."""
-        held = (
-            (outbox.c.alert_id == action.alert_id)
-            & (outbox.c.role == "guardian")
-            & (outbox.c.kind != "emergency")
-            & (outbox.c.state == "pending")
-            & (outbox.c.attempts == 0)
-            & outbox.c.calling.is_(None)
-            & (outbox.c.next_attempt_at > now)
-        )
-        if action.resident_fine:
-            values: dict[str, Any] = {
-                "state": "withdrawn",
-                "error": "the alert ended while the message was held",
-            }
-        else:
-            values = {"next_attempt_at": now}
-        changed = conn.execute(update(outbox).where(held).values(**values)).rowcount
-        if changed:
+        if settle_held(conn, action.alert_id, now, withdraw=action.resident_fine):
             what = "held_withdrawn" if action.resident_fine else "held_released"
             add_timeline(conn, action.alert_id, now, what, None, "guardian")
-
-    def _told(self, conn: Connection, alert_id: str, phone: str) -> bool:
-        """Whether this alert ever went (or goes) to ``phone``, not only held and withdrawn."""
-        found = conn.execute(
-            select(outbox.c.id)
-            .where(
-                (outbox.c.alert_id == alert_id)
-                & (outbox.c.recipient == phone)
-                & (outbox.c.state != "withdrawn")
-            )
-            .limit(1)
-        ).first()
-        return found is not None
 
     def write_notifications(
         self,
@@ -279,7 +236,7 @@ class CarryOut:
     ) -> None:
         if action.message == "activity_resumed" and action.role == "guardian":
             # "활동이 다시 확인되었습니다" only to a guardian who was told there was none.
-            targets = [t for t in targets if self._told(conn, action.alert_id, t.phone)]
+            targets = [t for t in targets if ever_told(conn, action.alert_id, t.phone)]
         name = self._name_of(resident_id)
         plans = self.composer.plan(
             conn,

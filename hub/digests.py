@@ -11,18 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
-
-from sqlalchemy import Connection, insert, select, update
+from typing import cast
 
 from alerts.actions import MessageKey, NoteTrend, QueueDigest
 from alerts.calendar import WorkingCalendar
 from alerts.messages import DigestItem, render_digest
 from hub.notify.compose import Composer
 from hub.settings import Settings
+from hub.store.db import Connection
+from hub.store.digest_queue import (
+    QueuedItem,
+    add_digest_item,
+    add_trend_finding,
+    items_due,
+    mark_delivered,
+)
 from hub.store.rows import add_outbox, add_timeline
 from hub.store.rows import idempotency_key as _key
-from hub.store.tables import digest_items, trend_findings
 from protocol.vocab import ContactRole as Role
 
 __all__ = ["Digests"]
@@ -61,20 +66,16 @@ class Digests:
     ) -> None:
         """A lasting change goes on the officials' work list and into their next digest,
         never into an SMS of its own: even in working hours it waits for the next day's."""
-        exists = conn.execute(
-            select(trend_findings.c.id).where(trend_findings.c.id == action.finding_id)
-        ).first()
-        if exists is not None:
-            return
-        conn.execute(
-            insert(trend_findings).values(
-                id=action.finding_id,
-                resident_id=resident_id,
-                kind=action.kind,
-                detected_at=action.at,
-                detail=action.detail,
-            )
+        new = add_trend_finding(
+            conn,
+            action.finding_id,
+            resident_id=resident_id,
+            kind=action.kind,
+            detected_at=action.at,
+            detail=action.detail,
         )
+        if not new:
+            return
         calendar = self._calendar
         tomorrow = (now.astimezone(calendar.zone) + timedelta(days=1)).replace(
             hour=0, minute=0, second=0, microsecond=0
@@ -105,34 +106,24 @@ class Digests:
         """One digest item per contact of ``role``, once each (keyed by ``key_parts``)."""
         for recipient in self._composer.recipients(conn, resident_id, role):
             phone = recipient.phone
-            key = _key(*key_parts, phone)
-            if conn.execute(select(digest_items.c.id).where(digest_items.c.key == key)).first():
-                continue
-            conn.execute(
-                insert(digest_items).values(
-                    key=key,
-                    resident_id=resident_id,
-                    alert_id=alert_id,
-                    recipient=phone,
-                    role=role,
-                    message=message,
-                    queued_at=queued_at,
-                    deliver_at=deliver_at,
-                    delivered=False,
-                )
+            add_digest_item(
+                conn,
+                _key(*key_parts, phone),
+                resident_id=resident_id,
+                alert_id=alert_id,
+                recipient=phone,
+                role=role,
+                message=message,
+                queued_at=queued_at,
+                deliver_at=deliver_at,
             )
 
     def deliver(self, conn: Connection, now: datetime) -> int:
         """One SMS per phone and role with every item due by ``now``; items marked delivered."""
-        rows = conn.execute(
-            select(digest_items)
-            .where(digest_items.c.delivered.is_(False))
-            .where(digest_items.c.deliver_at <= now)
-            .order_by(digest_items.c.id)
-        ).all()
+        rows = items_due(conn, now)
         # One digest per phone and role: a number that is both an official's and the
         # health centre's gets each digest under its own role.
-        by_recipient: dict[tuple[str, str], list[Any]] = {}
+        by_recipient: dict[tuple[str, str], list[QueuedItem]] = {}
         for row in rows:
             by_recipient.setdefault((row.recipient, row.role), []).append(row)
         for (phone, role), items in by_recipient.items():
@@ -140,7 +131,7 @@ class Digests:
                 [
                     DigestItem(
                         resident_name=self._name_of(item.resident_id),
-                        message=item.message,
+                        message=cast(MessageKey, item.message),
                         at=item.queued_at,
                     )
                     for item in items
@@ -158,10 +149,5 @@ class Digests:
                 body=body,
                 created_at=now,
             )
-        if rows:
-            conn.execute(
-                update(digest_items)
-                .where(digest_items.c.id.in_([row.id for row in rows]))
-                .values(delivered=True)
-            )
+        mark_delivered(conn, [row.id for row in rows])
         return len(by_recipient)

@@ -1,18 +1,41 @@
-"""Digest items waiting for their working-day start: when the next one falls due.
+"""Digest items waiting for their working-day start, and the trend findings behind some.
 
-Owns the read the hub's timer needs of ``digest_items`` (writing and delivering them is
-:mod:`hub.digests`).
+Owns ``digest_items`` and ``trend_findings``: an item queued once per key, the items due by
+a time, marking them delivered, when the next one falls due, and a finding recorded once.
+What a digest says and to whom is :mod:`hub.digests`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, insert, select, update
 
-from hub.store.tables import digest_items
+from hub.store.tables import digest_items, trend_findings
 
-__all__ = ["next_digest_at"]
+__all__ = [
+    "QueuedItem",
+    "add_digest_item",
+    "add_trend_finding",
+    "items_due",
+    "mark_delivered",
+    "next_digest_at",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedItem:
+    """One undelivered digest item."""
+
+    id: int
+    resident_id: str
+    recipient: str
+    role: str
+    message: str
+    queued_at: datetime
 
 
 def next_digest_at(conn: Connection) -> datetime | None:
@@ -21,3 +44,48 @@ def next_digest_at(conn: Connection) -> datetime | None:
         select(func.min(digest_items.c.deliver_at)).where(digest_items.c.delivered.is_(False))
     ).scalar()
     return at
+
+
+def add_digest_item(conn: Connection, key: str, **values: Any) -> None:
+    """An undelivered item unless one with ``key`` exists."""
+    if conn.execute(select(digest_items.c.id).where(digest_items.c.key == key)).first():
+        return
+    conn.execute(insert(digest_items).values(key=key, delivered=False, **values))
+
+
+def items_due(conn: Connection, now: datetime) -> list[QueuedItem]:
+    """Every undelivered item due by ``now``, in the order they were queued."""
+    rows = conn.execute(
+        select(
+            digest_items.c.id,
+            digest_items.c.resident_id,
+            digest_items.c.recipient,
+            digest_items.c.role,
+            digest_items.c.message,
+            digest_items.c.queued_at,
+        )
+        .where(digest_items.c.delivered.is_(False))
+        .where(digest_items.c.deliver_at <= now)
+        .order_by(digest_items.c.id)
+    ).all()
+    return [
+        QueuedItem(r.id, r.resident_id, r.recipient, r.role, r.message, r.queued_at) for r in rows
+    ]
+
+
+def mark_delivered(conn: Connection, item_ids: Sequence[int]) -> None:
+    if item_ids:
+        conn.execute(
+            update(digest_items).where(digest_items.c.id.in_(list(item_ids))).values(delivered=True)
+        )
+
+
+def add_trend_finding(conn: Connection, finding_id: str, **values: Any) -> bool:
+    """A finding unless ``finding_id`` is recorded already; whether it was new."""
+    found = conn.execute(
+        select(trend_findings.c.id).where(trend_findings.c.id == finding_id)
+    ).first()
+    if found is not None:
+        return False
+    conn.execute(insert(trend_findings).values(id=finding_id, **values))
+    return True

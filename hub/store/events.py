@@ -1,7 +1,8 @@
-"""Stored events: which of a batch's ``(resident, device, id)`` keys the hub already has.
+"""Stored events and dead letters: what ingest writes, and the keys it has already.
 
-Owns the dedup look-up of ingest (a resident's event, once stored, is never stored or
-decided again), written per database for speed (see the comment on the queries).
+Owns the ``events`` and ``dead_letters`` rows and the dedup look-up of ingest (a resident's
+event, once stored, is never stored or decided again), written per database for speed (see
+the comment on the queries).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, func, insert, select, tuple_
 
-from hub.store.tables import events
+from hub.store.tables import dead_letters, events
 
-__all__ = ["stored_keys"]
+__all__ = ["add_dead_letter", "add_events", "last_seq", "stored_keys"]
 
 _CHUNK = 300
 # The dedup look-up, per backend, because the portable ``(a, b, c) IN ((...), ...)`` is
@@ -65,3 +66,24 @@ def stored_keys(
             )
         found.update((row[0], row[1], row[2]) for row in rows)
     return found
+
+
+def last_seq(conn: Connection) -> int:
+    """The order number of the newest stored event (0 when none is)."""
+    return int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
+
+
+def add_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """A batch's event rows in one statement."""
+    if rows:
+        conn.execute(insert(events), list(rows))
+
+
+def add_dead_letter(
+    conn: Connection, *, received_at: Any, topic: str, reason: str, detail: str, payload: str
+) -> None:
+    conn.execute(
+        insert(dead_letters).values(
+            received_at=received_at, topic=topic, reason=reason, detail=detail, payload=payload
+        )
+    )

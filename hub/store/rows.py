@@ -1,20 +1,46 @@
 """The rows every side effect writes: outbox entries, timeline entries, idempotency keys.
 
 Owns the few writes that the carrying out of decisions, digests and delivery problems all
-make, each keyed so that writing it again changes nothing.
+make, each keyed so that writing it again changes nothing, and the worker's reads of its own
+outbox rows (a held message settled, whether a phone was told, a delivery problem's row).
+The dispatcher's claims and results are in :mod:`hub.store.outbox`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from hub.store.tables import alert_timeline, outbox
 
-__all__ = ["add_outbox", "add_timeline", "has_outbox", "idempotency_key"]
+__all__ = [
+    "Sent",
+    "add_outbox",
+    "add_timeline",
+    "ever_told",
+    "has_outbox",
+    "idempotency_key",
+    "sent_row",
+    "settle_held",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """An outbox row as a delivery problem sees it: what was said, to whom, about what."""
+
+    alert_id: str | None
+    resident_id: str | None
+    kind: str | None
+    stage: str | None
+    role: str | None
+    message: str | None
+    step: str | None
+    event_at: datetime | None
 
 
 def idempotency_key(*parts: str) -> str:
@@ -41,3 +67,64 @@ def add_timeline(
     conn.execute(
         insert(alert_timeline).values(alert_id=alert_id, at=now, what=what, by=by, note=note)
     )
+
+
+def sent_row(conn: Connection, row_id: int) -> Sent | None:
+    row = conn.execute(
+        select(
+            outbox.c.alert_id,
+            outbox.c.resident_id,
+            outbox.c.kind,
+            outbox.c.stage,
+            outbox.c.role,
+            outbox.c.message,
+            outbox.c.step,
+            outbox.c.event_at,
+        ).where(outbox.c.id == row_id)
+    ).first()
+    if row is None:
+        return None
+    return Sent(
+        row.alert_id,
+        row.resident_id,
+        row.kind,
+        row.stage,
+        row.role,
+        row.message,
+        row.step,
+        row.event_at,
+    )
+
+
+def settle_held(conn: Connection, alert_id: str, now: datetime, *, withdraw: bool) -> int:
+    """A guardian's non-emergency SMS still held about ``alert_id``: withdrawn, or released
+    now; returns how many rows changed."""
+    held = (
+        (outbox.c.alert_id == alert_id)
+        & (outbox.c.role == "guardian")
+        & (outbox.c.kind != "emergency")
+        & (outbox.c.state == "pending")
+        & (outbox.c.attempts == 0)
+        & outbox.c.calling.is_(None)
+        & (outbox.c.next_attempt_at > now)
+    )
+    values: dict[str, Any]
+    if withdraw:
+        values = {"state": "withdrawn", "error": "the alert ended while the message was held"}
+    else:
+        values = {"next_attempt_at": now}
+    return int(conn.execute(update(outbox).where(held).values(**values)).rowcount)
+
+
+def ever_told(conn: Connection, alert_id: str, phone: str) -> bool:
+    """Whether this alert ever went (or goes) to ``phone``, not only held and withdrawn."""
+    found = conn.execute(
+        select(outbox.c.id)
+        .where(
+            (outbox.c.alert_id == alert_id)
+            & (outbox.c.recipient == phone)
+            & (outbox.c.state != "withdrawn")
+        )
+        .limit(1)
+    ).first()
+    return found is not None

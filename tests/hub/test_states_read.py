@@ -3,6 +3,7 @@ replayed batch (``HubCore.ingest(due_first=True)``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import Any
 
 from sqlalchemy import event, select
 
+from alerts.actions import OpenAlert
 from alerts.inputs import Tick
 from hub.mqtt import Incoming
-from hub.store.tables import dead_letters, events
+from hub.store.tables import alerts, dead_letters, events
 from tests.hub.test_core_virtual_time import START, Harness
 
 
@@ -64,3 +66,22 @@ def test_a_due_step_that_fails_in_a_replayed_batch_does_not_dead_letter_the_mess
         stored = conn.execute(select(events.c.event_id)).scalars().all()
         rejected = conn.execute(select(dead_letters.c.reason)).scalars().all()
     assert "late-1" in stored and rejected == [], (stored, rejected)
+
+
+def test_registering_a_resident_carries_out_what_the_core_decides(tmp_path: Path) -> None:
+    """Registration goes through the unit of work like any input: the decision's actions are
+    carried out (they were dropped: registration saved the state and nothing else)."""
+    harness = Harness(f"sqlite:///{tmp_path / 'hub.db'}")
+    core = harness.core
+    decide = core._escalation.decide
+    opened = OpenAlert("a-on-registration", "monitoring_lost", "control_center", "test")
+
+    def with_an_action(state: Any, core_input: Any, now: Any) -> Any:
+        decision = decide(state, core_input, now)
+        return dataclasses.replace(decision, actions=(*decision.actions, opened))
+
+    core._escalation.decide = with_an_action  # type: ignore[method-assign]
+    core.register_resident({"id": "r1", "name": "김영희", "district": "유성구"}, START)
+    with harness.engine.connect() as conn:
+        rows = conn.execute(select(alerts.c.id, alerts.c.resident_id)).all()
+    assert [tuple(r) for r in rows] == [("a-on-registration", "r1")]

@@ -1,0 +1,262 @@
+"""Ingest: a batch of broker messages stored once each and decided, in one transaction.
+
+Owns what happens to a message between the broker and the core: parsing (with the time it
+was delivered), the dedup rule (a ``(resident, device, id)`` stored once, never decided
+twice), status replays, unknown devices, dead letters for whatever cannot be taken (so bad
+input is kept with its reason, never a crash), and the fall-back of a failed batch to one
+message at a time. :mod:`hub.ingest` says what each message means to the core.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from alerts.inputs import Tick
+from hub.carry_out import Ledger
+from hub.ingest import to_input
+from hub.metrics import Tally
+from hub.mqtt import Incoming
+from hub.registry import Registry
+from hub.store.db import Connection, Engine, reading, writing
+from hub.store.errors import UNREACHABLE
+from hub.store.events import add_dead_letter, last_seq, stored_keys
+from hub.store.registry import device_status, set_device_status
+from hub.store.states import due_times
+from hub.unit_of_work import Batch, Decider
+from protocol import Event, Rejection, parse
+
+__all__ = ["Intake"]
+
+log = structlog.get_logger(__name__)
+
+_PAYLOAD_KEEP = 8192
+
+
+def _storable(text: str, limit: int) -> str:
+    """Text any backend accepts: PostgreSQL refuses NUL characters in text columns."""
+    return text[:limit].replace("\x00", "\\x00")
+
+
+def _event_id(event: Event) -> str:
+    """The dedup id of a stored event: the protocol's ``id``; a status has none, so its state
+    and time stand for it (a retained status replayed by the broker is the same one)."""
+    body: Any = event.message
+    if event.kind == "status":
+        return f"status:{body.state}:{body.ts.isoformat()}"[:64]
+    return str(body.id)
+
+
+class Intake:
+    """Stores and decides batches of MQTT messages (see the module docstring)."""
+
+    def __init__(
+        self, engine: Engine, decider: Decider, registry: Registry, first_seq: int
+    ) -> None:
+        self._engine = engine
+        self._decider = decider
+        self._registry = registry
+        # Events keep the order they were taken in (an export replays them in it).
+        self._seq = itertools.count(first_seq)
+        self.rejected: dict[str, int] = {}
+
+    @classmethod
+    def open(cls, engine: Engine, decider: Decider, registry: Registry) -> Intake:
+        with reading(engine) as conn:
+            return cls(engine, decider, registry, last_seq(conn) + 1)
+
+    def ingest(self, batch: list[Incoming], now: datetime, *, due_first: bool = False) -> None:
+        """Store and decide a batch of MQTT messages in one transaction.
+
+        If the batch fails as a whole, each message is retried alone so one bad message
+        is dead-lettered instead of holding up the others. ``due_first`` (a replay in virtual
+        time, where a batch spans hours): before each of a resident's messages, that
+        resident's steps due before it fire at their own times, in the same transaction.
+        """
+        try:
+            self._ingest_tx(batch, now, due_first)
+        except UNREACHABLE:
+            # The database is unreachable: nothing is acknowledged, the caller retries.
+            self._decider.forget()
+            raise
+        except Exception:
+            self._decider.forget()
+            if len(batch) == 1 and due_first:
+                # A step due before the message failed, not the message: store and decide
+                # the message; the step stays due and run_due retries it as ever.
+                log.exception("ingest.due_step_failed", topic=batch[0].topic)
+                self.ingest(batch, now)
+                return
+            if len(batch) == 1:
+                log.exception("ingest.message_failed", topic=batch[0].topic)
+                self._dead_letter_alone(batch[0], now, "internal_error", "hub failed on message")
+                return
+            log.warning("ingest.batch_failed_retrying_singly", size=len(batch))
+            for message in batch:
+                self.ingest([message], now, due_first=due_first)
+
+    def _ingest_tx(self, batch: list[Incoming], now: datetime, due_first: bool) -> None:
+        # Each message at its own delivery time when it carries one (a replayed trace).
+        times = [message.received_at or now for message in batch]
+        parsed = [
+            parse(message.topic, message.payload, now=at)
+            for message, at in zip(batch, times, strict=True)
+        ]
+        with self._decider.unit(now) as (conn, work):
+            work.stored = stored_keys(
+                conn,
+                [(e.resident, e.device, _event_id(e)) for e in parsed if isinstance(e, Event)],
+            )
+            dues = self._dues(conn, parsed) if due_first else {}
+            for message, result, at in zip(batch, parsed, times, strict=True):
+                if isinstance(result, Event) and result.resident in dues:
+                    self._fire_before(conn, result.resident, at, work, dues)
+                self._ingest_one(conn, message, result, at, work)
+
+    def _dues(
+        self, conn: Connection, parsed: list[Event | Rejection]
+    ) -> dict[str, datetime | None]:
+        """The stored next due step of each registered resident a batch speaks of."""
+        wanted = {e.resident for e in parsed if isinstance(e, Event)} & self._registry.names.keys()
+        return due_times(conn, wanted)
+
+    def _fire_before(
+        self,
+        conn: Connection,
+        resident_id: str,
+        at: datetime,
+        work: Batch,
+        dues: dict[str, datetime | None],
+    ) -> None:
+        """Every step of ``resident_id`` due before ``at``, each at its own time."""
+        decided = work.decisions.get(resident_id)
+        due = decided.next_due if decided is not None else dues[resident_id]
+        while due is not None and due < at:
+            following = self._decider.decide(conn, resident_id, Tick(), due, work).next_due
+            if following is not None and following <= due:
+                break  # a step that does not move on: run_due's retry takes it from here
+            due = following
+
+    def _ingest_one(
+        self,
+        conn: Connection,
+        message: Incoming,
+        parsed: Event | Rejection,
+        now: datetime,
+        work: Batch,
+    ) -> None:
+        tally = work.ledger.tally
+        if isinstance(parsed, Rejection):
+            self._dead_letter(conn, message, now, parsed.reason, parsed.detail, tally)
+            return
+        if not self._registry.knows_device(parsed.resident, parsed.device):
+            self._dead_letter(
+                conn,
+                message,
+                now,
+                "unknown_device",
+                f"device {parsed.device} is not registered for resident {parsed.resident}",
+                tally,
+            )
+            return
+        if parsed.kind == "status" and not self._newer_status(conn, parsed, tally):
+            return
+        if not self._store_event(parsed, message, now, work):
+            return
+        work.ledger.observed.append(parsed)
+        core_input = to_input(parsed, now)
+        if core_input is None:
+            return
+        self._decider.decide(conn, parsed.resident, core_input, now, work)
+
+    def _newer_status(self, conn: Connection, event: Event, tally: Tally) -> bool:
+        """Whether a status message is news rather than a replay of the retained one.
+
+        Statuses are taken in arrival order: a Last Will carries the time its device
+        connected, so it is older than the ``online`` it follows and must still count.
+        Only an exact repeat (same state, same ``ts``) is a replay.
+        """
+        status: Any = event.message
+        online = status.state == "online"
+        if device_status(conn, event.resident, event.device) == (status.ts, online):
+            tally.duplicates[event.kind] += 1
+            return False
+        set_device_status(conn, event.resident, event.device, status.ts, online)
+        tally.events[event.kind] += 1
+        return True
+
+    def _store_event(self, event: Event, message: Incoming, now: datetime, work: Batch) -> bool:
+        """Queue the event row unless ``(resident, device, id)`` was seen: the dedup rule."""
+        body: Any = event.message
+        dedup = (event.resident, event.device, _event_id(event))
+        if dedup in work.seen or dedup in work.stored:
+            if event.kind != "status":  # counted by _newer_status already
+                work.ledger.tally.duplicates[event.kind] += 1
+            return False
+        work.seen.add(dedup)
+        if event.kind != "status":
+            work.ledger.tally.events[event.kind] += 1
+        work.event_rows.append(
+            {
+                "seq": next(self._seq),
+                "resident_id": event.resident,
+                "device_id": event.device,
+                "event_id": dedup[2],
+                "kind": event.kind,
+                "ts": body.ts,
+                "received_at": now,
+                "payload": _storable(message.payload.decode("utf-8"), _PAYLOAD_KEEP),
+            }
+        )
+        return True
+
+    def _dead_letter(
+        self,
+        conn: Connection,
+        message: Incoming,
+        now: datetime,
+        reason: str,
+        detail: str,
+        tally: Tally,
+    ) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        tally.rejected[reason] += 1
+        add_dead_letter(
+            conn,
+            received_at=now,
+            topic=_storable(message.topic, 300),
+            reason=reason,
+            detail=_storable(detail, 2000),
+            payload=_storable(
+                message.payload[:_PAYLOAD_KEEP].decode("utf-8", "backslashreplace"),
+                _PAYLOAD_KEEP,
+            ),
+        )
+        log.info("ingest.rejected", reason=reason, topic=message.topic[:120])
+
+    def _dead_letter_alone(
+        self, message: Incoming, now: datetime, reason: str, detail: str
+    ) -> None:
+        ledger = Ledger()
+        try:
+            with writing(self._engine) as conn:
+                self._dead_letter(conn, message, now, reason, detail, ledger.tally)
+            self._decider.count(ledger)
+        except UNREACHABLE:
+            raise
+        except Exception:
+            # Even the dead-letter row failed: keep the raw bytes as hex so nothing is lost.
+            log.exception("ingest.dead_letter_failed", topic=message.topic[:120])
+            with writing(self._engine) as conn:
+                add_dead_letter(
+                    conn,
+                    received_at=now,
+                    topic=_storable(message.topic.encode().hex(), 300),
+                    reason=reason,
+                    detail=detail,
+                    payload=message.payload[: _PAYLOAD_KEEP // 2].hex(),
+                )
+            self._decider.count(ledger)

@@ -1,0 +1,120 @@
+"""Who is registered: the rows of residents, their devices and their contacts.
+
+Owns the writes the hub makes when a resident, a device or a contact is added or a policy
+changes, the device status columns that ingest keeps, and the one read that fills the hub's
+registry cache when it starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from hub.store.tables import contacts, devices, residents
+
+__all__ = [
+    "Registered",
+    "add_contact",
+    "add_device",
+    "add_resident",
+    "device_status",
+    "load_registry",
+    "resident_name",
+    "resident_policy",
+    "set_device_online",
+    "set_device_status",
+    "set_policy",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """Everyone registered: each resident's name and district, each device's kind."""
+
+    names: dict[str, str]
+    districts: dict[str, str]
+    device_kinds: dict[tuple[str, str], str]
+
+
+def load_registry(conn: Connection) -> Registered:
+    people = conn.execute(select(residents.c.id, residents.c.name, residents.c.district)).all()
+    kinds = {
+        (r.resident_id, r.id): r.kind
+        for r in conn.execute(select(devices.c.resident_id, devices.c.id, devices.c.kind))
+    }
+    return Registered(
+        names={r.id: r.name for r in people},
+        districts={r.id: r.district for r in people},
+        device_kinds=kinds,
+    )
+
+
+def resident_name(conn: Connection, resident_id: str) -> str | None:
+    """The resident's name, or ``None`` when no such resident is registered."""
+    found = conn.execute(select(residents.c.name).where(residents.c.id == resident_id)).first()
+    return None if found is None else str(found.name)
+
+
+def add_resident(conn: Connection, **values: Any) -> None:
+    conn.execute(insert(residents).values(**values))
+
+
+def resident_policy(conn: Connection, resident_id: str) -> tuple[dict[str, Any], int] | None:
+    """The resident's stored policy overrides and their version, or ``None``."""
+    row = conn.execute(
+        select(residents.c.policy, residents.c.policy_version).where(residents.c.id == resident_id)
+    ).first()
+    return None if row is None else (dict(row.policy or {}), int(row.policy_version))
+
+
+def set_policy(conn: Connection, resident_id: str, overrides: dict[str, Any], version: int) -> None:
+    conn.execute(
+        update(residents)
+        .where(residents.c.id == resident_id)
+        .values(policy=overrides, policy_version=version)
+    )
+
+
+def add_device(
+    conn: Connection, resident_id: str, device_id: str, kind: str, now: datetime
+) -> None:
+    conn.execute(
+        insert(devices).values(
+            resident_id=resident_id, id=device_id, kind=kind, registered_at=now, online=True
+        )
+    )
+
+
+def _device(resident_id: str, device_id: str) -> Any:
+    return (devices.c.resident_id == resident_id) & (devices.c.id == device_id)
+
+
+def device_status(
+    conn: Connection, resident_id: str, device_id: str
+) -> tuple[datetime | None, bool] | None:
+    """The time and state of the device's last status message, or ``None`` if unknown."""
+    row = conn.execute(
+        select(devices.c.status_at, devices.c.online).where(_device(resident_id, device_id))
+    ).first()
+    return None if row is None else (row.status_at, bool(row.online))
+
+
+def set_device_status(
+    conn: Connection, resident_id: str, device_id: str, at: datetime, online: bool
+) -> None:
+    conn.execute(
+        update(devices).where(_device(resident_id, device_id)).values(status_at=at, online=online)
+    )
+
+
+def set_device_online(conn: Connection, resident_id: str, device_id: str, online: bool) -> None:
+    conn.execute(update(devices).where(_device(resident_id, device_id)).values(online=online))
+
+
+def add_contact(conn: Connection, **values: Any) -> int:
+    """A new contact row; returns its id."""
+    result = conn.execute(insert(contacts).values(**values))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
