@@ -1,4 +1,4 @@
-"""The Grafana dashboard queries only what the hub writes (``hub.telemetry.SCHEMA``)."""
+"""The Grafana dashboard queries only what the hub writes (``hub.telemetry_points.SCHEMA``)."""
 
 from __future__ import annotations
 
