@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import structlog
 import uvicorn
-from sqlalchemy import Engine, text
 
 from alerts.calendar import WorkingCalendar
 from alerts.clock import Clock, SystemClock
@@ -27,7 +26,7 @@ from hub.notify.channels import ExtraChannels
 from hub.notify.dispatcher import Dispatcher
 from hub.service import HubCore
 from hub.settings import Settings
-from hub.store.db import migrate, open_engine
+from hub.store.db import Engine, migrate, open_engine, reachable
 from hub.telemetry import Telemetry
 from hub.worker import IngestWorker
 
@@ -204,12 +203,7 @@ class Hub:
         return self.clock.now()
 
     def health(self) -> dict[str, Any]:
-        database = True
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception:
-            database = False
+        database = reachable(self.engine)
         mqtt = self.bridge.connected.is_set()
         return {
             "status": "ok" if database and mqtt else "degraded",

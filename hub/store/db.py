@@ -14,9 +14,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
-__all__ = ["Connection", "Engine", "alembic_config", "migrate", "open_engine", "reading", "writing"]
+__all__ = [
+    "Connection",
+    "Engine",
+    "alembic_config",
+    "migrate",
+    "open_engine",
+    "reachable",
+    "reading",
+    "writing",
+]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -69,3 +78,13 @@ def writing(engine: Engine) -> Iterator[Connection]:
     """One transaction: committed when the block ends, rolled back if it raises."""
     with engine.begin() as conn:
         yield conn
+
+
+def reachable(engine: Engine) -> bool:
+    """Whether the database answers a trivial query now (the health check)."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True

@@ -4,7 +4,7 @@ Each is a real HTTP server (stdlib, threaded, on 127.0.0.1 and a free port) that
 every request the way the provider's published documentation describes it (method,
 path, content type, authentication, required fields and their form, SMS/LMS size rules)
 and answers with the documented success or error body. Tests talk HTTP to them, so what
-the adapters in ``hub.notify.http_providers`` put on the wire is what is checked; the
+the adapters in ``hub.notify.providers`` put on the wire is what is checked; the
 stand-in's validation *is* the assertion.
 
 Where the real service is lenient and would quietly lose text (NHN and Aligo cut an SMS
@@ -16,7 +16,7 @@ Controls: ``fail_next(n, status)``, ``hang_next(n)`` (no answer until ``release(
 delivered by default), ``accepted`` (what was taken), ``requests`` (every request seen),
 ``rejections`` (why requests were refused, for failing tests to print).
 
-Documentation these follow is the same as ``hub/notify/http_providers.py`` cites.
+Documentation these follow is the same as ``hub/notify/providers/`` cites.
 """
 
 from __future__ import annotations
