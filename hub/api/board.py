@@ -89,7 +89,6 @@ def board_router(backend: Backend) -> APIRouter:
             district = resident_reads.resident_district(conn, resident_id)
             if district is None or not who.sees_district(district):
                 raise HTTPException(404, f"resident {resident_id} not found")
-            # A day of margin: the first local day may begin before now - days.
             times = resident_reads.activity_times(
                 conn, resident_id, since=backend.now() - timedelta(days=days + 1)
             )
