@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import secrets
 import struct
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from hub.store import guardian_links
@@ -35,16 +34,8 @@ class LinkError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Link:
-    """What a verified token grants: act on this alert of this resident, as this role."""
-
-    id: int
-    resident_id: str
-    alert_id: str
-    contact_id: int | None
-    role: str
-    expires_at: datetime
+Link = guardian_links.LinkRow
+"""What a verified token grants: act on this alert of this resident, as this role."""
 
 
 class LinkSigner:
@@ -122,11 +113,4 @@ def lookup(conn: Connection, signer: LinkSigner, token: str, now: datetime) -> L
     row = guardian_links.find_link(conn, link_id)
     if row is None:
         raise LinkError("unknown")
-    return Link(
-        id=row.id,
-        resident_id=row.resident_id,
-        alert_id=row.alert_id,
-        contact_id=row.contact_id,
-        role=row.role,
-        expires_at=row.expires_at,
-    )
+    return row
