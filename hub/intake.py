@@ -4,7 +4,7 @@ Owns what happens to a message between the broker and the core: parsing (with th
 was delivered), the dedup rule (a ``(resident, device, id)`` stored once, never decided
 twice), status replays, unknown devices, dead letters for whatever cannot be taken (so bad
 input is kept with its reason, never a crash), and the fall-back of a failed batch to one
-message at a time. :mod:`hub.ingest` says what each message means to the core.
+message at a time. :mod:`hub.core_inputs` says what each message means to the core.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import structlog
 
 from alerts.inputs import Tick
 from hub.carry_out import Ledger
-from hub.ingest import to_input
+from hub.core_inputs import to_input
 from hub.metrics import Tally
 from hub.mqtt import Incoming
 from hub.registry import Registry
