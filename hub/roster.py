@@ -69,7 +69,7 @@ from typing import Any, Protocol
 
 from hub.roster_check import check_table
 from hub.roster_format import (
-    DEVICE_KINDS,
+    DEVICE_KIND_WORDS,
     FIELDS,
     MAX_COLUMNS,
     MAX_ROWS,
@@ -83,7 +83,7 @@ from hub.roster_format import (
 from hub.roster_read import Unreadable, read_table
 
 __all__ = [
-    "DEVICE_KINDS",
+    "DEVICE_KIND_WORDS",
     "FIELDS",
     "MAX_COLUMNS",
     "MAX_ROWS",

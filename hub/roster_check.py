@@ -13,7 +13,7 @@ from typing import Any
 
 from hub.roster_format import (
     CONTACT_COLUMNS,
-    DEVICE_KINDS,
+    DEVICE_KIND_WORDS,
     FIELDS,
     HEADER_SEARCH_ROWS,
     ID_RE,
@@ -253,7 +253,7 @@ class _RowChecker:
             if not colon or not device_id or not kind_text:
                 row.error("devices", MSG_DEVICE_FORMAT.format(item=shown))
                 continue
-            kind = DEVICE_KINDS.get(kind_text.lower())
+            kind = DEVICE_KIND_WORDS.get(kind_text.lower())
             problems = [
                 message
                 for message, bad in (

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol.vocab import ID_PATTERN
+from protocol.vocab import DEVICE_KINDS, ID_PATTERN, DeviceKind
 
 MAX_ROWS = 20_000
 # Extra columns beyond this are notes a district keeps; never roster data.
@@ -23,7 +23,8 @@ MAX_ECHO = 30
 
 ID_RE = ID_PATTERN
 
-DEVICE_KINDS: dict[str, str] = {
+# The words a district writes for each device kind (Korean and English), to the kind.
+DEVICE_KIND_WORDS: dict[str, DeviceKind] = {
     "speaker": "speaker",
     "스피커": "speaker",
     "phone": "phone",
@@ -99,7 +100,7 @@ MSG_NO_DEVICE = (
 MSG_NO_GUARDIAN = "보호자가 없습니다 — 알림은 담당 공무원과 관제센터로만 갑니다"
 MSG_DEVICE_FORMAT = "기기 '{item}': '아이디:종류' 형식이어야 합니다 (예: spk1:speaker)"
 MSG_DEVICE_ID = "기기 '{item}': 아이디에는 영문, 숫자, _, -만 쓸 수 있습니다 (64자 이하)"
-MSG_DEVICE_KIND = "기기 '{item}': 종류는 speaker, phone, sensors 중 하나여야 합니다"
+MSG_DEVICE_KIND = "기기 '{item}': 종류는 " + ", ".join(DEVICE_KINDS) + " 중 하나여야 합니다"
 MSG_DEVICE_REPEATED = "기기 '{item}': 같은 아이디가 두 번 나옵니다"
 MSG_MISSING_COLUMN = "필수 열이 없습니다"
 MSG_REPEATED_COLUMN = "같은 열이 두 번 있습니다 ('{other}'와 같은 항목)"
