@@ -88,7 +88,7 @@ class ResolveAlert:
         return self.reason == "activity_resumed" or self.outcome in RESIDENT_WAS_FINE
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Notify:
     """Send ``message`` to every contact of ``role`` now."""
 

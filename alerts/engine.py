@@ -222,13 +222,13 @@ class _Turn:
                 not_before = None
         self.emit(
             Notify(
-                alert.alert_id,
-                alert.kind,
-                alert.stage,
-                role,
-                message,
-                step,
-                about,
+                alert_id=alert.alert_id,
+                kind=alert.kind,
+                stage=alert.stage,
+                role=role,
+                message=message,
+                step=step,
+                event_at=about,
                 urgent=urgent,
                 hold_until_latest=latest,
                 not_before=not_before,

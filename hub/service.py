@@ -180,13 +180,13 @@ class HubCore:
             if row.resident_id is None or row.step is None:
                 return
             action = Notify(
-                row.alert_id,
-                cast(AlertKind, row.kind),
-                cast(Stage, row.stage),
-                "guardian",
-                cast(MessageKey, row.message),
-                row.step,
-                row.event_at,
+                alert_id=row.alert_id,
+                kind=cast(AlertKind, row.kind),
+                stage=cast(Stage, row.stage),
+                role="guardian",
+                message=cast(MessageKey, row.message),
+                step=row.step,
+                event_at=row.event_at,
             )
             for backup in self.composer.recipients(conn, row.resident_id, "guardian", backup=True):
                 key = _key(row.alert_id, row.step, "guardian", backup.phone)

@@ -113,13 +113,13 @@ def test_monitoring_lost_when_every_device_is_offline(resident: VirtualResident)
     ]
     assert only(actions, Notify) == [
         Notify(
-            alert_id,
-            "monitoring_lost",
-            "control_center",
-            "control_center",
-            "monitoring_lost",
-            "open",
-            last_offline,
+            alert_id=alert_id,
+            kind="monitoring_lost",
+            stage="control_center",
+            role="control_center",
+            message="monitoring_lost",
+            step="open",
+            event_at=last_offline,
         )
     ]
     opened_at = [s.at for s in resident.history if only(s.actions, OpenAlert)]
@@ -142,13 +142,13 @@ def test_a_device_coming_back_restores_monitoring(resident: VirtualResident) -> 
         MarkDevice("spk-1", online=True, since=T0 + 3 * H),
         ResolveAlert(alert_id, "monitoring_lost", reason="monitoring_restored"),
         Notify(
-            alert_id,
-            "monitoring_lost",
-            "control_center",
-            "control_center",
-            "monitoring_restored",
-            "resumed",
-            T0 + 3 * H,
+            alert_id=alert_id,
+            kind="monitoring_lost",
+            stage="control_center",
+            role="control_center",
+            message="monitoring_restored",
+            step="resumed",
+            event_at=T0 + 3 * H,
         ),
     )
     assert resident.state.alerts == {}

@@ -49,16 +49,32 @@ def test_emergency_in_working_hours_pages_everyone_at_once(resident: VirtualResi
     assert actions == (
         OpenAlert(alert_id, "emergency", "control_center", reason="voice"),
         Notify(
-            alert_id,
-            "emergency",
-            "control_center",
-            "control_center",
-            "emergency_alert",
-            "open",
-            now,
+            alert_id=alert_id,
+            kind="emergency",
+            stage="control_center",
+            role="control_center",
+            message="emergency_alert",
+            step="open",
+            event_at=now,
         ),
-        Notify(alert_id, "emergency", "control_center", "guardian", "emergency_alert", "open", now),
-        Notify(alert_id, "emergency", "control_center", "official", "emergency_alert", "open", now),
+        Notify(
+            alert_id=alert_id,
+            kind="emergency",
+            stage="control_center",
+            role="guardian",
+            message="emergency_alert",
+            step="open",
+            event_at=now,
+        ),
+        Notify(
+            alert_id=alert_id,
+            kind="emergency",
+            stage="control_center",
+            role="official",
+            message="emergency_alert",
+            step="open",
+            event_at=now,
+        ),
     )
     alert = resident.state.alerts[alert_id]
     assert alert.next_realert_at == now + MINUTE
@@ -154,13 +170,13 @@ def test_cancel_is_recorded_and_the_centre_still_confirms(resident: VirtualResid
     assert actions == (
         RecordTimeline(alert_id, "cancel_requested", by="spk-1", note="e-1"),
         Notify(
-            alert_id,
-            "emergency",
-            "control_center",
-            "control_center",
-            "emergency_cancel_requested",
-            "cancel",
-            now,
+            alert_id=alert_id,
+            kind="emergency",
+            stage="control_center",
+            role="control_center",
+            message="emergency_cancel_requested",
+            step="cancel",
+            event_at=now,
         ),
     )
     assert resident.state.alerts[alert_id].cancel_requested
@@ -188,7 +204,13 @@ def test_resolve_closes_and_tells_guardians(resident: VirtualResident) -> None:
     assert actions == (
         ResolveAlert(alert_id, "emergency", reason="resolved", by="operator-7", outcome="visited"),
         Notify(
-            alert_id, "emergency", "control_center", "guardian", "emergency_closed", "closed", now
+            alert_id=alert_id,
+            kind="emergency",
+            stage="control_center",
+            role="guardian",
+            message="emergency_closed",
+            step="closed",
+            event_at=now,
         ),
     )
     assert resident.state.alerts == {}

@@ -310,13 +310,13 @@ def test_out_of_range_in_working_hours_tells_the_health_centre(
     assert actions == (
         OpenAlert(alert_id, "vital_out_of_range", "health_center", reason="glucose_high"),
         Notify(
-            alert_id,
-            "vital_out_of_range",
-            "health_center",
-            "health_center",
-            "vital_health_center",
-            "open",
-            vr.clock.now(),
+            alert_id=alert_id,
+            kind="vital_out_of_range",
+            stage="health_center",
+            role="health_center",
+            message="vital_health_center",
+            step="open",
+            event_at=vr.clock.now(),
         ),
     )
     assert vr.state.alerts[alert_id].stage == "health_center"
@@ -371,13 +371,13 @@ def test_critical_at_three_in_the_morning_pages_the_control_centre_at_once(
             alert_id, "vital_out_of_range", "control_center", reason="systolic_critical_high"
         ),
         Notify(
-            alert_id,
-            "vital_out_of_range",
-            "control_center",
-            "control_center",
-            "vital_critical_control_center",
-            "open",
-            now,
+            alert_id=alert_id,
+            kind="vital_out_of_range",
+            stage="control_center",
+            role="control_center",
+            message="vital_critical_control_center",
+            step="open",
+            event_at=now,
         ),
         QueueDigest(
             alert_id,
@@ -471,13 +471,13 @@ def test_a_critical_reading_escalates_the_open_alert_to_the_control_centre(
     ]
     assert only(actions, Notify) == [
         Notify(
-            alert_id,
-            "vital_out_of_range",
-            "control_center",
-            "control_center",
-            "vital_critical_control_center",
-            "critical",
-            now,
+            alert_id=alert_id,
+            kind="vital_out_of_range",
+            stage="control_center",
+            role="control_center",
+            message="vital_critical_control_center",
+            step="critical",
+            event_at=now,
         )
     ]
     assert pages(actions)[1:] == [("health_center", "vital_critical_health_center", "critical")]
