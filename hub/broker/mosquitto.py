@@ -75,7 +75,7 @@ class MosquittoBroker(Broker):
         """Process id of the running broker, if any."""
         return self._proc.pid if self.running and self._proc is not None else None
 
-    def logtail(self, lines: int = LOG_TAIL_LINES) -> str:
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         """The last lines of the broker's log and its stdout/stderr."""
         parts = [tail(self.log_path, lines), tail(self.output_path, lines)]
         return "\n".join(p for p in parts if p)
@@ -160,7 +160,7 @@ class MosquittoBroker(Broker):
         reason = f"exited with {proc.returncode}" if exited else "did not accept connections"
         raise BrokerError(
             f"mosquitto {reason} within {START_TIMEOUT_S:.0f}s on {LOCALHOST}:{port} "
-            f"(config {self.config_path}); log tail:\n{self.logtail()}"
+            f"(config {self.config_path}); log tail:\n{self.log_tail()}"
         )
 
     def _terminate(self, sig: signal.Signals) -> None:
