@@ -48,22 +48,31 @@ class Enrolment:
         policy = DEFAULT_POLICY.with_overrides(overrides)
         resident_id = str(data["id"])
         name, district = str(data["name"]), str(data["district"])
-        with self._decider.unit(now) as (conn, work):
-            if resident_name(conn, resident_id) is not None:
-                raise ConflictError(f"resident {resident_id} exists")
-            add_resident(
-                conn,
-                id=resident_id,
-                name=name,
-                district=district,
-                phone=data.get("phone"),
-                address=data.get("address"),
-                policy=policy.model_dump(mode="json", include=set(overrides)),
-                created_at=now,
-            )
-            work.states[resident_id] = ResidentState.new(resident_id, policy, now)
-            self._decider.decide(conn, resident_id, Tick(), now, work)
-        self._registry.add_resident(resident_id, name, district)
+        added = False
+        try:
+            with self._decider.unit(now) as (conn, work):
+                if resident_name(conn, resident_id) is not None:
+                    raise ConflictError(f"resident {resident_id} exists")
+                add_resident(
+                    conn,
+                    id=resident_id,
+                    name=name,
+                    district=district,
+                    phone=data.get("phone"),
+                    address=data.get("address"),
+                    policy=policy.model_dump(mode="json", include=set(overrides)),
+                    created_at=now,
+                )
+                work.states[resident_id] = ResidentState.new(resident_id, policy, now)
+                # Known by name and district before its first decision is carried out (a
+                # message it writes names the resident); forgotten if the transaction fails.
+                self._registry.add_resident(resident_id, name, district)
+                added = True
+                self._decider.decide(conn, resident_id, Tick(), now, work)
+        except BaseException:
+            if added:
+                self._registry.forget_resident(resident_id)
+            raise
         return {"id": resident_id, "policy": policy.model_dump(mode="json")}
 
     def register_device(self, resident_id: str, device_id: str, kind: str, now: datetime) -> None:

@@ -1,8 +1,9 @@
 """Who the hub knows: a cache of registered residents and devices, kept beside the store.
 
 Owns the worker's in-memory view of the registry (each resident's name and district, each
-device's kind), filled from :mod:`hub.store.registry` at start and updated when a
-registration commits. Ingest asks it whether a device is registered, the carrying out of
+device's kind), filled from :mod:`hub.store.registry` at start, updated as registrations
+are made (undone if their transaction fails) and when a resident registered elsewhere is
+first looked up. Ingest asks it whether a device is registered, the carrying out of
 decisions asks it for a resident's name, telemetry for districts and device kinds.
 """
 
@@ -42,6 +43,10 @@ class Registry:
     def add_resident(self, resident_id: str, name: str, district: str) -> None:
         self.names[resident_id] = name
         self.districts[resident_id] = district
+
+    def forget_resident(self, resident_id: str) -> None:
+        self.names.pop(resident_id, None)
+        self.districts.pop(resident_id, None)
 
     def add_device(self, resident_id: str, device_id: str, kind: str) -> None:
         self.device_kinds[(resident_id, device_id)] = kind

@@ -64,8 +64,8 @@ class HubCore:
         telemetry: Telemetry | None = None,
     ) -> None:
         self._engine = engine
+        # The core every decision asks (the decider holds the same object).
         self._escalation = escalation
-        self.telemetry = telemetry
         self.composer = Composer(settings)
         self._registry = Registry()
         with reading(engine) as conn:
@@ -178,6 +178,7 @@ class HubCore:
             if what != "failed" or row.role != "guardian" or not row.message:
                 return
             if row.resident_id is None or row.step is None:
+                add_timeline(conn, row.alert_id, now, "no_guardian_reachable", None, None)
                 return
             action = Notify(
                 alert_id=row.alert_id,

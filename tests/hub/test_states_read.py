@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
 from alerts.actions import OpenAlert
@@ -85,3 +86,22 @@ def test_registering_a_resident_carries_out_what_the_core_decides(tmp_path: Path
     with harness.engine.connect() as conn:
         rows = conn.execute(select(alerts.c.id, alerts.c.resident_id)).all()
     assert [tuple(r) for r in rows] == [("a-on-registration", "r1")]
+
+
+def test_a_registration_that_fails_leaves_no_trace_in_the_registry(tmp_path: Path) -> None:
+    harness = Harness(f"sqlite:///{tmp_path / 'hub.db'}")
+    core = harness.core
+    decide = core._escalation.decide
+
+    def failing(state: Any, core_input: Any, now: Any) -> Any:
+        raise RuntimeError("the first decision fails")
+
+    core._escalation.decide = failing  # type: ignore[method-assign]
+    data = {"id": "r1", "name": "김영희", "district": "유성구"}
+    with pytest.raises(RuntimeError):
+        core.register_resident(data, START)
+    assert core.resident_ids() == []
+    assert not core.resident_exists("r1")
+    core._escalation.decide = decide  # type: ignore[method-assign]
+    core.register_resident(data, START)  # not refused as a resident that exists
+    assert core.resident_ids() == ["r1"]
