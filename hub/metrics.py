@@ -4,9 +4,10 @@ Owns one :class:`~prometheus_client.CollectorRegistry` per hub, never the librar
 one: tests (and the demo) run several hubs in one process. The numbers come two ways.
 
 - Counted as things happen: each unit of work (:mod:`hub.unit_of_work`) fills a
-  :class:`Tally` during its transaction and hands it over only after the commit, so a batch that rolls back and is
-  retried message by message is counted once; the dispatcher reports each outbox row that
-  reaches ``sent``, ``delivered``, ``failed`` or ``unknown``.
+  :class:`Tally` during its transaction and hands it over only after the commit, so a
+  batch that rolls back and is retried message by message is counted once; the
+  dispatcher reports each outbox row that reaches ``sent``, ``delivered``, ``failed`` or
+  ``unknown``.
 - Read on scrape, by :class:`_Current`: open alerts and outbox depth (one grouped query
   each, :mod:`hub.store.metrics_reads`), the ingest worker's backlog, the broker connection,
   and the telemetry sink's buffer when ``hub.telemetry`` is set.
