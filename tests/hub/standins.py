@@ -13,10 +13,14 @@ that would let an alert be truncated must fail its tests.
 
 Controls: ``fail_next(n, status)``, ``hang_next(n)`` (no answer until ``release()`` or
 ``close()``), ``mark(provider_id, "failed")`` for receipts (accepted messages read as
-delivered by default), ``accepted`` (what was taken), ``requests`` (every request seen),
-``rejections`` (why requests were refused, for failing tests to print).
+delivered by default), ``report(provider_id, *raw)`` (a receipt carrying the provider's
+raw status values), ``accepted`` (what was taken), ``requests`` and ``seen`` (every
+request: how many; method, path and headers), ``rejections`` (why requests were refused,
+for failing tests to print).
 
-Documentation these follow is the same as ``hub/notify/providers/`` cites.
+Documentation these follow is the same as ``hub/notify/providers/`` cites, each module
+naming the version or date checked; the Solapi stand-in also takes what the official
+``solapi`` SDK sends (tests/hub/test_solapi_sdk.py sends through it).
 """
 
 from __future__ import annotations
@@ -59,11 +63,14 @@ class _StandIn:
         self.accepted: list[dict[str, Any]] = []
         self.rejections: list[str] = []
         self.requests = 0
+        # (method, path, headers) of every request, in order.
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.Lock()
         self._failures: deque[int] = deque()
         self._hangs = 0
         self._release = threading.Event()
         self._receipts: dict[str, str] = {}
+        self._raw: dict[str, tuple[str, ...]] = {}
         self.undeliverable: set[str] = set()
         standin = self
 
@@ -123,6 +130,12 @@ class _StandIn:
         with self._lock:
             self.undeliverable.add(number)
 
+    def report(self, provider_id: str, *raw: str) -> None:
+        """Make the receipt answer carry these raw provider values instead of a state's
+        usual ones (NHN: ``msgStatus`` and ``resultCode``; Aligo: ``sms_state``)."""
+        with self._lock:
+            self._raw[provider_id] = raw
+
     def mark(self, provider_id: str, state: str) -> None:
         """Set the delivery state a receipt reports: delivered, failed or pending."""
         if state not in ("delivered", "failed", "pending"):
@@ -151,6 +164,7 @@ class _StandIn:
         raw = handler.rfile.read(length) if length else b""
         with self._lock:
             self.requests += 1
+            self.seen.append((handler.command, urlsplit(handler.path).path, dict(handler.headers)))
             failure = self._failures.popleft() if self._failures else None
             hang = False
             if failure is None and self._hangs:
@@ -190,6 +204,10 @@ class _StandIn:
         with self._lock:
             return self._receipts.get(provider_id)
 
+    def _raw_report(self, provider_id: str) -> tuple[str, ...] | None:
+        with self._lock:
+            return self._raw.get(provider_id)
+
     def handle(
         self, method: str, path: str, query: str, handler: BaseHTTPRequestHandler, raw: bytes
     ) -> Reply:
@@ -203,7 +221,8 @@ class _StandIn:
 
 
 class NhnStandIn(_StandIn):
-    """NHN Cloud SMS API v3.0 (docs.nhncloud.com/ko/Notification/SMS/ko/api-guide/)."""
+    """NHN Cloud SMS API v3.0 (docs.nhncloud.com/ko/Notification/SMS/ko/api-guide/; the
+    real host is sms.api.nhncloudservice.com)."""
 
     name = "nhn"
     SEND_FIELDS: ClassVar[set[str]] = {
@@ -216,6 +235,17 @@ class NhnStandIn(_StandIn):
         "userId",
         "statsId",
         "originCode",
+    }
+    # The v3.0 guide's msgStatus list (발송 목록 검색).
+    MSG_STATUS_NAMES: ClassVar[dict[str, str]] = {
+        "0": "실패",
+        "1": "요청",
+        "2": "처리 중",
+        "3": "성공",
+        "4": "예약취소",
+        "5": "중복실패",
+        "6": "실패(광고 제한)",
+        "7": "재발송 대기(광고 제한)",
     }
     RECIPIENT_FIELDS: ClassVar[set[str]] = {
         "recipientNo",
@@ -290,7 +320,9 @@ class NhnStandIn(_StandIn):
         return self._send(kind, payload)
 
     def _send(self, kind: str, payload: dict[str, Any]) -> Reply:  # noqa: PLR0911 - one per rule
-        allowed = self.SEND_FIELDS | ({"title", "attachFileIdList"} if kind == "mms" else set())
+        # useConversion is in the SMS request table only; title/attachFileIdList in MMS's.
+        extra = {"title", "attachFileIdList"} if kind == "mms" else {"useConversion"}
+        allowed = self.SEND_FIELDS | extra
         unknown = set(payload) - allowed
         if unknown:
             return self._error(-9997, "Invalid API parameters.", f"unknown fields {unknown}")
@@ -374,6 +406,10 @@ class NhnStandIn(_StandIn):
             "failed": ("0", "3001", "실패"),
             "pending": ("2", "", "처리 중"),
         }[state]
+        raw = self._raw_report(f"{kind}:{request_id}:{seq}")
+        if raw is not None:
+            status, code = raw[0], (raw[1] if len(raw) > 1 else "")
+            name = self.MSG_STATUS_NAMES.get(status, "")
         data = {
             "requestId": request_id,
             "recipientSeq": int(seq),
@@ -389,9 +425,26 @@ class NhnStandIn(_StandIn):
 
 
 class SolapiStandIn(_StandIn):
-    """Solapi messages v4 (docs.solapi.com api-reference, HMAC-SHA256 API key auth)."""
+    """Solapi messages v4, as documented and as the official ``solapi`` SDK (5.0.3) speaks it.
+
+    Routes: ``POST /messages/v4/send`` (one ``message``, the older docs' single send),
+    ``POST /messages/v4/send-many/detail`` (``messages``; what the SDK and the current docs
+    use), ``GET /messages/v4/list`` (documented) and ``GET /messages/v4/list-old`` (the
+    SDK's ``get_messages``). Authentication as "API Key 인증 방식": ``HMAC-SHA256`` or
+    ``HMAC-MD5``, the four parameters by name in any letter case (the docs write
+    ``apiKey=``/``date=``, the SDK ``ApiKey=``/``Date=``), ``date`` any ISO 8601 time with an
+    offset (the SDK sends local time with microseconds), salt 12–64 bytes, ±15 minutes,
+    no signature twice; the documented 403 for each refusal.
+    """
 
     name = "solapi"
+    ROUTES: ClassVar[set[tuple[str, str]]] = {
+        ("POST", "/messages/v4/send"),
+        ("POST", "/messages/v4/send-many/detail"),
+        ("GET", "/messages/v4/list"),
+        ("GET", "/messages/v4/list-old"),
+    }
+    # Body / message in the docs, plus what the SDK's Message model can carry.
     MESSAGE_FIELDS: ClassVar[set[str]] = {
         "to",
         "from",
@@ -401,12 +454,45 @@ class SolapiStandIn(_StandIn):
         "subject",
         "imageId",
         "kakaoOptions",
+        "naverOptions",
+        "rcsOptions",
+        "faxOptions",
+        "voiceOptions",
         "customFields",
         "autoTypeDetect",
+        "replacements",
+        "messageId",
+        "groupId",
     }
-    AUTH = re.compile(
-        r"HMAC-SHA256 apiKey=([^,\s]+), date=([^,\s]+), salt=([^,\s]+), signature=([0-9a-f]{64})"
-    )
+    SEND_FIELDS: ClassVar[set[str]] = {"message", "strict", "agent", "allowDuplicates"}
+    SEND_MANY_FIELDS: ClassVar[set[str]] = {
+        "messages",
+        "strict",
+        "agent",
+        "allowDuplicates",
+        "scheduledDate",
+        "showMessageList",
+        "appId",
+    }
+    LIST_PARAMS: ClassVar[set[str]] = {
+        "criteria",
+        "cond",
+        "value",
+        "startKey",
+        "limit",
+        "dateType",
+        "startDate",
+        "endDate",
+        "messageId",
+        "messageIds",
+        "groupId",
+        "to",
+        "from",
+        "type",
+        "statusCode",
+    }
+    DIGESTS: ClassVar[dict[str, Any]] = {"HMAC-SHA256": hashlib.sha256, "HMAC-MD5": hashlib.md5}
+    ACCOUNT = "12925149"
 
     def __init__(
         self,
@@ -437,27 +523,42 @@ class SolapiStandIn(_StandIn):
     def _error(self, status: int, code: str, message: str, why: str) -> Reply:
         return self._reject(status, {"errorCode": code, "errorMessage": message}, why)
 
+    def _denied(self, code: str, message: str, why: str) -> Reply:
+        # The docs give 403 for InvalidAPIKey, SignatureDoesNotMatch, RequestTimeTooSkewed
+        # and DuplicatedSignature; a header that cannot be read gets the same.
+        return self._error(403, code, message, why)
+
     def _authenticate(self, header: str) -> Reply | None:  # noqa: PLR0911 - one per rule
-        match = self.AUTH.fullmatch(header.strip())
-        if match is None:
-            return self._error(401, "InvalidAuthorization", "형식 오류", "malformed Authorization")
-        api_key, date, salt, signature = match.groups()
-        if api_key != self.api_key:
-            return self._error(401, "InvalidAPIKey", "API Key 오류", "wrong apiKey")
+        method, _, rest = header.strip().partition(" ")
+        digest = self.DIGESTS.get(method)
+        params: dict[str, str] = {}
+        for part in rest.split(","):
+            key, sep, value = part.strip().partition("=")
+            if not sep or not value or key.lower() in params:
+                params = {}
+                break
+            params[key.lower()] = value
+        if digest is None or set(params) != {"apikey", "date", "salt", "signature"}:
+            return self._denied("InvalidAuthorization", "형식 오류", "malformed Authorization")
+        if params["apikey"] != self.api_key:
+            return self._denied("InvalidAPIKey", "API Key 오류", "wrong apiKey")
+        date, salt, signature = params["date"], params["salt"], params["signature"]
         try:
-            when = datetime.strptime(date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            when = datetime.fromisoformat(date)
         except ValueError:
-            return self._error(401, "InvalidDate", "ISO 8601 형식이 아닙니다", "date not ISO 8601")
+            return self._denied("InvalidDate", "ISO 8601 형식이 아닙니다", "date not ISO 8601")
+        if when.tzinfo is None:
+            return self._denied("InvalidDate", "시간대가 없습니다", "date without an offset")
         now = datetime.now(UTC)
         if abs(now - when) > timedelta(minutes=15):
-            return self._error(401, "RequestTimeTooSkewed", "시간 차이", "date skewed > 15 min")
+            return self._denied("RequestTimeTooSkewed", "시간 차이", "date skewed > 15 min")
         if not 12 <= len(salt.encode("utf-8")) <= 64:
-            return self._error(401, "InvalidSalt", "salt 길이", "salt not 12-64 bytes")
+            return self._denied("InvalidSalt", "salt 길이", "salt not 12-64 bytes")
         expected = hmac.new(
-            self.api_secret.encode("utf-8"), (date + salt).encode("utf-8"), hashlib.sha256
+            self.api_secret.encode("utf-8"), (date + salt).encode("utf-8"), digest
         ).hexdigest()
         if not hmac.compare_digest(expected, signature):
-            return self._error(401, "SignatureDoesNotMatch", "서명 불일치", "bad signature")
+            return self._denied("SignatureDoesNotMatch", "서명 불일치", "bad signature")
         with self._lock:
             self._signatures = {
                 s: t for s, t in self._signatures.items() if now - t < timedelta(minutes=15)
@@ -465,14 +566,13 @@ class SolapiStandIn(_StandIn):
             reused = signature in self._signatures
             self._signatures[signature] = now
         if reused:
-            return self._error(401, "DuplicatedSignature", "서명 재사용", "signature reused")
+            return self._denied("DuplicatedSignature", "서명 재사용", "signature reused")
         return None
 
     def handle(  # noqa: PLR0911 - one return per documented rule
         self, method: str, path: str, query: str, handler: BaseHTTPRequestHandler, raw: bytes
     ) -> Reply:
-        route = (method, path)
-        if route not in (("POST", "/messages/v4/send"), ("GET", "/messages/v4/list")):
+        if (method, path) not in self.ROUTES:
             return self._error(404, "NotFound", "없는 API", f"{method} {path}")
         denied = self._authenticate(handler.headers.get("Authorization", ""))
         if denied is not None:
@@ -485,81 +585,217 @@ class SolapiStandIn(_StandIn):
             payload = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             return self._error(400, "ValidationError", "JSON 형식 오류", "body is not JSON")
-        if not isinstance(payload, dict) or set(payload) - {"message", "agent"}:
-            return self._error(400, "ValidationError", "message 필요", "bad top-level fields")
-        message = payload.get("message")
-        if not isinstance(message, dict):
-            return self._error(400, "ValidationError", "message 필요", "message missing")
-        return self._send(message)
+        if not isinstance(payload, dict):
+            return self._error(400, "ValidationError", "객체가 아닙니다", "body not an object")
+        if path == "/messages/v4/send":
+            return self._send_one(payload)
+        return self._send_many(payload)
 
-    def _send(self, message: dict[str, Any]) -> Reply:  # noqa: PLR0911 - one per rule
-        unknown = set(message) - self.MESSAGE_FIELDS
+    def _send_one(self, payload: dict[str, Any]) -> Reply:
+        message = payload.get("message")
+        if set(payload) - self.SEND_FIELDS or not isinstance(message, dict):
+            return self._error(400, "ValidationError", "message 필요", "bad top-level fields")
+        if set(message) - self.MESSAGE_FIELDS:
+            unknown = set(message) - self.MESSAGE_FIELDS
+            return self._error(400, "ValidationError", "알 수 없는 필드", f"unknown {unknown}")
+        group_id = self._new_id("G4V")
+        checked = self._check(message)
+        if isinstance(checked, tuple):
+            code, wording = checked
+            return self._error(400, "ValidationError", wording, f"status {code}: {wording}")
+        record = self._register(checked, group_id)
+        return 200, {
+            "groupId": group_id,
+            "to": record["to"],
+            "from": record["from"],
+            "type": record["kind"],
+            "statusMessage": "정상 접수(이통사로 접수 예정) ",
+            "country": "82",
+            "messageId": record["provider_id"],
+            "statusCode": "2000",
+            "accountId": self.ACCOUNT,
+        }
+
+    def _send_many(self, payload: dict[str, Any]) -> Reply:
+        messages = payload.get("messages")
+        if set(payload) - self.SEND_MANY_FIELDS or not isinstance(messages, list) or not messages:
+            return self._error(400, "ValidationError", "messages 필요", "bad top-level fields")
+        if not all(isinstance(m, dict) for m in messages):
+            return self._error(400, "ValidationError", "messages 형식", "message not an object")
+        unknown = set().union(*(set(m) for m in messages)) - self.MESSAGE_FIELDS
         if unknown:
             return self._error(400, "ValidationError", "알 수 없는 필드", f"unknown {unknown}")
+        group_id = self._new_id("G4V")
+        registered: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        for message in messages:
+            checked = self._check(message)
+            if isinstance(checked, tuple):
+                code, wording = checked
+                self._reject(200, None, f"status {code}: {wording}")
+                failed.append(
+                    {
+                        "to": message.get("to"),
+                        "from": message.get("from"),
+                        "type": message.get("type") or "SMS",
+                        "country": "82",
+                        "messageId": self._new_id("M4V"),
+                        "statusCode": code,
+                        "statusMessage": wording,
+                        "accountId": self.ACCOUNT,
+                        "customFields": message.get("customFields"),
+                    }
+                )
+                continue
+            record = self._register(checked, group_id)
+            registered.append(
+                {
+                    "messageId": record["provider_id"],
+                    "statusCode": "2000",
+                    "statusMessage": "정상 접수(이통사로 접수 예정) ",
+                    "customFields": record["custom_fields"],
+                }
+            )
+        return 200, {
+            "failedMessageList": failed,
+            "groupInfo": self._group_info(group_id, len(registered), len(failed)),
+            "messageList": registered,
+        }
+
+    def _check(self, message: dict[str, Any]) -> dict[str, Any] | tuple[str, str]:  # noqa: PLR0911
+        """The message as registered, or the documented status code and wording refusing it
+        ("메시지 상태 코드")."""
         to, sender, text = message.get("to"), message.get("from"), message.get("text")
         kind, subject = message.get("type"), message.get("subject")
-        if not _is_phone(to) or not _is_phone(sender):
-            return self._error(400, "ValidationError", "전화번호 형식", "to/from not digits")
-        if sender != self.sender:
-            return self._error(400, "InvalidStatusCode", "발신번호 미등록", "from not registered")
-        if not isinstance(text, str) or not text:
-            return self._error(400, "ValidationError", "text 필요", "text missing")
-        if kind not in ("SMS", "LMS"):
-            return self._error(400, "ValidationError", "type 오류", f"type {kind!r}")
+        if to in (None, "") or sender in (None, "") or text in (None, ""):
+            return "1010", "필수 입력 값 미입력"
+        if not _is_phone(to) or not _is_phone(sender) or message.get("country", "82") != "82":
+            return "1011", "Format Error"
+        if not isinstance(text, str) or (subject is not None and not isinstance(subject, str)):
+            return "1011", "Format Error"
         size = _cp949_bytes(text)
         subject_size = _cp949_bytes(subject) if isinstance(subject, str) else 0
         if size is None or subject_size is None:
-            return self._error(400, "ValidationError", "지원하지 않는 문자", "non-EUC-KR text")
-        if kind == "SMS" and (size > 90 or subject is not None):
-            return self._error(400, "ValidationError", "SMS 길이", "SMS over 90 bytes/subject")
-        if kind == "LMS" and (
-            size > 2000 or not isinstance(subject, str) or not subject or subject_size > 40
+            return (
+                "1029",
+                "문자메시지의 경우 EUC-KR(완성형 한글) 범위 안에 있는 문자만 사용 합니다.",
+            )
+        if kind is None and message.get("autoTypeDetect", True) is True:
+            # Auto-detect: over 90 bytes, or a subject, makes it LMS.
+            kind = "LMS" if size > 90 or subject is not None else "SMS"
+        if kind not in ("SMS", "LMS"):
+            return "1025", "잘못된 메시지 타입"
+        if kind == "SMS" and subject is not None:
+            return "1013", "제목은 문자 타입이 'SMS'일 경우 사용이 불가능합니다."
+        if subject_size > 40:
+            return "1014", "제목은 40byte까지 사용 가능합니다."
+        if (kind == "SMS" and size > 90) or size > 2000:
+            return "1031", "SMS는 90byte LMS, MMS는 2000byte 까지 사용 가능 합니다."
+        custom = message.get("customFields")
+        if custom is not None and not (
+            isinstance(custom, dict)
+            and all(
+                isinstance(k, str) and isinstance(v, str) and len(k) <= 30 and len(v) <= 100
+                for k, v in custom.items()
+            )
         ):
-            return self._error(400, "ValidationError", "LMS 길이/제목", "LMS size or subject")
-        message_id = "M4V" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
-        group_id = "G4V" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
-        self._accept(
-            {
-                "provider_id": message_id,
-                "kind": kind,
-                "to": to,
-                "from": sender,
-                "body": text,
-                "subject": subject,
-                "body_bytes": size,
-                "custom_fields": message.get("customFields"),
-            }
-        )
-        return 200, {
-            "groupId": group_id,
+            return "1032", "유효한 커스텀 필드 값이 아닙니다."
+        if sender != self.sender:
+            return "1062", "발신번호 미등록"
+        return {
+            "kind": kind,
             "to": to,
             "from": sender,
-            "type": kind,
-            "statusMessage": "정상 접수(이통사로 접수 예정) ",
-            "country": "82",
-            "messageId": message_id,
-            "statusCode": "2000",
-            "accountId": "12925149",
+            "body": text,
+            "subject": subject,
+            "body_bytes": size,
+            "custom_fields": custom,
+        }
+
+    def _register(self, checked: dict[str, Any], group_id: str) -> dict[str, Any]:
+        record = {**checked, "provider_id": self._new_id("M4V"), "group_id": group_id}
+        self._accept(record)
+        return record
+
+    @staticmethod
+    def _new_id(prefix: str) -> str:
+        return prefix + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8).upper()
+
+    def _group_info(self, group_id: str, registered: int, failed: int) -> dict[str, Any]:
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        cash = {"requested": 0, "replacement": 0, "refund": 0, "sum": 0}
+        kinds = ("sms", "lms", "mms", "ata", "cta", "cti", "nsa", "rcs_sms", "rcs_lms")
+        return {
+            "count": {
+                "total": registered + failed,
+                "sentTotal": 0,
+                "sentFailed": 0,
+                "sentSuccess": 0,
+                "sentPending": 0,
+                "sentReplacement": 0,
+                "refund": 0,
+                "registeredFailed": failed,
+                "registeredSuccess": registered,
+            },
+            "countForCharge": {k: {} for k in kinds},
+            "balance": cash,
+            "point": cash,
+            "app": {"profit": dict.fromkeys(kinds, 0), "appId": None},
+            "log": [{"createAt": now, "message": "메시지 그룹이 생성되었습니다."}],
+            "status": "SENDING" if registered else "FAILED",
+            "allowDuplicates": False,
+            "isRefunded": False,
+            "accountId": self.ACCOUNT,
+            "masterAccountId": None,
+            "apiVersion": "4",
+            "groupId": group_id,
+            "price": {},
+            "dateCreated": now,
+            "dateUpdated": now,
+            "scheduledDate": None,
+            "dateSent": now if registered else None,
+            "dateCompleted": None,
         }
 
     def _lookup(self, query: str) -> Reply:
         params = {k: v[0] for k, v in parse_qs(query).items()}
-        if params.get("criteria") != "messageId" or params.get("cond") != "eq":
-            return self._error(400, "ValidationError", "검색 조건", "criteria/cond")
-        message_id = params.get("value", "")
-        state = self._receipt_state(message_id)
+        if set(params) - self.LIST_PARAMS:
+            unknown = set(params) - self.LIST_PARAMS
+            return self._error(400, "ValidationError", "검색 조건", f"unknown params {unknown}")
+        wanted = params.get("messageId")
+        if "criteria" in params:
+            if params.get("criteria") != "messageId" or params.get("cond") != "eq":
+                return self._error(400, "ValidationError", "검색 조건", "criteria/cond")
+            wanted = params.get("value", "")
+        with self._lock:
+            records = [r for r in self.accepted if wanted is None or r["provider_id"] == wanted]
         listing: dict[str, Any] = {}
-        if state is not None:
-            code = {"delivered": "4000", "failed": "3059", "pending": "3000"}[state]
-            listing[message_id] = {"messageId": message_id, "statusCode": code}
-        return 200, {"startKey": None, "limit": 20, "messageList": listing}
+        for record in records:
+            state = self._receipt_state(record["provider_id"]) or "pending"
+            code = {"delivered": "4000", "failed": "3040", "pending": "3000"}[state]
+            listing[record["provider_id"]] = {
+                "messageId": record["provider_id"],
+                "groupId": record["group_id"],
+                "accountId": self.ACCOUNT,
+                "to": record["to"],
+                "from": record["from"],
+                "text": record["body"],
+                "subject": record["subject"],
+                "type": record["kind"],
+                "country": "82",
+                "customFields": record["custom_fields"] or {},
+                "statusCode": code,
+            }
+        return 200, {"startKey": None, "nextKey": None, "limit": 20, "messageList": listing}
 
 
 # ---------------------------------------------------------------------------------------
 
 
 class AligoStandIn(_StandIn):
-    """Aligo SMS API (smartsms.aligo.in/admin/api/spec.html)."""
+    """Aligo SMS API (smartsms.aligo.in/admin/api/spec.html, demosms.aligo.in/admin/api
+    /status.html). The image fields (image, image1-3) are left out: they are files, which
+    a urlencoded form cannot carry."""
 
     name = "aligo"
     SEND_FIELDS: ClassVar[set[str]] = {
@@ -645,12 +881,17 @@ class AligoStandIn(_StandIn):
             return self._error(-106, "지원하지 않는 문자", "non-EUC-KR text")
         if not 1 <= size <= 2000:
             return self._error(-106, "메시지 길이 오류", f"msg {size} bytes")
+        if kind is None:
+            # msg_type is optional: Aligo sends over 90 bytes as LMS.
+            kind = "LMS" if size > 90 or title is not None else "SMS"
         if kind not in ("SMS", "LMS"):
+            # MMS needs an attached image, which a urlencoded form cannot carry.
             return self._error(-106, "msg_type 오류", f"msg_type {kind!r}")
         if kind == "SMS" and (size > 90 or title is not None):
             return self._error(-106, "SMS 길이 초과", "SMS over 90 bytes or with title")
-        if kind == "LMS" and (title is None or not 1 <= title_size <= 44):
-            return self._error(-106, "제목 오류", "LMS title missing or over 44 bytes")
+        # title is optional ("X"), LMS/MMS only, 1~44 bytes.
+        if kind == "LMS" and title is not None and not 1 <= title_size <= 44:
+            return self._error(-106, "제목 오류", "LMS title empty or over 44 bytes")
         with self._lock:
             self._next_id += 1
             msg_id = str(self._next_id)
@@ -685,7 +926,13 @@ class AligoStandIn(_StandIn):
         if state is None:
             return 200, {"result_code": 1, "message": "success", "list": [], "next_yn": "N"}
         record = next(r for r in self.accepted if r["provider_id"] == mid)
-        sms_state = {"delivered": "발송완료", "failed": "발송실패", "pending": "전송중"}[state]
+        # Aligo documents sms_state only as "전송상태", without its values: these words are
+        # the stand-in's, chosen to be what hub.notify.providers.aligo trusts (report()
+        # sends any other wording).
+        sms_state = {"delivered": "성공", "failed": "실패", "pending": "대기"}[state]
+        raw = self._raw_report(mid)
+        if raw is not None:
+            sms_state = raw[0]
         row = {
             "mdid": mid,
             "type": record["kind"],

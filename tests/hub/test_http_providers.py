@@ -7,11 +7,17 @@ which refuses anything the provider's documentation would refuse. A test that ex
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
+import structlog
+import structlog.testing
 
 from hub.notify.provider import ProviderReply, SmsMessage
 from hub.notify.providers import provider_from_url
@@ -339,29 +345,257 @@ def test_nhn_stand_in_rejects_a_request_without_the_secret_header() -> None:
         server.close()
 
 
+@pytest.mark.parametrize(
+    ("msg_status", "result_code", "receipt"),
+    [
+        ("1", "", "pending"),
+        ("2", "", "pending"),
+        ("3", "1000", "delivered"),
+        ("3", "3015", "failed"),
+        ("0", "", "failed"),
+        ("4", "", "failed"),
+        ("5", "", "failed"),
+        # v3.0 guide: 6 = 실패(광고 제한), 7 = 재발송 대기(광고 제한).
+        ("6", "", "failed"),
+        ("7", "", "pending"),
+    ],
+)
+def test_nhn_receipt_reads_every_documented_msg_status(
+    msg_status: str,
+    result_code: str,
+    receipt: str,
+    make_provider: Callable[[str], HttpSmsProvider],
+) -> None:
+    server = NhnStandIn()
+    try:
+        provider = make_provider(server.url_spec())
+        reply = provider.submit(_message(SMS_BODY), prepare(SMS_BODY))
+        assert reply.provider_id is not None
+        server.report(reply.provider_id, msg_status, result_code)
+        assert provider.receipt(reply.provider_id) == receipt
+    finally:
+        server.close()
+
+
+def test_nhn_stand_in_takes_the_documented_use_conversion_field_on_sms_only() -> None:
+    server = NhnStandIn()
+    try:
+        base = f"{server.base_url}/sms/v3.0/appKeys/{server.app_key}/sender"
+        body = {
+            "body": "안부",
+            "sendNo": server.sender,
+            "recipientList": [{"recipientNo": DIGITS}],
+            "useConversion": False,
+        }
+        headers = {"X-Secret-Key": server.secret_key}
+        sms = httpx.post(f"{base}/sms", json=body, headers=headers).json()
+        assert sms["header"]["isSuccessful"] is True, server.rejections
+        mms = httpx.post(f"{base}/mms", json={**body, "title": "제목"}, headers=headers).json()
+        assert mms["header"]["resultCode"] == -9997
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("sms_state", "receipt"),
+    [
+        ("성공", "delivered"),
+        ("전송성공", "delivered"),
+        ("실패", "failed"),
+        ("수신거부", "failed"),
+        ("대기", "pending"),
+        ("전송중", "pending"),
+        # Not in Aligo's documentation, so not guessed: "cannot tell".
+        ("발송완료", None),
+        ("1", None),
+        ("DONE", None),
+    ],
+)
+def test_aligo_trusts_only_unambiguous_sms_state_wording(
+    sms_state: str, receipt: str | None, make_provider: Callable[[str], HttpSmsProvider]
+) -> None:
+    server = AligoStandIn()
+    try:
+        provider = make_provider(server.url_spec())
+        reply = provider.submit(_message(SMS_BODY), prepare(SMS_BODY))
+        assert reply.provider_id is not None
+        server.report(reply.provider_id, sms_state)
+        with structlog.testing.capture_logs() as logs:
+            assert provider.receipt(reply.provider_id) == receipt
+        unknown = [e for e in logs if e["event"] == "aligo_unknown_sms_state"]
+        assert bool(unknown) is (receipt is None)
+    finally:
+        server.close()
+
+
+def test_aligo_stand_in_title_is_one_to_forty_four_bytes() -> None:
+    server = AligoStandIn()
+    try:
+        form = {
+            "key": server.api_key,
+            "user_id": server.user_id,
+            "sender": server.sender,
+            "receiver": DIGITS,
+            "msg": LMS_BODY,
+            "msg_type": "LMS",
+        }
+        for title, accepted in (("가" * 22, True), ("가" * 22 + "a", False), ("", False)):
+            answer = httpx.post(f"{server.base_url}/send/", data={**form, "title": title})
+            assert (answer.json()["result_code"] == "1") is accepted, (title, server.rejections)
+    finally:
+        server.close()
+
+
+def _solapi_header(
+    server: SolapiStandIn,
+    names: tuple[str, str] = ("apiKey", "date"),
+    date: str | None = None,
+    method: str = "HMAC-SHA256",
+) -> str:
+    """A header signed by hand, the parameter names spelt as given."""
+    when = date or datetime.now(UTC).isoformat()
+    salt = secrets.token_hex(16)
+    digest = hashlib.md5 if method == "HMAC-MD5" else hashlib.sha256
+    signature = hmac.new(server.api_secret.encode(), (when + salt).encode(), digest).hexdigest()
+    key_name, date_name = names
+    return (
+        f"{method} {key_name}={server.api_key}, {date_name}={when}, salt={salt}, "
+        f"signature={signature}"
+    )
+
+
 def test_solapi_stand_in_checks_the_signature_date_and_replay() -> None:
     server = SolapiStandIn()
     try:
-        provider = provider_from_url(server.url_spec())
-        assert isinstance(provider, SolapiSms)
-        header = provider._authorization()  # one signed header, sent twice below
-        provider.close()
+        header = _solapi_header(server)  # one signed header, sent twice below
         body = {"message": {"to": DIGITS, "from": server.sender, "text": "안부", "type": "SMS"}}
-        first = httpx.post(
-            f"{server.base_url}/messages/v4/send", json=body, headers={"Authorization": header}
-        )
+        url = f"{server.base_url}/messages/v4/send"
+        first = httpx.post(url, json=body, headers={"Authorization": header})
         assert first.status_code == 200, server.rejections
-        replay = httpx.post(
-            f"{server.base_url}/messages/v4/send", json=body, headers={"Authorization": header}
-        )
-        assert replay.status_code == 401
+        replay = httpx.post(url, json=body, headers={"Authorization": header})
+        # "API Key 인증 방식": each refusal is HTTP 403.
+        assert replay.status_code == 403
         assert replay.json()["errorCode"] == "DuplicatedSignature"
-        stale = header.replace(header.split("date=")[1][:20], "2019-07-01T00:41:48Z")
-        skewed = httpx.post(
-            f"{server.base_url}/messages/v4/send", json=body, headers={"Authorization": stale}
-        )
-        assert skewed.status_code == 401
+        stale = _solapi_header(server, date="2019-07-01T00:41:48Z")
+        skewed = httpx.post(url, json=body, headers={"Authorization": stale})
+        assert skewed.status_code == 403
         assert skewed.json()["errorCode"] == "RequestTimeTooSkewed"
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("names", "date_form", "method"),
+    [
+        # As the docs write it.
+        (("apiKey", "date"), "utc-z", "HMAC-SHA256"),
+        # As the official SDK 5.0.3 writes it: capitalised names, local time with
+        # microseconds and an offset.
+        (("ApiKey", "Date"), "local-offset", "HMAC-SHA256"),
+        # The docs' other algorithm.
+        (("apiKey", "date"), "utc-z", "HMAC-MD5"),
+    ],
+)
+def test_solapi_stand_in_takes_the_documented_and_the_sdk_header(
+    names: tuple[str, str], date_form: str, method: str
+) -> None:
+    server = SolapiStandIn()
+    try:
+        now = datetime.now(UTC)
+        if date_form == "utc-z":
+            date = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        else:
+            date = now.astimezone(timezone(timedelta(hours=9))).isoformat()
+        header = _solapi_header(server, names, date, method)
+        body = {"messages": [{"to": DIGITS, "from": server.sender, "text": "안부"}]}
+        response = httpx.post(
+            f"{server.base_url}/messages/v4/send-many/detail",
+            json=body,
+            headers={"Authorization": header},
+        )
+        assert response.status_code == 200, server.rejections
+        assert response.json()["messageList"][0]["statusCode"] == "2000"
+    finally:
+        server.close()
+
+
+def test_solapi_stand_in_refuses_a_header_without_an_offset_or_a_parameter() -> None:
+    server = SolapiStandIn()
+    try:
+        body = {"messages": [{"to": DIGITS, "from": server.sender, "text": "안부"}]}
+        url = f"{server.base_url}/messages/v4/send-many/detail"
+        naive = _solapi_header(server, date=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+        missing = _solapi_header(server).replace("salt=", "pepper=")
+        for header in (naive, missing, "Bearer abc"):
+            response = httpx.post(url, json=body, headers={"Authorization": header})
+            assert response.status_code == 403, header
+        assert server.accepted == []
+    finally:
+        server.close()
+
+
+def test_solapi_sends_what_the_official_sdk_sends(
+    make_provider: Callable[[str], HttpSmsProvider],
+) -> None:
+    server = SolapiStandIn()
+    try:
+        provider = make_provider(server.url_spec())
+        reply = provider.submit(_message(SMS_BODY), prepare(SMS_BODY))
+        assert reply.provider_id is not None, server.rejections
+        assert provider.receipt(reply.provider_id) == "delivered"
+        (send_method, send_path, send_headers), (get_method, get_path, _) = server.seen
+        assert (send_method, send_path) == ("POST", "/messages/v4/send-many/detail")
+        assert (get_method, get_path) == ("GET", "/messages/v4/list-old")
+        authorization = send_headers["Authorization"]
+        assert authorization.startswith("HMAC-SHA256 ApiKey=")
+        assert ", Date=" in authorization
+    finally:
+        server.close()
+
+
+def test_solapi_refusal_in_the_failed_message_list_is_permanent(
+    make_provider: Callable[[str], HttpSmsProvider],
+) -> None:
+    server = SolapiStandIn()
+    try:
+        provider = make_provider(server.url_spec(sender="0299998888"))
+        reply = provider.submit(_message(SMS_BODY), prepare(SMS_BODY))
+        assert (reply.state, reply.retryable) == ("failed", False)
+        # 1062 = 발신번호 미등록 ("메시지 상태 코드").
+        assert "1062" in (reply.error or "")
+    finally:
+        server.close()
+
+
+def test_solapi_stand_in_refuses_a_subject_on_an_sms() -> None:
+    server = SolapiStandIn()
+    try:
+        message = {"to": DIGITS, "from": server.sender, "text": "안부", "type": "SMS"}
+        response = httpx.post(
+            f"{server.base_url}/messages/v4/send-many/detail",
+            json={"messages": [{**message, "subject": "제목"}]},
+            headers={"Authorization": _solapi_header(server)},
+        )
+        assert response.json()["failedMessageList"][0]["statusCode"] == "1013"
+        assert server.accepted == []
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("name", ["solapi", "aligo"])
+def test_lms_without_a_subject_is_accepted(
+    name: str, make_provider: Callable[[str], HttpSmsProvider]
+) -> None:
+    # Solapi's subject and Aligo's title are optional ("선택 필드", "X").
+    server = STANDINS[name]()
+    try:
+        provider = make_provider(server.url_spec())
+        size = len(LMS_BODY.encode("cp949"))
+        text = SmsText(kind="LMS", body=LMS_BODY, subject=None, body_bytes=size, replaced=0)
+        reply = provider.submit(_message(LMS_BODY), text)
+        assert reply.state == "sent", server.rejections
+        assert server.accepted[0]["kind"] == "LMS"
+        assert server.accepted[0]["subject"] is None
     finally:
         server.close()
 
@@ -408,7 +642,7 @@ def test_aligo_testmode_option_is_passed_through(
 
 
 def test_specs_build_the_right_adapter() -> None:
-    nhn = provider_from_url("nhn://APP:SECRET@api-sms.cloud.toast.com?sender=0212345678")
+    nhn = provider_from_url("nhn://APP:SECRET@sms.api.nhncloudservice.com?sender=0212345678")
     solapi = provider_from_url("solapi://KEY:SECRET@api.solapi.com?sender=02-1234-5678")
     aligo = provider_from_url("aligo://me:KEY@apis.aligo.in?sender=0212345678&timeout=3")
     try:
@@ -417,7 +651,7 @@ def test_specs_build_the_right_adapter() -> None:
         assert isinstance(aligo, AligoSms)
         assert "SECRET" not in repr(nhn)
         assert "SECRET" not in repr(nhn._spec)
-        assert repr(nhn) == "<NhnCloudSms https://api-sms.cloud.toast.com>"
+        assert repr(nhn) == "<NhnCloudSms https://sms.api.nhncloudservice.com>"
     finally:
         for provider in (nhn, solapi, aligo):
             provider.close()

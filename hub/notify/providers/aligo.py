@@ -3,33 +3,50 @@
 Owns how Aligo's API is asked (the form fields, ``testmode=yes``) and how its answers and
 delivery states read; the exchange itself is :mod:`hub.notify.providers.http`'s.
 
-Documentation followed (request and response shapes below are taken from these pages):
-https://smartsms.aligo.in/admin/api/spec.html (``POST /send/``) and
-https://demosms.aligo.in/admin/api/status.html (``/sms_list/`` delivery result)
+Documentation checked (Aligo's pages carry no version or date; as stored when read for
+this module): "API SPEC 및 연동예제 안내" https://smartsms.aligo.in/admin/api/spec.html
+(``POST /send/``; the same table as https://smartsms.aligo.in/smsapi.html) and
+"결과조회 API" https://demosms.aligo.in/admin/api/status.html (``/sms_list/``).
 
 * ``POST /send/``, form-encoded (UTF-8): ``key``, ``user_id``, ``sender``, ``receiver``,
-  ``msg``, ``msg_type`` (``SMS``/``LMS``; set explicitly so Aligo does not guess from
-  its own byte count), ``title`` (LMS only), optional ``testmode_yn=Y``.
+  ``msg`` (1–2,000 bytes), ``msg_type`` (``SMS``/``LMS``/``MMS``; set explicitly, as the
+  spec recommends, so Aligo does not guess from its own byte count), ``title`` (optional,
+  LMS/MMS only, 1–44 bytes; sent when there is a subject), optional ``testmode_yn=Y``.
 * Answer (always HTTP 200): ``{result_code, message, msg_id, success_cnt, error_cnt,
   msg_type}``; ``result_code`` 1 is success, anything else (negative) is an error.
-* Receipt: ``POST /sms_list/`` with ``key``, ``userid``, ``mid`` → ``list[].sms_state``.
+* Receipt: ``POST /sms_list/`` with ``userid``, ``key``, ``mid`` (the result API spells
+  it ``userid``; the send API ``user_id``) → ``list[].sms_state`` ("전송상태").
 
-Gaps in what could be found, and what is assumed instead: the send response fields are
-from the spec page. The per-message ``sms_state`` values of ``/sms_list/`` were not
-visible; states naming completion (완료/성공) count as delivered, failure or refusal
-(실패/거부/오류) as failed, anything else as pending. The result API's parameter is spelt
-``userid`` there (the send API uses ``user_id``), and that is what is sent.
+Not verifiable from Aligo's documentation: the values ``sms_state`` takes. The result
+page names the field and nothing more, and no official SDK exists to read them from.
+So only wording that cannot mean anything else is trusted: a state containing 성공
+(success) is delivered, one containing 실패 (failure), 거부 (refused) or 오류 (error) is
+failed, one containing 대기 (waiting) or 전송중/발송중/처리중/진행중 (in progress) is
+pending. Any other value (a number, English, a word not listed) gives ``None`` — "cannot
+tell" — and an ``aligo_unknown_sms_state`` log line carrying the value, so it can be added
+here once seen; it is never guessed into delivered or failed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import structlog
+
 from hub.notify.provider import ProviderReply, Receipt, SmsMessage
 from hub.notify.providers.http import Answer, HttpSmsProvider, Request, as_int
 from hub.notify.sms_text import SmsText
 
 __all__ = ["AligoSms"]
+
+log = structlog.get_logger(__name__)
+
+# Checked in this order: a failure wording wins over anything else in the same state.
+_STATE_WORDS: tuple[tuple[Receipt, tuple[str, ...]], ...] = (
+    ("failed", ("실패", "거부", "오류")),
+    ("delivered", ("성공",)),
+    ("pending", ("대기", "전송중", "발송중", "처리중", "진행중")),
+)
 
 
 class AligoSms(HttpSmsProvider):
@@ -86,9 +103,10 @@ class AligoSms(HttpSmsProvider):
         rows = answer.field("list")
         if not isinstance(rows, list) or not rows or not isinstance(rows[0], Mapping):
             return None
-        state = str(rows[0].get("sms_state") or "")
-        if any(word in state for word in ("완료", "성공")):
-            return "delivered"
-        if any(word in state for word in ("실패", "거부", "오류")):
-            return "failed"
-        return "pending"
+        state = str(rows[0].get("sms_state") or "").strip()
+        for receipt, words in _STATE_WORDS:
+            if any(word in state for word in words):
+                return receipt
+        # A short state word carries no personal data; cut it in case it is not one.
+        log.warning("aligo_unknown_sms_state", sms_state=state[:20])
+        return None

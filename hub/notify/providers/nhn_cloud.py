@@ -3,20 +3,23 @@
 Owns how NHN's API is asked (endpoints, header, JSON fields) and how its answers and
 result codes read; the exchange itself is :mod:`hub.notify.providers.http`'s.
 
-Documentation followed (request and response shapes below are taken from these pages):
-NHN Cloud SMS API v3.0 https://docs.nhncloud.com/ko/Notification/SMS/ko/api-guide/
-(source: github.com/TOAST-DOCS/SMS ``ko/api-guide.md``) and result codes
-https://docs.nhncloud.com/ko/Notification/SMS/ko/error-code/
+Documentation checked: NHN Cloud "Notification > SMS > API v3.0 Guide" and "결과 코드"
+(https://docs.nhncloud.com/ko/Notification/SMS/ko/api-guide/ and …/error-code/), read
+from their source github.com/TOAST-DOCS/SMS ``ko/api-guide.md`` and ``ko/error-code.md``
+as last changed 2026-06-09 (commit 1e3b7b3; release notes up to 2026-06-23).
 
+* Host: ``https://sms.api.nhncloudservice.com`` (the v3.0 guide's only API domain; the
+  older ``api-sms.cloud.toast.com`` is what the v2.x guides name).
 * SMS: ``POST /sms/v3.0/appKeys/{appKey}/sender/sms`` with ``{body, sendNo,
-  recipientList: [{recipientNo}]}``; LMS: ``POST …/sender/mms`` adding ``title``
-  (LMS is MMS without attachments in NHN's terms).
+  recipientList: [{recipientNo}]}``; LMS: ``POST …/sender/mms`` adding ``title``, which
+  that endpoint requires (LMS is MMS without attachments in NHN's terms).
 * Header ``X-Secret-Key``; ``Content-Type: application/json;charset=UTF-8``.
 * Answer: ``header.{isSuccessful, resultCode, resultMessage}`` and
   ``body.data.{requestId, statusCode, sendResultList[].{resultCode, recipientSeq}}``.
 * Receipt: ``GET …/sender/{sms|mms}/{requestId}?recipientSeq=N`` →
-  ``body.data.{msgStatus, resultCode}`` (msgStatus 0 failed, 1 requested, 2 processing,
-  3 done, 4 reservation cancelled, 5 duplicate failure; resultCode 1000 = received).
+  ``body.data.{msgStatus, resultCode}``: msgStatus 0 failed, 1 requested, 2 processing,
+  3 done (resultCode 1000 = received), 4 reservation cancelled, 5 duplicate failure,
+  6 failed (advertising restriction), 7 waiting to resend (advertising restriction).
 
 ``provider_id`` is ``"{sms|mms}:{requestId}:{recipientSeq}"`` so a receipt knows where to ask.
 
@@ -114,9 +117,11 @@ class NhnCloudSms(HttpSmsProvider):
             return None
         status = str(answer.field("body", "data", "msgStatus") or "")
         result = str(answer.field("body", "data", "resultCode") or "")
-        if status in ("1", "2"):
+        # 7 = waiting to resend (advertising restriction): it may still go out.
+        if status in ("1", "2", "7"):
             return "pending"
-        if status in ("0", "4", "5"):
+        # 6 = failed (advertising restriction): nothing more will be tried.
+        if status in ("0", "4", "5", "6"):
             return "failed"
         if status == "3":
             if result == "1000":

@@ -2,7 +2,7 @@
 
 A spec names the provider by its scheme, so a chain of them fits in one setting::
 
-    nhn://APPKEY:SECRETKEY@api-sms.cloud.toast.com?sender=0212345678
+    nhn://APPKEY:SECRETKEY@sms.api.nhncloudservice.com?sender=0212345678
     solapi://APIKEY:APISECRET@api.solapi.com?sender=0212345678
     aligo://USERID:APIKEY@apis.aligo.in?sender=0212345678
 
