@@ -2,9 +2,10 @@
 
 Owns what happens to a message between the broker and the core: parsing (with the time it
 was delivered), the dedup rule (a ``(resident, device, id)`` stored once, never decided
-twice), status replays, unknown devices, dead letters for whatever cannot be taken (so bad
-input is kept with its reason, never a crash), and the fall-back of a failed batch to one
-message at a time. :mod:`hub.core_inputs` says what each message means to the core.
+twice; a repeat with other content is a ``conflicting_duplicate`` dead letter), status
+replays, unknown devices, dead letters for whatever cannot be taken (so bad input is kept
+with its reason, never a crash), and the fall-back of a failed batch to one message at a
+time. :mod:`hub.core_inputs` says what each message means to the core.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 from alerts.inputs import Tick
 from hub.carry_out import Ledger
@@ -23,11 +25,12 @@ from hub.mqtt import Incoming
 from hub.registry import Registry
 from hub.store.db import Connection, Engine, reading, writing
 from hub.store.errors import UNREACHABLE
-from hub.store.events import add_dead_letter, last_seq, stored_keys
+from hub.store.events import add_dead_letter, last_seq, stored_payloads
 from hub.store.registry import device_status, set_device_status
 from hub.store.states import due_times
 from hub.unit_of_work import Batch, Decider
 from protocol import Event, Rejection, parse
+from protocol.models import MODELS_BY_KIND
 
 __all__ = ["Intake"]
 
@@ -48,6 +51,29 @@ def _event_id(event: Event) -> str:
     if event.kind == "status":
         return f"status:{body.state}:{body.ts.isoformat()}"[:64]
     return str(body.id)
+
+
+_Key = tuple[str, str, str]
+
+
+def _differences(event: Event, earlier: Event | str) -> list[str]:
+    """The fields in which ``event`` differs from the one stored (or taken) under its id.
+
+    Compared as parsed messages, so what a resend may legitimately change does not count:
+    the edge outbox resends the very bytes it stored, and another vendor's re-serialisation
+    (key order, spacing, ``Z`` for ``+00:00``, fields the protocol does not know) says the
+    same thing. An earlier payload that no longer parses counts as different throughout.
+    """
+    if isinstance(earlier, Event):
+        before: Any = earlier.message
+    else:
+        try:
+            before = MODELS_BY_KIND[event.kind].model_validate_json(earlier)
+        except ValidationError:
+            return ["payload"]
+    after: Any = event.message
+    fields = type(after).model_fields
+    return [name for name in fields if getattr(before, name, None) != getattr(after, name)]
 
 
 class Intake:
@@ -106,15 +132,20 @@ class Intake:
             for message, at in zip(batch, times, strict=True)
         ]
         with self._decider.unit(now) as (conn, work):
-            work.stored = stored_keys(
-                conn,
-                [(e.resident, e.device, _event_id(e)) for e in parsed if isinstance(e, Event)],
+            # What each key already stands for: the stored payload, or the event taken
+            # earlier in this batch (filled in by _store_event).
+            contents: dict[_Key, Event | str] = dict(
+                stored_payloads(
+                    conn,
+                    [(e.resident, e.device, _event_id(e)) for e in parsed if isinstance(e, Event)],
+                )
             )
+            work.stored = set(contents)
             dues = self._dues(conn, parsed) if due_first else {}
             for message, result, at in zip(batch, parsed, times, strict=True):
                 if isinstance(result, Event) and result.resident in dues:
                     self._fire_before(conn, result.resident, at, work, dues)
-                self._ingest_one(conn, message, result, at, work)
+                self._ingest_one(conn, message, result, at, work, contents)
 
     def _dues(
         self, conn: Connection, parsed: list[Event | Rejection]
@@ -147,6 +178,7 @@ class Intake:
         parsed: Event | Rejection,
         now: datetime,
         work: Batch,
+        contents: dict[_Key, Event | str],
     ) -> None:
         tally = work.ledger.tally
         if isinstance(parsed, Rejection):
@@ -164,7 +196,7 @@ class Intake:
             return
         if parsed.kind == "status" and not self._newer_status(conn, parsed, tally):
             return
-        if not self._store_event(parsed, message, now, work):
+        if not self._store_event(conn, parsed, message, now, work, contents):
             return
         work.ledger.observed.append(parsed)
         core_input = to_input(parsed, now)
@@ -188,15 +220,38 @@ class Intake:
         tally.events[event.kind] += 1
         return True
 
-    def _store_event(self, event: Event, message: Incoming, now: datetime, work: Batch) -> bool:
-        """Queue the event row unless ``(resident, device, id)`` was seen: the dedup rule."""
+    def _store_event(
+        self,
+        conn: Connection,
+        event: Event,
+        message: Incoming,
+        now: datetime,
+        work: Batch,
+        contents: dict[_Key, Event | str],
+    ) -> bool:
+        """Queue the event row unless ``(resident, device, id)`` was seen: the dedup rule.
+
+        A repeat is dropped as a duplicate only when it says what the first said; one with
+        other content under the same id (a device whose id counter restarted, say) is kept
+        as a ``conflicting_duplicate`` dead letter, so it cannot vanish unseen.
+        """
         body: Any = event.message
         dedup = (event.resident, event.device, _event_id(event))
         if dedup in work.seen or dedup in work.stored:
-            if event.kind != "status":  # counted by _newer_status already
+            differing = [] if event.kind == "status" else _differences(event, contents[dedup])
+            if differing:
+                detail = (
+                    f"id {dedup[2]!r} of device {event.device} was taken before with other "
+                    f"content (differs in {', '.join(differing)}); kept here, not decided"
+                )
+                self._dead_letter(
+                    conn, message, now, "conflicting_duplicate", detail, work.ledger.tally
+                )
+            elif event.kind != "status":  # counted by _newer_status already
                 work.ledger.tally.duplicates[event.kind] += 1
             return False
         work.seen.add(dedup)
+        contents[dedup] = event
         if event.kind != "status":
             work.ledger.tally.events[event.kind] += 1
         work.event_rows.append(

@@ -40,7 +40,7 @@ LAG_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30
 OUTCOMES: Final = frozenset({"sent", "delivered", "failed", "unknown"})
 CHANNELS: Final = ("sms", "mqtt", "apprise")
 # Reasons the hub adds to the protocol's own (see hub.intake.Intake).
-HUB_REASONS: Final = ("unknown_device", "internal_error")
+HUB_REASONS: Final = ("unknown_device", "conflicting_duplicate", "internal_error")
 
 
 @dataclass(slots=True)

@@ -9,11 +9,12 @@ would be read in whatever zone the hub runs in, shifting a resident's day by hou
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -24,6 +25,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from protocol.topics import EventKind
 from protocol.vocab import ID_REGEX, AlertKind, Stage
@@ -31,6 +33,23 @@ from protocol.vocab import ID_REGEX, AlertKind, Stage
 PROTOCOL_VERSION: Final = 1
 MAX_TEXT_CHARS: Final = 500
 MAX_INTERVAL_S: Final = 86_400
+MAX_BUFFER_AGE: Final = timedelta(days=366)
+"""How old an event may be when it reaches the hub: an edge keeps what the broker has not
+acknowledged for as long as it is cut off, so a year of outage still replays (with each
+event's own ``ts``); anything older comes from a clock that lost its setting and is refused
+as ``ts_too_old``, kept as a dead letter."""
+MAX_COUNT: Final = 2_147_483_647
+"""The most signals one activity message may fold together: the largest signed 32-bit
+integer, so any vendor's int field holds it and the hub's sums (a day's tally, telemetry's
+64-bit fields) cannot overflow. A real device stays far below it: even one signal every
+15 ms for the whole buffering horizon (:data:`MAX_BUFFER_AGE`) fits."""
+EARLIEST_TS: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""No device clock reads earlier: one that lost its setting restarts at the Unix epoch or
+later. Earlier times are refused as ``ts_too_old``, so the hub never computes with a date
+near year 1, where converting to UTC or to Korean time overflows."""
+LATEST_TS: Final = datetime(9000, 1, 1, tzinfo=UTC)
+"""Later times are refused as ``future_ts`` even without the hub's clock to compare with:
+far enough from year 9999 that adding a policy's durations to a time never overflows."""
 
 ActivitySource = Literal[
     "voice", "speaker_use", "screen", "call", "motion", "door", "power", "app", "other"
@@ -77,17 +96,81 @@ def _exact_int(value: object) -> object:
     return value
 
 
+def _within_range(value: datetime) -> datetime:
+    # Comparing aware datetimes subtracts their offsets without converting to UTC, so this
+    # never overflows, while value.astimezone(UTC) would for year 1 at +14:00.
+    if value < EARLIEST_TS:
+        raise PydanticCustomError(
+            "ts_too_old", "is before {earliest}", {"earliest": EARLIEST_TS.isoformat()}
+        )
+    if value >= LATEST_TS:
+        raise PydanticCustomError(
+            "future_ts", "is not before {latest}", {"latest": LATEST_TS.isoformat()}
+        )
+    return value
+
+
+# Characters no identifier or text of a device message may hold. NUL is stored by SQLite but
+# refused by PostgreSQL, so the two databases would disagree on the message; the rest are
+# control characters that no id legitimately carries and that garble logs and screens. Text
+# keeps tab, line feed and carriage return (a recognised utterance may hold a line break).
+_ID_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TEXT_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ID_SCHEMA_PATTERN: Final = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+_TEXT_SCHEMA_PATTERN: Final = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
+
+
+def _refusing(control: re.Pattern[str]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        found = control.search(value)
+        if found is not None:
+            raise PydanticCustomError(
+                "control_chars",
+                "holds the control character U+{code} at position {at}",
+                {"code": f"{ord(found.group()):04X}", "at": found.start()},
+            )
+        return value
+
+    return check
+
+
 Timestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_rfc3339),
+    AfterValidator(_within_range),
     Field(description="RFC 3339 with offset, by the device clock"),
 ]
 Version = Annotated[
     Literal[1], BeforeValidator(_exact_int), Field(description="Protocol version, always 1")
 ]
-MessageId = Annotated[str, Field(min_length=1, max_length=64)]
-Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+# The length first, so a 10,000-character id is refused by its length, not searched.
+MessageId = Annotated[
+    str,
+    Field(min_length=1, max_length=64, json_schema_extra={"pattern": _ID_SCHEMA_PATTERN}),
+    AfterValidator(_refusing(_ID_CONTROL)),
+]
+Text = Annotated[
+    str,
+    Field(max_length=MAX_TEXT_CHARS, json_schema_extra={"pattern": _TEXT_SCHEMA_PATTERN}),
+    AfterValidator(_refusing(_TEXT_CONTROL)),
+]
+
+
+def _bounded_count(value: int) -> int:
+    if value > MAX_COUNT:
+        shown = str(value) if value < 10**30 else f"a {len(str(value))}-digit number"
+        raise PydanticCustomError(
+            "count_too_large", "is {shown}, at most {most}", {"shown": shown, "most": MAX_COUNT}
+        )
+    return value
+
+
 Reading = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+# ``maximum`` for the schema only: the validator says it with a reason of its own.
+Count = Annotated[
+    int, Field(ge=1, json_schema_extra={"maximum": MAX_COUNT}), AfterValidator(_bounded_count)
+]
 
 
 class _Wire(BaseModel):
@@ -104,8 +187,8 @@ class Activity(_Common):
     """Evidence that the resident is up and about."""
 
     source: ActivitySource = Field(description="What the resident did")
-    count: int | None = Field(
-        default=None, ge=1, description="How many such signals were folded into this message"
+    count: Count | None = Field(
+        default=None, description="How many such signals were folded into this message"
     )
 
 
@@ -114,7 +197,9 @@ class Heartbeat(_Common):
 
     interval_s: int = Field(ge=1, le=MAX_INTERVAL_S, description="Seconds until the next one")
     battery_pct: int | None = Field(default=None, ge=0, le=100)
-    fw: str | None = Field(default=None, max_length=200, description="Firmware/agent version")
+    fw: Annotated[str, AfterValidator(_refusing(_TEXT_CONTROL))] | None = Field(
+        default=None, max_length=200, description="Firmware/agent version"
+    )
     rssi: int | None = Field(default=None, description="Signal strength, dBm")
 
 
@@ -223,7 +308,7 @@ class CheckinCommand(_Common):
     """Ask the resident whether they are all right; answered on the checkin topic."""
 
     type: Literal["checkin"]
-    prompt: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What to say")
+    prompt: Text = Field(min_length=1, description="What to say")
     expires_ts: Timestamp
 
     @field_validator("expires_ts")

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from pydantic import ValidationError
 from pydantic_core import from_json
 
-from protocol.models import MODELS_BY_KIND, PROTOCOL_VERSION, Payload
+from protocol.models import MAX_BUFFER_AGE, MODELS_BY_KIND, PROTOCOL_VERSION, Payload
 from protocol.topics import EventKind, TopicError, parse_topic
 
 MAX_PAYLOAD_BYTES: Final = 8192
@@ -30,7 +30,17 @@ RejectionReason = Literal[
     "unsupported_version",
     "invalid_payload",
     "future_ts",
+    "ts_too_old",
+    "count_too_large",
+    "control_chars",
 ]
+
+# Field errors worth a reason of their own (the models raise them under these names): an
+# operator looking at dead letters, or at the counts per reason, sees a device's broken clock
+# or counter at once instead of one more invalid_payload.
+_NAMED_ERRORS: Final[frozenset[RejectionReason]] = frozenset(
+    {"future_ts", "ts_too_old", "count_too_large", "control_chars"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +67,15 @@ def parse(
     *,
     now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
+    max_age: timedelta = MAX_BUFFER_AGE,
 ) -> Event | Rejection:
     """Validate one MQTT message published by a device.
 
-    With ``now`` (aware), a ``ts`` more than ``max_future`` ahead of it is refused: a device
-    with a wrong clock would otherwise hold off inactivity alerts until its future arrives.
+    With ``now`` (aware), a ``ts`` more than ``max_future`` ahead of it is refused
+    (``future_ts``): a device with a wrong clock would otherwise hold off inactivity alerts
+    until its future arrives; and one more than ``max_age`` behind it (``ts_too_old``): no
+    outbox holds an event that long, so its clock is wrong. Without ``now`` only the fixed
+    range of :data:`protocol.models.EARLIEST_TS`/``LATEST_TS`` applies.
     Raises ValueError only for a naive ``now``, a programming error on the caller's side.
     """
     if now is not None and now.utcoffset() is None:
@@ -82,6 +96,12 @@ def parse(
             "future_ts",
             f"ts {message.ts.isoformat()} is {message.ts - now} ahead of the hub clock "
             f"(at most {max_future} allowed)",
+        )
+    if now is not None and now - message.ts > max_age:
+        return Rejection(
+            "ts_too_old",
+            f"ts {message.ts.isoformat()} is {(now - message.ts).days} days behind the hub "
+            f"clock (at most {max_age.days} days allowed)",
         )
     return Event(route.resident, route.device, route.kind, message)
 
@@ -141,7 +161,15 @@ def _validate(kind: EventKind, data: dict[str, Any]) -> Payload | Rejection:
     try:
         return MODELS_BY_KIND[kind].model_validate(data)
     except ValidationError as error:
-        return Rejection("invalid_payload", _describe(error))
+        return Rejection(_reason(error), _describe(error))
+
+
+def _reason(error: ValidationError) -> RejectionReason:
+    """A named reason when every problem of the payload is that one, else invalid_payload."""
+    kinds = {str(problem["type"]) for problem in error.errors(include_url=False)}
+    if len(kinds) == 1 and kinds <= set(_NAMED_ERRORS):
+        return cast(RejectionReason, kinds.pop())
+    return "invalid_payload"
 
 
 def _describe(error: ValidationError) -> str:

@@ -1,8 +1,9 @@
 """Stored events and dead letters: what ingest writes, and the keys it has already.
 
 Owns the ``events`` and ``dead_letters`` rows and the dedup look-up of ingest (a resident's
-event, once stored, is never stored or decided again), written per database for speed (see
-the comment on the queries).
+event, once stored, is never stored or decided again; the look-up returns what was stored,
+so ingest can tell a redelivery from another message under a reused id), written per
+database for speed (see the comment on the queries).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import Connection, func, insert, select, tuple_
 
 from hub.store.tables import dead_letters, events
 
-__all__ = ["add_dead_letter", "add_events", "last_seq", "stored_keys"]
+__all__ = ["add_dead_letter", "add_events", "last_seq", "stored_payloads"]
 
 _CHUNK = 300
 # The dedup look-up, per backend, because the portable ``(a, b, c) IN ((...), ...)`` is
@@ -23,9 +24,10 @@ _CHUNK = 300
 # stored event per batch (the cost grows with the history), and PostgreSQL spends longer
 # planning a 300-way OR than looking the keys up. Driving the join from the batch's keys
 # makes both search the primary key once per key; raw SQL because compiling the
-# equivalent Core construct per batch costs as much as the scan it avoids.
+# equivalent Core construct per batch costs as much as the scan it avoids. The payload comes
+# along so ingest can tell a redelivery from a different message under a reused id.
 _POSTGRES_STORED_SQL = (
-    "SELECT e.resident_id, e.device_id, e.event_id"
+    "SELECT e.resident_id, e.device_id, e.event_id, e.payload"
     " FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(r, d, i)"
     " JOIN events AS e ON e.resident_id = k.r AND e.device_id = k.d AND e.event_id = k.i"
 )
@@ -37,17 +39,17 @@ def _sqlite_stored_sql(count: int) -> str:
     rows = ", ".join(["(?, ?, ?)"] * count)
     return (
         f"WITH k(r, d, i) AS (VALUES {rows})"  # noqa: S608
-        " SELECT e.resident_id, e.device_id, e.event_id"
+        " SELECT e.resident_id, e.device_id, e.event_id, e.payload"
         " FROM k JOIN events AS e"
         " ON e.resident_id = k.r AND e.device_id = k.d AND e.event_id = k.i"
     )
 
 
-def stored_keys(
+def stored_payloads(
     conn: Connection, keys: Sequence[tuple[str, str, str]]
-) -> set[tuple[str, str, str]]:
-    """The keys among ``keys`` that are stored already."""
-    found: set[tuple[str, str, str]] = set()
+) -> dict[tuple[str, str, str], str]:
+    """The keys among ``keys`` that are stored already, each with its stored payload."""
+    found: dict[tuple[str, str, str], str] = {}
     backend = conn.dialect.name
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
@@ -59,12 +61,9 @@ def stored_keys(
             columns = tuple(list(column) for column in zip(*chunk, strict=True))
             rows = conn.exec_driver_sql(_POSTGRES_STORED_SQL, columns)
         else:
-            rows = conn.execute(
-                select(events.c.resident_id, events.c.device_id, events.c.event_id).where(
-                    tuple_(events.c.resident_id, events.c.device_id, events.c.event_id).in_(chunk)
-                )
-            )
-        found.update((row[0], row[1], row[2]) for row in rows)
+            key = (events.c.resident_id, events.c.device_id, events.c.event_id)
+            rows = conn.execute(select(*key, events.c.payload).where(tuple_(*key).in_(chunk)))
+        found.update(((row[0], row[1], row[2]), row[3]) for row in rows)
     return found
 
 

@@ -306,7 +306,10 @@ offsets = st.integers(min_value=-12 * 60, max_value=14 * 60).map(
 aware_times = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=offsets
 )
-message_ids = st.text(min_size=1, max_size=64)
+# Control characters are refused in ids (all of them) and in text (all but tab, LF, CR):
+# see tests/protocol/test_bounds.py.
+message_ids = st.text(st.characters(exclude_categories=["Cc", "Cs"]), min_size=1, max_size=64)
+text_chars = st.characters(exclude_categories=["Cc", "Cs"], include_characters="\t\n\r")
 
 
 @given(
@@ -326,7 +329,7 @@ message_ids = st.text(min_size=1, max_size=64)
             ts=aware_times,
             interval_s=st.integers(min_value=1, max_value=86_400),
             battery_pct=st.none() | st.integers(min_value=0, max_value=100),
-            fw=st.none() | st.text(max_size=200),
+            fw=st.none() | st.text(text_chars, max_size=200),
             rssi=st.none() | st.integers(min_value=-120, max_value=0),
         ),
         st.builds(
@@ -335,7 +338,7 @@ message_ids = st.text(min_size=1, max_size=64)
             id=message_ids,
             ts=aware_times,
             trigger=st.sampled_from(["voice", "button", "fall", "app", "sensor"]),
-            text=st.none() | st.text(max_size=500),
+            text=st.none() | st.text(text_chars, max_size=500),
             cancel_of=st.none() | message_ids,
         ),
     )
