@@ -428,6 +428,24 @@ def test_aligo_trusts_only_unambiguous_sms_state_wording(
         server.close()
 
 
+def test_aligo_unknown_sms_state_is_logged_without_a_phone_number(
+    make_provider: Callable[[str], HttpSmsProvider],
+) -> None:
+    server = AligoStandIn()
+    try:
+        provider = make_provider(server.url_spec())
+        reply = provider.submit(_message(SMS_BODY), prepare(SMS_BODY))
+        assert reply.provider_id is not None
+        server.report(reply.provider_id, f"{DIGITS} 보류")
+        with structlog.testing.capture_logs() as logs:
+            assert provider.receipt(reply.provider_id) is None
+        [entry] = [e for e in logs if e["event"] == "aligo_unknown_sms_state"]
+        assert "보류" in entry["sms_state"]
+        assert "98765432" not in entry["sms_state"]
+    finally:
+        server.close()
+
+
 def test_aligo_stand_in_title_is_one_to_forty_four_bytes() -> None:
     server = AligoStandIn()
     try:

@@ -107,6 +107,6 @@ class AligoSms(HttpSmsProvider):
         for receipt, words in _STATE_WORDS:
             if any(word in state for word in words):
                 return receipt
-        # A short state word carries no personal data; cut it in case it is not one.
-        log.warning("aligo_unknown_sms_state", sms_state=state[:20])
+        # A state word carries no personal data; scrubbed and cut in case it is not one.
+        log.warning("aligo_unknown_sms_state", sms_state=self._scrub(state)[:20])
         return None
