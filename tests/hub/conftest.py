@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
-from alerts.clock import Clock
+from alerts.clock import Clock, FakeClock
 from hub.runtime import Hub
 from hub.settings import Settings
+from hub.store import outbox as outbox_rows
 from hub.store.db import migrate, open_engine
+from hub.store.tables import events, outbox
 from tests.conftest import free_port
-from tests.hub.support import ADMIN_TOKEN, DEFAULT_TEST_START, Device, OffsetClock
+from tests.hub.support import (
+    ADMIN_TOKEN,
+    DEFAULT_TEST_START,
+    Device,
+    OffsetClock,
+    wait_until,
+)
 
 
 class RunningHub:
@@ -58,6 +67,68 @@ class RunningHub:
     def device(self, resident_id: str, device_id: str) -> Device:
         """A test device on this hub's broker, stamping this hub's clock."""
         return Device(self.mqtt_url, resident_id, device_id, clock=self.clock.now)
+
+    # -- deciding what has (not) happened, without sleeping ---------------------------------
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the hub has done all that is due by its clock's now, and sent it.
+
+        Two calls through the ingest worker: it fires every due step before it takes the
+        next call, so the second returns only once all that is due by now has fired (the
+        first may be answered before). Then until the dispatcher has nothing due left and
+        nothing in the middle of sending. After this, "nobody was paged" is decided: what
+        the hub would have sent by now, it has sent.
+        """
+        self.hub.call(lambda _now: None)
+        self.hub.call(lambda _now: None)
+        wait_until(self._dispatched, timeout)
+
+    def _dispatched(self) -> bool:
+        now = self.clock.now()
+        with self.hub.engine.connect() as conn:
+            due = outbox_rows.due(conn, now, 1)
+            sending = conn.execute(
+                select(func.count()).select_from(outbox).where(outbox.c.state == "sending")
+            ).scalar_one()
+        return not due and sending == 0
+
+    def taken(self, device: Device, timeout: float = 10.0) -> str:
+        """Wait until the hub has ingested everything ``device`` has published so far.
+
+        A heartbeat sent now on the device's connection is the marker: QoS 1 messages of one
+        client reach the hub in order and its one worker ingests them in order, so once the
+        heartbeat is stored, all before it have been taken. Returns the marker's event id.
+        """
+        marker = device.send("heartbeat", interval_s=3600)
+
+        def stored() -> bool:
+            with self.hub.engine.connect() as conn:
+                found = conn.execute(
+                    select(events.c.event_id)
+                    .where(events.c.resident_id == device.resident)
+                    .where(events.c.device_id == device.device)
+                    .where(events.c.event_id == marker)
+                ).first()
+            return found is not None
+
+        wait_until(stored, timeout)
+        return marker
+
+    def run_until(self, until: datetime) -> None:
+        """Step a :class:`FakeClock` hub through every due time up to ``until``, as
+        ``tests/hub/test_core_virtual_time.py``'s harness steps a bare core: the clock is set
+        to each due time in turn and the hub settled there, so every step fires, and is sent,
+        at exactly its due time (an SMS's ``ts`` is its step's due time)."""
+        clock = self.clock
+        assert isinstance(clock, FakeClock), "run_until needs a hub started on a FakeClock"
+        while True:
+            due = self.hub.call(lambda _now: self.hub.core.next_due())
+            if due is None or due > until:
+                break
+            clock.set(max(due, clock.now()))
+            self.settle()
+        clock.set(until)
+        self.settle()
 
     def contact(self, resident_id: str, role: str, phone: str) -> None:
         response = self.http.post(

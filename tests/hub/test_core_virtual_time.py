@@ -246,3 +246,39 @@ def test_a_held_guardian_sms_goes_at_once_when_staff_close_the_alert_as_an_incid
     (row,) = [r for r in harness.sms() if r.message == "inactivity_guardian"]
     assert row.state == "pending"
     assert _local(row.next_attempt_at) == datetime(2026, 9, 23, 4, 0, tzinfo=KST)
+
+
+def test_a_step_that_fell_due_while_no_hub_ran_fires_once_from_the_next(
+    harness: Harness,
+) -> None:
+    """The restart of ``test_escalation_e2e`` in virtual time: the due time is kept in the
+    database, so a new core fires the overdue guardian step at once, once, and the centre's
+    step at its own time."""
+    core, now = harness.core, harness.clock.now
+    core.register_resident({"id": "r6", "name": "정말순", "district": "동구"}, now())
+    core.register_device("r6", "spk", "speaker", now())
+    core.add_contact("r6", "guardian", "보호자", "+821011112222", now())
+    harness.publish("r6", "spk", "activity", source="voice")  # Friday 08:00
+    harness.run_until(START + timedelta(hours=1))
+    assert harness.sms() == []
+
+    # The hub is down from 09:00 to 21:00; the guardian's time (20:00) passes meanwhile.
+    harness.clock.set(START + timedelta(hours=13))
+    harness.core = HubCore(
+        harness.engine, Escalation(WorkingCalendar()), Settings(control_center_phones=["+821"])
+    )
+    harness.run_until(START + timedelta(hours=13))
+    guardian = [row for row in harness.sms() if row.role == "guardian"]
+    assert len(guardian) == 1
+    assert _local(guardian[0].created_at) == START + timedelta(hours=13)
+
+    harness.run_until(START + timedelta(hours=24, minutes=1))
+    rows = harness.sms()
+    # The guardian's page is not sent again; the centre's time brings its reminder.
+    assert [(row.role, row.message) for row in rows] == [
+        ("guardian", "inactivity_guardian"),
+        ("control_center", "inactivity_control_center"),
+        ("guardian", "inactivity_guardian_reminder"),
+    ]
+    assert _local(rows[1].created_at) == START + timedelta(hours=24)
+    _assert_no_duplicates(rows)

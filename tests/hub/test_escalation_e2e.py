@@ -1,16 +1,25 @@
-"""End-to-end escalation through a real broker, hub and database, on second-scale policies."""
+"""End-to-end escalation through a real broker, hub and database, on second-scale policies.
+
+The first test runs on real time: the hub's own timers, to within ``TOLERANCE_S``. The
+others step a :class:`FakeClock` through the due times (``RunningHub.run_until``), so what
+they assert (the official's digest, a timer kept across a restart) is decided without
+waiting; the policy's calendar and stages themselves are covered in virtual time by
+``tests/hub/test_core_virtual_time.py``.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
+from alerts.clock import FakeClock
 from hub.mqtt import BrokerAddress
 from hub.store.tables import digest_items
 from tests.hub.support import KST, OffsetClock, read_sms, wait_until
@@ -40,10 +49,12 @@ def test_inactivity_escalates_in_working_hours_and_resolves_on_activity(start_hu
     listener = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="spk")
     address = BrokerAddress.parse(running.mqtt_url)
     listener.on_message = lambda _c, _u, m: commands.append(json.loads(m.payload))
+    subscribed = threading.Event()
+    listener.on_subscribe = lambda *_: subscribed.set()
     listener.connect(address.host, address.port)
     listener.subscribe("anbu/v1/r1/spk1/cmd", qos=1)
     listener.loop_start()
-    time.sleep(0.3)
+    assert subscribed.wait(10), "the command listener did not subscribe"
 
     start = clock.now()
     running.resident("r1", policy=FAST)
@@ -87,12 +98,13 @@ def _resumed(sms: Any) -> dict[str, list[Any]]:
 
 
 def test_outside_working_hours_official_gets_digest_not_sms(start_hub: Any) -> None:
-    clock = OffsetClock(SATURDAY_10)
+    clock = FakeClock(SATURDAY_10)
     running = start_hub(clock=clock)
     running.resident("r2", policy=FAST)
     sms = running.sms_log
+    # Past the centre's stage (+6 s), everything due fired and sent: "no SMS" is decided.
+    running.run_until(SATURDAY_10 + timedelta(seconds=9))
     wait_until(lambda: _by_role(read_sms(sms)).get("control_center"), timeout=9)
-    time.sleep(0.5)
     assert "official" not in _by_role(read_sms(sms))
     with running.hub.engine.connect() as conn:
         items = conn.execute(select(digest_items)).all()
@@ -134,7 +146,8 @@ def test_same_event_twice_has_one_effect(start_hub: Any) -> None:
     device.raw("emergency", payload)
     device.raw("emergency", payload)
     wait_until(lambda: read_sms(running.sms_log), timeout=5)
-    time.sleep(1.0)
+    running.taken(device)  # the second copy, too, has been through the hub
+    running.settle()  # and whatever it would have paged has been sent
     device.close()
     alerts = running.http.get("/api/v1/alerts", params={"resident": "r4"}).json()
     assert len(alerts) == 1
@@ -143,20 +156,22 @@ def test_same_event_twice_has_one_effect(start_hub: Any) -> None:
 
 
 def test_timers_survive_a_hub_restart(start_hub: Any) -> None:
-    clock = OffsetClock(TUESDAY_10)
+    clock = FakeClock(TUESDAY_10)  # shared by both hubs, and moved while neither runs
     first = start_hub(clock=clock)
     start = clock.now()
     first.resident("r5", policy=FAST)
-    time.sleep(1.0)
+    first.run_until(start + timedelta(seconds=1))
     first.hub.stop()
     assert read_sms(first.sms_log) == []
-    time.sleep(3.0)  # the guardian step falls due while no hub is running
+    clock.set(start + timedelta(seconds=4))  # the guardian step falls due while no hub is running
 
     second = start_hub(clock=clock)
     wait_until(lambda: _by_role(read_sms(second.sms_log)).get("guardian"), timeout=3)
+    second.settle()  # all that was overdue has fired and gone: a second page would be here
     guardian = _by_role(read_sms(second.sms_log))["guardian"]
     assert len(guardian) == 1
     assert _elapsed(guardian[0], start) < 3 + TOLERANCE_S + 1
+    second.run_until(start + timedelta(seconds=7))
     wait_until(lambda: _by_role(read_sms(second.sms_log)).get("control_center"), timeout=6)
     assert abs(_elapsed(_by_role(read_sms(second.sms_log))["control_center"][0], start) - 6) <= (
         TOLERANCE_S
