@@ -1,6 +1,6 @@
 """The SMS provider chain of ``ANBU_SMS``: providers in order, each retried with backoff.
 
-``ANBU_SMS="nhn://KEY:SECRET@api-sms.cloud.toast.com?sender=0212345678,solapi://…"``: a
+``ANBU_SMS="nhn://KEY:SECRET@sms.api.nhncloudservice.com?sender=0212345678,solapi://…"``: a
 message goes to the first provider; a retryable failure (5xx, connection refused) is retried
 with exponential backoff (tenacity), then the next provider takes over. A definite refusal
 of the message itself (4xx) also moves on. An answer that may hide a send (a timeout after
