@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.hub.support import KST, OffsetClock, read_sms, wait_until
+from alerts.clock import FakeClock
+from tests.hub.support import DEFAULT_TEST_START, KST, OffsetClock, read_sms, wait_until
 
 FAST = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT60S"}
 REPLY_SECRET = "reply-secret-0123456789"
@@ -129,8 +130,9 @@ def test_bad_quiet_hours_are_refused(start_hub: Any) -> None:
 
 
 def test_policy_changes_are_versioned_and_open_alerts_keep_theirs(start_hub: Any) -> None:
-    running = start_hub()
+    running = start_hub(clock=FakeClock(DEFAULT_TEST_START))
     running.resident("r1", policy=FAST, official=False)
+    running.run_until(DEFAULT_TEST_START + timedelta(seconds=3))
     wait_until(lambda: _guardian_lines(running), timeout=6)
     changed = running.http.patch(
         "/api/v1/residents/r1/policy", json={"policy": {"control_center_after": "PT4S"}}
@@ -142,8 +144,9 @@ def test_policy_changes_are_versioned_and_open_alerts_keep_theirs(start_hub: Any
         "/api/v1/residents/r1/policy", json={"policy": {"control_center_after": "PT1S"}}
     )
     assert invalid.status_code == 422  # the centre stage must come after the guardian stage
-    # The open alert opened under version 1 (centre after 60 s): nobody at the centre yet.
-    threading.Event().wait(3)
+    # The open alert opened under version 1 (centre after 60 s): nobody at the centre yet,
+    # though version 2's time for the centre (4 s) has passed and all due by then has gone.
+    running.run_until(DEFAULT_TEST_START + timedelta(seconds=10))
     assert not any(m["role"] == "control_center" for m in read_sms(running.sms_log))
 
 

@@ -1,17 +1,22 @@
 """A guardian acts from the SMS link: acknowledged holds the centre for ack_resolve_within,
-then it proceeds; the link opens only its own alert and refuses forgeries."""
+then it proceeds; the link opens only its own alert and refuses forgeries.
+
+The hub runs on a :class:`FakeClock` stepped through its due times (``RunningHub.run_until``):
+the link, the API and the SMS are the real thing, the seconds are not waited for. The hold
+itself is the engine's, covered in virtual time by ``tests/alerts/test_alert_ack_resolve.py``.
+"""
 
 from __future__ import annotations
 
 import re
-import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
+from alerts.clock import FakeClock
 from alerts.messages import sms_bytes
-from tests.hub.support import KST, OffsetClock, read_sms, wait_until
+from tests.hub.support import KST, read_sms, wait_until
 
 TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
 POLICY = {
@@ -30,10 +35,16 @@ def _guardian_link(sms: list[dict[str, Any]]) -> str:
     return match.group(1)
 
 
+def _after(line: dict[str, Any]) -> float:
+    """Seconds from TUESDAY_10 to when the hub sent ``line`` (its clock's time)."""
+    return (datetime.fromisoformat(line["ts"]) - TUESDAY_10).total_seconds()
+
+
 def test_guardian_ack_by_link_holds_the_centre_then_it_proceeds(start_hub: Any) -> None:
-    running = start_hub(clock=OffsetClock(TUESDAY_10))
+    clock = FakeClock(TUESDAY_10)
+    running = start_hub(clock=clock)
     running.resident("r1", policy=POLICY, official=False)
-    started = time.monotonic()
+    running.run_until(TUESDAY_10 + timedelta(seconds=3))
     wait_until(lambda: any(m["role"] == "guardian" for m in read_sms(running.sms_log)), 6)
     token = _guardian_link(read_sms(running.sms_log))
     anonymous = httpx.Client(base_url=running.base, timeout=10)
@@ -43,17 +54,19 @@ def test_guardian_ack_by_link_holds_the_centre_then_it_proceeds(start_hub: Any) 
     assert view["state"] == "open"
     acked = anonymous.post(f"/api/v1/links/{token}/ack")
     assert acked.status_code == 200, acked.text
-    acked_after = time.monotonic() - started
+    acked_after = (clock.now() - TUESDAY_10).total_seconds()
     assert acked.json()["state"] == "acknowledged"
 
-    time.sleep(max(0.0, 6.5 - (time.monotonic() - started)))
+    # Past the centre's own time (6 s), with all due by then fired and sent.
+    running.run_until(TUESDAY_10 + timedelta(seconds=6.5))
     assert not any(m["role"] == "control_center" for m in read_sms(running.sms_log)), (
         "the centre was paged although the guardian had acknowledged"
     )
+    running.run_until(TUESDAY_10 + timedelta(seconds=12))
     wait_until(lambda: any(m["role"] == "control_center" for m in read_sms(running.sms_log)), 6)
-    paged_after = time.monotonic() - started
-    assert abs(paged_after - (acked_after + 5)) <= 2.0
     centre = next(m for m in read_sms(running.sms_log) if m["role"] == "control_center")
+    paged_after = _after(centre)
+    assert abs(paged_after - (acked_after + 5)) <= 2.0
     assert "보호자가" in centre["body"]
     # A link pushes the guardian's message past 90 bytes: LMS. The centre's fits one SMS.
     guardian = next(m for m in read_sms(running.sms_log) if m["role"] == "guardian")
@@ -71,12 +84,14 @@ def test_guardian_ack_by_link_holds_the_centre_then_it_proceeds(start_hub: Any) 
 
 
 def test_links_refuse_forgeries_and_other_alerts(start_hub: Any) -> None:
-    running = start_hub(clock=OffsetClock(TUESDAY_10))
+    running = start_hub(clock=FakeClock(TUESDAY_10))
     running.resident("r1", policy=POLICY, official=False)
+    running.run_until(TUESDAY_10 + timedelta(seconds=3))
     wait_until(lambda: any(m["role"] == "guardian" for m in read_sms(running.sms_log)), 6)
     token = _guardian_link(read_sms(running.sms_log))
     anonymous = httpx.Client(base_url=running.base, timeout=10)
     running.resident("r2", policy=POLICY, official=False, guardians=0)
+    running.run_until(TUESDAY_10 + timedelta(seconds=6))
     wait_until(lambda: running.http.get("/api/v1/alerts", params={"resident": "r2"}).json(), 6)
     other = running.http.get("/api/v1/alerts", params={"resident": "r2"}).json()[0]["id"]
     assert anonymous.get(f"/api/v1/links/{token}").json()["alert_id"] != other
