@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 import structlog
@@ -91,6 +91,9 @@ class MqttLink:
         self._port = parts.port or (8883 if self._tls else 1883)
         self._username = unquote(parts.username) if parts.username else None
         self._password = unquote(parts.password) if parts.password else None
+        # mqtts://…?cafile=/etc/anbu/anbu-ca.crt: the district's own CA (the config the hub
+        # provisions says so); without it the system's CAs.
+        self._ca_file = parse_qs(parts.query).get("cafile", [None])[-1]
         self.resident = resident
         self.device = device
         self.client_id = f"{resident}.{device}"
@@ -177,7 +180,7 @@ class MqttLink:
         if self._username is not None:
             client.username_pw_set(self._username, self._password)
         if self._tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set(ca_certs=self._ca_file, cert_reqs=ssl.CERT_REQUIRED)
         will = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]
         will.WillDelayInterval = self._will_delay_s
         offline = to_json(Status(state="offline", ts=self._clock.now()))

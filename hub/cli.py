@@ -14,6 +14,8 @@ from typing import Annotated, cast
 
 import typer
 
+from hub.cli_devices import devices_app
+
 app = typer.Typer(
     name="anbu",
     help="안부 (Anbu): safety monitoring for older people who live alone.",
@@ -28,6 +30,7 @@ export_app = typer.Typer(help="A hub's data for use elsewhere.", no_args_is_help
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(bench_app, name="bench")
 app.add_typer(export_app, name="export")
+app.add_typer(devices_app, name="devices")
 
 JsonLogs = Annotated[bool, typer.Option("--json-logs", help="Log as JSON lines.")]
 

@@ -77,6 +77,7 @@ class MqttBridge:
         *,
         protocol: str = "5",
         subscription: str = SUBSCRIPTION,
+        ca_file: str | None = None,
     ) -> None:
         self._address = BrokerAddress.parse(url)
         self._on_message = on_message
@@ -95,7 +96,8 @@ class MqttBridge:
         if self._address.username:
             self._client.username_pw_set(self._address.username, self._address.password)
         if self._address.tls:
-            self._client.tls_set()
+            # ca_file: a district's own CA (ANBU_MQTT_CA_FILE); None = the system's CAs.
+            self._client.tls_set(ca_certs=ca_file)
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)

@@ -85,6 +85,7 @@ class Hub:
             settings.mqtt_client_id,
             self._on_message,
             protocol=protocol,
+            ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
         )
         chain = self._sms or chain_from_setting(settings.sms.get_secret_value(), self.clock)
         channels = ExtraChannels([u.get_secret_value() for u in settings.notify_urls])

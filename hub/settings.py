@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -24,7 +25,18 @@ class Settings(BaseSettings):
         description="mqtt://[user:pass@]host:port, mqtts://…, or 'embedded' for a local broker",
     )
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
-    mqtt_client_id: str = "anbu-hub"
+    # No "." in it: device identities are "{resident}.{device}", so none can be the hub's.
+    mqtt_client_id: str = Field(default="anbu-hub", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="CA certificate the hub trusts for mqtts:// (make-ca.sh)"
+    )
+    mqtt_admin_user: str | None = Field(
+        default=None, description="The broker's dynamic-security admin; unset = no provisioning"
+    )
+    mqtt_admin_password: SecretStr | None = None
+    mqtt_device_url: str | None = Field(
+        default=None, description="Broker URL given to devices; default ANBU_MQTT_URL's host"
+    )
     db_url: str = "sqlite:///anbu.db"
     http: str = "127.0.0.1:8080"
     admin_token: SecretStr | None = None

@@ -15,6 +15,7 @@ from hub.api.access import access_router
 from hub.api.alerts import alerts_router
 from hub.api.backend import Backend, Runner
 from hub.api.board import board_router
+from hub.api.devices import devices_router
 from hub.api.guardian import guardian_router
 from hub.api.openapi import document_errors
 from hub.api.ops import ops_router
@@ -37,6 +38,7 @@ def create_app(backend: Backend) -> FastAPI:
     run = Runner(backend)
     app.include_router(ops_router(backend))
     app.include_router(residents_router(backend, run))
+    app.include_router(devices_router(backend))
     app.include_router(guardian_router(backend, run))
     app.include_router(board_router(backend))
     app.include_router(worklists_router(backend))

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from alerts.state import ResidentState
+from hub.api import devices
 from hub.api.auth import AdminOnly, AnyUser
 from hub.api.backend import Backend, Runner
 from hub.api.schemas import ContactIn, DeviceIn, PolicyIn, ResidentIn
@@ -128,9 +129,14 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
         }
 
     @router.post("/api/v1/residents/{resident_id}/devices", status_code=201)
-    def add_device(resident_id: str, body: DeviceIn, _: AdminOnly) -> dict[str, str]:
+    def add_device(resident_id: str, body: DeviceIn, _: AdminOnly) -> dict[str, Any]:
+        """Register a device; with provisioning on, its broker credentials too (shown once)."""
+        provisioner = devices.provisioner_of(backend)
         run(lambda now: backend.core.register_device(resident_id, body.id, body.kind, now))
-        return {"resident": resident_id, "id": body.id, "kind": body.kind}
+        result: dict[str, Any] = {"resident": resident_id, "id": body.id, "kind": body.kind}
+        if provisioner is not None:
+            result["credentials"] = devices.provision(provisioner, resident_id, body.id, body.kind)
+        return result
 
     @router.post("/api/v1/residents/{resident_id}/contacts", status_code=201)
     def add_contact(resident_id: str, body: ContactIn, _: AdminOnly) -> dict[str, Any]:

@@ -23,12 +23,15 @@ from __future__ import annotations
 from hub.broker.base import Broker, BrokerError, find_mosquitto, free_port
 from hub.broker.embedded import EmbeddedBroker
 from hub.broker.mosquitto import MosquittoBroker
+from hub.broker.secure import BrokerSecurity, make_test_ca
 
 __all__ = [
     "Broker",
     "BrokerError",
+    "BrokerSecurity",
     "EmbeddedBroker",
     "MosquittoBroker",
     "find_mosquitto",
     "free_port",
+    "make_test_ca",
 ]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Self
 if TYPE_CHECKING:
     from hub.broker.embedded import EmbeddedBroker
     from hub.broker.mosquitto import MosquittoBroker
+    from hub.broker.secure import BrokerSecurity
 
 __all__ = [
     "LOCALHOST",
@@ -102,11 +103,13 @@ class Broker:
         workdir: str | os.PathLike[str] | None = None,
         *,
         autostart: bool = True,
+        security: BrokerSecurity | None = None,
     ) -> MosquittoBroker:
-        """A Mosquitto child process on 127.0.0.1 (a free port unless ``port`` is given)."""
+        """A Mosquitto child process on 127.0.0.1 (a free port unless ``port`` is given);
+        anonymous, or TLS and dynamic security as shipped when ``security`` is given."""
         from hub.broker.mosquitto import MosquittoBroker
 
-        broker = MosquittoBroker(port=port, workdir=workdir)
+        broker = MosquittoBroker(port=port, workdir=workdir, security=security)
         if autostart:
             broker.start()
         return broker

@@ -1,0 +1,187 @@
+"""``anbu devices``: the broker identities of the hub and of each device, from the shell.
+
+* ``anbu devices init``: the hub's own identity in the broker (from ``ANBU_MQTT_URL``'s
+  username and password and ``ANBU_MQTT_CLIENT_ID``), once at installation; idempotent.
+* ``anbu devices provision RESIDENT DEVICE [--out FILE]``: new credentials for a device the
+  hub has registered (``ANBU_DB_URL``); writes the device's config file (mode 600) and the CA
+  beside it, or prints the config. The password exists only in that output.
+* ``anbu devices revoke RESIDENT DEVICE``: the broker forgets the device and disconnects it.
+
+All three talk to the broker as ``ANBU_MQTT_ADMIN_USER`` (:mod:`hub.provisioning`).
+Heavy imports happen inside the commands, as in :mod:`hub.cli`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from hub.provisioning import Provisioner
+    from hub.settings import Settings
+
+devices_app = typer.Typer(
+    help="Devices' broker credentials: provision, revoke; the hub's own identity (init).",
+    no_args_is_help=True,
+)
+
+Resident = Annotated[str, typer.Argument(help="The resident's id at the hub.")]
+DeviceId = Annotated[str, typer.Argument(help="The device's id (registered at the hub).")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"anbu devices: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _load() -> tuple[Settings, Provisioner]:
+    from pydantic import ValidationError
+
+    from hub.provisioning import Provisioner, ProvisioningError
+    from hub.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise _fail(f"설정 오류 (settings error):\n{error}") from None
+    try:
+        provisioner = Provisioner.from_settings(settings)
+    except ProvisioningError as error:
+        raise _fail(str(error)) from None
+    if provisioner is None:
+        raise _fail(
+            "provisioning is off: set ANBU_MQTT_URL to the broker and ANBU_MQTT_ADMIN_USER / "
+            "ANBU_MQTT_ADMIN_PASSWORD to its dynamic-security admin "
+            "(deploy/mosquitto/README.md)"
+        )
+    return settings, provisioner
+
+
+def _registered_kind(settings: Settings, resident: str, device: str) -> str:
+    from hub.store import resident_reads
+    from hub.store.db import open_engine, reachable, reading
+
+    engine = open_engine(settings.db_url)
+    try:
+        if not reachable(engine):
+            raise _fail("cannot read the hub's database (ANBU_DB_URL)")
+        with reading(engine) as conn:
+            found = [d for d in resident_reads.devices_of(conn, resident) if d.id == device]
+    finally:
+        engine.dispose()
+    if not found:
+        raise _fail(
+            f"device {device} of resident {resident} is not registered at the hub; "
+            f"register it first (POST /api/v1/residents/{resident}/devices)"
+        )
+    return found[0].kind
+
+
+@devices_app.command("init")
+def init(
+    reset_password: Annotated[
+        bool,
+        typer.Option(
+            "--reset-password",
+            help="Also set an existing hub identity's password from ANBU_MQTT_URL "
+            "(disconnects a running hub; restart it with the new settings).",
+        ),
+    ] = False,
+) -> None:
+    """Create (or repair) the hub's identity in the broker: ANBU_MQTT_URL's username and
+    password, the fixed client id ANBU_MQTT_CLIENT_ID, and the hub's role. An existing
+    identity keeps its password unless --reset-password.
+
+    Example: ANBU_MQTT_URL=mqtts://anbu-hub:…@localhost:8883 ANBU_MQTT_ADMIN_USER=anbu-admin
+    ANBU_MQTT_ADMIN_PASSWORD=… ANBU_MQTT_CA_FILE=/etc/mosquitto/certs/ca.crt anbu devices init
+    """
+    from hub.mqtt import BrokerAddress
+    from hub.provisioning import ProvisioningError
+
+    settings, provisioner = _load()
+    address = BrokerAddress.parse(settings.mqtt_url)
+    if not address.username or not address.password:
+        raise _fail("ANBU_MQTT_URL must carry the hub's username and password (mqtts://u:p@…)")
+    try:
+        provisioner.ensure_hub(
+            address.username,
+            address.password,
+            settings.mqtt_client_id,
+            reset_password=reset_password,
+        )
+    except ProvisioningError as error:
+        raise _fail(str(error)) from None
+    typer.echo(
+        f"hub identity {address.username} (client id {settings.mqtt_client_id}) is in the broker"
+    )
+
+
+@devices_app.command("provision")
+def provision(
+    resident: Resident,
+    device: DeviceId,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the device's config here (mode 600), the CA beside it."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
+) -> None:
+    """New broker credentials for a registered device; old ones stop working at once.
+
+    Example: anbu devices provision r1 speaker-1 --out /tmp/r1-speaker-1.toml
+    (copy it to the speaker as /etc/anbu/edge-speaker.toml, and the CA as
+    /etc/anbu/anbu-ca.crt).
+    """
+    from hub.provisioning import ProvisioningError
+
+    settings, provisioner = _load()
+    kind = _registered_kind(settings, resident, device)
+    try:
+        credentials = provisioner.provision(resident, device)
+    except (ProvisioningError, ValueError) as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        typer.echo(json.dumps(credentials.as_json(kind), ensure_ascii=False, indent=2))
+        return
+    if out is None:
+        typer.echo(credentials.config_toml(kind), nl=False)
+        if credentials.ca_pem:
+            typer.echo(f"# CA for {credentials.ca_path}:\n{credentials.ca_pem}", err=True)
+        return
+    _write_private(out, credentials.config_toml(kind))
+    typer.echo(f"wrote {out}")
+    if credentials.ca_pem:
+        ca = out.parent / Path(credentials.ca_path).name
+        ca.write_text(credentials.ca_pem, encoding="ascii")
+        typer.echo(f"wrote {ca} (install as {credentials.ca_path})")
+
+
+@devices_app.command("revoke")
+def revoke(resident: Resident, device: DeviceId) -> None:
+    """Delete a device's broker credentials; it is disconnected within seconds.
+
+    Example: anbu devices revoke r1 speaker-1
+    """
+    from hub.provisioning import ProvisioningError
+
+    _, provisioner = _load()
+    try:
+        existed = provisioner.revoke(resident, device)
+    except (ProvisioningError, ValueError) as error:
+        raise _fail(str(error)) from None
+    typer.echo(
+        f"revoked {resident}/{device}" if existed else f"{resident}/{device} had no credentials"
+    )
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create ``path`` readable by its owner only, before any secret is in it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    path.chmod(0o600)
