@@ -6,8 +6,6 @@ loads FastAPI or SQLAlchemy.
 
 from __future__ import annotations
 
-import signal
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, cast
@@ -15,6 +13,7 @@ from typing import Annotated, cast
 import typer
 
 from hub.cli_devices import devices_app
+from hub.cli_support import settings_or_exit, stop_signal
 
 app = typer.Typer(
     name="anbu",
@@ -37,13 +36,7 @@ JsonLogs = Annotated[bool, typer.Option("--json-logs", help="Log as JSON lines."
 
 def wait_for_stop_signal() -> None:
     """Block until Ctrl-C or SIGTERM."""
-    stop = threading.Event()
-
-    def _handler(_signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _handler)
-    signal.signal(signal.SIGTERM, _handler)
+    stop = stop_signal()
     while not stop.wait(0.5):
         pass
 
@@ -54,28 +47,42 @@ def hub(
     http: Annotated[str | None, typer.Option(help="Overrides ANBU_HTTP (host:port).")] = None,
     db_url: Annotated[str | None, typer.Option(help="Overrides ANBU_DB_URL.")] = None,
     mqtt_url: Annotated[str | None, typer.Option(help="Overrides ANBU_MQTT_URL.")] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Check the settings, connect to the database and the broker once, and exit "
+            "(status 1 and one line per failing part).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the hub: MQTT ingest, escalation, notifications, HTTP API and status page."""
-    from pydantic import ValidationError
+    """Run the hub: MQTT ingest, escalation, notifications, HTTP API and status page.
 
+    A settings mistake is one line naming the variable and an accepted example (exit 2);
+    a database that does not answer yet is retried with a warning.
+
+    Examples: ``anbu hub``; ``anbu hub --check``; ``anbu hub --http 0.0.0.0:8080``.
+    """
+    settings = settings_or_exit(
+        {"http": http, "db_url": db_url, "mqtt_url": mqtt_url},
+        flags={"http": "--http", "db_url": "--db-url", "mqtt_url": "--mqtt-url"},
+    )
+    from hub.checks import run_checks, wait_for_database
+
+    if check:  # its lines are the output; the libraries' info logs would bury them
+        raise typer.Exit(run_checks(settings, typer.echo))
     from hub.logs import configure_logging
-    from hub.runtime import Hub
-    from hub.settings import Settings
 
     configure_logging(json=json_logs)
-    overrides = {
-        key: value
-        for key, value in {"http": http, "db_url": db_url, "mqtt_url": mqtt_url}.items()
-        if value is not None
-    }
-    try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as error:
-        typer.echo(f"설정 오류 (settings error):\n{error}", err=True)
-        raise typer.Exit(2) from error
+    stop = stop_signal()
+    if not wait_for_database(settings.db_url, stop):
+        return
+    from hub.runtime import Hub
+
     running = Hub(settings).start()
     try:
-        wait_for_stop_signal()
+        while not stop.wait(0.5):
+            pass
     finally:
         running.stop()
 
@@ -224,11 +231,10 @@ def export_trace(
 
     Reads the database of ``ANBU_DB_URL``; a bare date means local midnight in ``ANBU_TZ``.
     """
-    from hub.settings import Settings
     from hub.store.db import open_engine
     from hub.trace import export_trace as write_trace
 
-    settings = Settings()
+    settings = settings_or_exit()
     try:
         first, last = (_instant(text, settings.tz) for text in (start, end))
     except ValueError as exc:

@@ -1,7 +1,9 @@
 """The running hub: builds storage, core, MQTT bridge, dispatcher and HTTP server from settings.
 
 ``Hub(settings).start()`` brings everything up in dependency order; ``stop()`` takes it
-down in reverse. Tests and the demo pass their own settings, clock and broker.
+down in reverse. Tests and the demo pass their own settings, clock and broker. At start it
+warns when nobody could sign in (no ``ANBU_ADMIN_TOKEN`` and no admin user) and, through
+:class:`hub.checks.BrokerWatch`, while the broker does not answer.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from alerts.clock import Clock, SystemClock
 from alerts.engine import Escalation
 from hub.api.app import create_app
 from hub.changes import ChangeFeed
+from hub.checks import BrokerWatch, redacted
 from hub.metrics import HubMetrics
 from hub.mqtt import MqttBridge
 from hub.notify.chain import SmsChain, chain_from_setting
@@ -26,13 +29,19 @@ from hub.notify.channels import ExtraChannels
 from hub.notify.dispatcher import Dispatcher
 from hub.service import HubCore
 from hub.settings import Settings
-from hub.store.db import Engine, migrate, open_engine, reachable
+from hub.store.db import Engine, migrate, open_engine, reachable, reading
+from hub.store.users import live_admins
 from hub.telemetry import Telemetry
 from hub.worker import IngestWorker
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 PUBLISH_TIMEOUT_S = 5.0
+
+
+def working_calendar(settings: Settings) -> WorkingCalendar:
+    """The officials' calendar the settings describe (zone, 임시공휴일 of ANBU_EXTRA_HOLIDAYS)."""
+    return WorkingCalendar(tz=settings.tz, extra_holidays=frozenset(settings.extra_holidays))
 
 
 class Hub:
@@ -60,6 +69,7 @@ class Hub:
         self._stopped = False
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
+        self._broker_watch: BrokerWatch | None = None
         self.engine: Engine
         self.core: HubCore
         self.worker: IngestWorker
@@ -72,7 +82,8 @@ class Hub:
         settings = self.settings
         self.engine = open_engine(settings.db_url)
         migrate(self.engine)
-        escalation = Escalation(WorkingCalendar(tz=settings.tz))
+        self._warn_if_nobody_can_sign_in()
+        escalation = Escalation(working_calendar(settings))
         self.telemetry = Telemetry.from_settings(settings)
         if self.telemetry is not None:
             self.telemetry.start()
@@ -110,6 +121,8 @@ class Hub:
         self.worker.start()
         self.dispatcher.start()
         self.bridge.start()
+        self._broker_watch = BrokerWatch(self.bridge.connected, redacted(mqtt_url))
+        self._broker_watch.start()
         if self._serve_http:
             self._start_http()
         log.info("hub.started", http=settings.http, db=self.engine.url.get_backend_name())
@@ -123,6 +136,8 @@ class Hub:
             self._server.should_exit = True
             if self._server_thread is not None:
                 self._server_thread.join(timeout=10)
+        if self._broker_watch is not None:
+            self._broker_watch.stop()
         self.bridge.stop()
         self.worker.stop()
         self.dispatcher.stop()
@@ -145,6 +160,22 @@ class Hub:
                 return True
             deadline.wait(0.05)
         return False
+
+    def _warn_if_nobody_can_sign_in(self) -> None:
+        if self.settings.admin_token is not None:
+            return
+        with reading(self.engine) as conn:
+            admins = live_admins(conn)
+        if admins == 0:
+            log.warning(
+                "hub.no_admin_token",
+                hint=(
+                    "ANBU_ADMIN_TOKEN 이 없고 관리자도 없어 아무도 사용자를 만들 수 없습니다: "
+                    "ANBU_ADMIN_TOKEN 을 설정하거나 `anbu users add --role admin` / "
+                    "no ANBU_ADMIN_TOKEN and no admin user, so nobody can create users: set "
+                    "ANBU_ADMIN_TOKEN or run `anbu users add --role admin`"
+                ),
+            )
 
     def _broker_url(self) -> tuple[str, str]:
         if self.settings.mqtt_url != "embedded":

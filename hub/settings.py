@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+import re
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from hub.placeholders import placeholder_reason
 from protocol.vocab import KOREA_TZ
 
-_PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "password"}
+# host:port, the host a name, IPv4 or a bracketed IPv6 address.
+_HOST_PORT = re.compile(r"\A(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})\Z")
+_DB_SCHEMES = ("sqlite", "postgresql")
 
 
 class Settings(BaseSettings):
@@ -45,10 +51,16 @@ class Settings(BaseSettings):
         description="SMS provider chain, tried in order: log:PATH, nhn://…, solapi://…, aligo://…",
     )
     tz: str = KOREA_TZ
-    control_center_phones: list[str] = Field(default_factory=list)
-    supervisor_phones: list[str] = Field(default_factory=list)
-    health_center_phones: list[str] = Field(
+    # Lists are JSON in the environment; NoDecode hands the raw text to _json_list, which
+    # says so in one line instead of pydantic-settings' traceback.
+    control_center_phones: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    supervisor_phones: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    health_center_phones: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="The health centre's numbers, for every resident"
+    )
+    extra_holidays: Annotated[list[date], NoDecode] = Field(
+        default_factory=list,
+        description="Days off the holidays library does not know yet (임시공휴일), YYYY-MM-DD",
     )
     influx_url: str | None = None
     influx_token: SecretStr | None = None
@@ -83,7 +95,7 @@ class Settings(BaseSettings):
     sms_reply_secret: SecretStr | None = Field(
         default=None, description="Shared secret of the SMS reply webhook; unset = replies off"
     )
-    notify_urls: list[SecretStr] = Field(
+    notify_urls: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="apprise URLs (email, webhooks) for the control centre"
     )
     receipt_poll_s: float = Field(default=30.0, gt=0, le=3600)
@@ -93,15 +105,96 @@ class Settings(BaseSettings):
         """Where guardians' links point."""
         return (self.public_url or f"http://{self.http}").rstrip("/")
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "link_secret", "sms_reply_secret")
     @classmethod
     def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
             return None
-        secret = value.get_secret_value()
-        if secret.lower() in _PLACEHOLDER_TOKENS or len(secret) < 16:
-            msg = "ANBU_ADMIN_TOKEN must be a real secret of at least 16 characters"
+        reason = placeholder_reason(value.get_secret_value())
+        if reason is not None:
+            msg = f"임의로 만든 비밀값이어야 합니다 / must be a generated secret: {reason}"
             raise ValueError(msg)
+        return value
+
+    @field_validator(
+        "control_center_phones",
+        "supervisor_phones",
+        "health_center_phones",
+        "notify_urls",
+        "extra_holidays",
+        mode="before",
+    )
+    @classmethod
+    def _json_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value) if value.strip() else []
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list):
+            msg = "JSON 목록이어야 합니다 / must be a JSON list"
+            raise ValueError(msg)  # never the value: it may be phone numbers or URLs
+        return parsed
+
+    @field_validator("http")
+    @classmethod
+    def _check_http(cls, value: str) -> str:
+        match = _HOST_PORT.match(value)
+        if match is None or not 0 < int(match.group("port")) < 65536:
+            msg = f"host:port 형식이어야 합니다 / must be host:port, got {value!r}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("db_url")
+    @classmethod
+    def _check_db_url(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme.split("+", 1)[0] not in _DB_SCHEMES:
+            msg = (
+                "sqlite:///파일 또는 postgresql+psycopg://… 이어야 합니다 / "
+                f"must be sqlite:///FILE or postgresql+psycopg://…, got scheme {scheme!r}"
+            )
+            raise ValueError(msg)
+        return value
+
+    @field_validator("tz")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"알 수 없는 시간대 / unknown time zone {value!r}"
+            raise ValueError(msg) from None
+        return value
+
+    @field_validator("sms")
+    @classmethod
+    def _check_sms(cls, value: SecretStr) -> SecretStr:
+        # Parsed here, where the hub starts, not at the first page; messages name the part
+        # that is wrong, never its value (the entries carry API keys).
+        from hub.notify.providers import HTTP_PROVIDERS
+        from hub.notify.providers.spec import parse_spec
+
+        accepted = ", ".join(["log:PATH", *(f"{s}://" for s in HTTP_PROVIDERS)])
+        entries = [entry.strip() for entry in value.get_secret_value().split(",")]
+        if not any(entries):
+            msg = f"비어 있습니다 / is empty (accepted: {accepted})"
+            raise ValueError(msg)
+        for entry in filter(None, entries):
+            if entry.startswith("log:"):
+                continue
+            scheme = entry.split(":", 1)[0].strip().lower()
+            if "://" not in entry or scheme not in HTTP_PROVIDERS:
+                msg = (
+                    f"알 수 없는 SMS 방식 / unknown SMS provider {scheme!r} (accepted: {accepted})"
+                )
+                raise ValueError(msg)
+            try:
+                parse_spec(entry, HTTP_PROVIDERS)
+            except ValueError as error:
+                msg = f"잘못된 SMS 설정 / bad SMS provider entry: {error}"
+                raise ValueError(msg) from None
         return value
 
     @field_validator("mqtt_url")
@@ -111,7 +204,10 @@ class Settings(BaseSettings):
             return value
         parts = urlsplit(value)
         if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-            msg = f"ANBU_MQTT_URL must look like mqtt://host:port, got scheme {parts.scheme!r}"
+            msg = (
+                "mqtt://host:port, mqtts://… 또는 embedded 여야 합니다 / must be "
+                f"mqtt://host:port, mqtts://… or embedded, got scheme {parts.scheme!r}"
+            )
             raise ValueError(msg)
         return value
 

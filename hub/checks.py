@@ -1,0 +1,224 @@
+"""Is what the settings name reachable? The hub's start-up warnings and ``anbu hub --check``.
+
+Owns three things an installer sees when a part is missing:
+
+* :func:`run_checks` (``anbu hub --check``): the settings are already valid; connect to the
+  database and the broker once each, print one line per part, and say which failed;
+* :func:`wait_for_database` (``anbu hub``): a database that does not answer yet is retried
+  with a warning naming it, instead of a traceback (PostgreSQL may start after the hub);
+* :class:`BrokerWatch` (started by :class:`hub.runtime.Hub`): a warning, repeated while it
+  lasts, when the broker has not answered for a few seconds; the bridge retries meanwhile.
+
+Addresses are shown without their passwords; reasons are the first line of the driver's own
+message, which names host and port, never credentials.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import structlog
+
+from hub.settings import Settings
+
+__all__ = [
+    "BrokerWatch",
+    "Check",
+    "broker_problem",
+    "database_problem",
+    "redacted",
+    "run_checks",
+    "wait_for_database",
+]
+
+log = structlog.get_logger(__name__)
+
+BROKER_WARN_AFTER_S = 5.0
+BROKER_WARN_EVERY_S = 30.0
+DATABASE_RETRY_S = 5.0
+PROBE_TIMEOUT_S = 5.0
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password (``mqtt://hub:***@host:1883``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _first_line(error: BaseException) -> str:
+    # SQLAlchemy wraps the driver's error as "(psycopg.OperationalError) connection failed: …"
+    # and appends a background link; the first line is the part that says what happened.
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".strip()
+
+
+def database_problem(url: str) -> str | None:
+    """Why the database at ``url`` cannot be connected to now; ``None`` if it can."""
+    from hub.store.db import open_engine, reading
+
+    try:
+        engine = open_engine(url)
+    except Exception as error:  # a URL the driver refuses, a driver not installed
+        return _first_line(error)
+    try:
+        with reading(engine):  # connecting is the check; no statement needed
+            pass
+    except Exception as error:
+        return _first_line(error)
+    finally:
+        engine.dispose()
+    return None
+
+
+def broker_problem(settings: Settings) -> str | None:
+    """Why the broker of ``settings`` refuses or does not answer a connection now."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from hub.mqtt import BrokerAddress
+
+    address = BrokerAddress.parse(settings.mqtt_url)
+    # Never the hub's own client id: connecting as it would take over a running hub's session.
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"{settings.mqtt_client_id}-check-{secrets.token_hex(3)}",
+        protocol=mqtt.MQTTv5 if settings.mqtt_protocol == "5" else mqtt.MQTTv311,
+    )
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    answered = threading.Event()
+    outcome: list[str | None] = []
+
+    def on_connect(*args: object) -> None:
+        reason = args[3]
+        outcome.append(str(reason) if getattr(reason, "is_failure", False) else None)
+        answered.set()
+
+    client.on_connect = on_connect
+    try:
+        if address.tls:
+            ca_file = getattr(settings, "mqtt_ca_file", None)
+            client.tls_set(ca_certs=str(ca_file) if ca_file else None)
+        client.connect(address.host, address.port, keepalive=10)
+    except Exception as error:  # refused, unresolvable, TLS handshake failed
+        return _first_line(error)
+    client.loop_start()
+    try:
+        if not answered.wait(PROBE_TIMEOUT_S):
+            return f"no answer within {PROBE_TIMEOUT_S:g} s"
+        if outcome[0] is not None:
+            return f"refused: {outcome[0]}"
+        return None
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One part checked: its name, where it is, and what is wrong (``None``: fine)."""
+
+    part: str
+    where: str
+    problem: str | None
+
+    def line(self) -> str:
+        if self.problem is None:
+            return f"ok    {self.part} {self.where}"
+        return f"FAIL  {self.part} {self.where}: {self.problem}"
+
+
+def run_checks(settings: Settings, echo: Callable[[str], None]) -> int:
+    """``anbu hub --check``: one line per part; 0 if all answer, 1 otherwise."""
+    checks = [Check("설정 / settings", "ANBU_*", None)]
+    checks.append(
+        Check(
+            "데이터베이스 / database", redacted(settings.db_url), database_problem(settings.db_url)
+        )
+    )
+    if settings.mqtt_url == "embedded":
+        checks.append(Check("브로커 / broker", "embedded (started by the hub itself)", None))
+    else:
+        checks.append(
+            Check("브로커 / broker", redacted(settings.mqtt_url), broker_problem(settings))
+        )
+    for check in checks:
+        echo(check.line())
+    return 1 if any(check.problem is not None for check in checks) else 0
+
+
+def wait_for_database(url: str, stop: threading.Event, retry_s: float = DATABASE_RETRY_S) -> bool:
+    """Return once the database answers (``True``), warning before each retry; ``False``
+    if ``stop`` is set first."""
+    while True:
+        problem = database_problem(url)
+        if problem is None:
+            return True
+        log.warning(
+            "hub.database_unreachable",
+            db=redacted(url),
+            problem=problem,
+            retry_in_s=retry_s,
+            hint="데이터베이스에 연결할 수 없어 다시 시도합니다 / retrying the database",
+        )
+        if stop.wait(retry_s):
+            return False
+
+
+class BrokerWatch:
+    """Warns while the bridge has been disconnected for ``warn_after`` seconds or more."""
+
+    def __init__(
+        self,
+        connected: threading.Event,
+        address: str,
+        *,
+        warn_after: float = BROKER_WARN_AFTER_S,
+        warn_every: float = BROKER_WARN_EVERY_S,
+    ) -> None:
+        self._connected = connected
+        self._address = address
+        self._warn_after = warn_after
+        self._warn_every = warn_every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="anbu-broker-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        down_since: float | None = time.monotonic()
+        warned_at: float | None = None
+        while not self._stop.wait(0.5):
+            now = time.monotonic()
+            if self._connected.is_set():
+                if warned_at is not None:
+                    log.info("hub.broker_reachable", broker=self._address)
+                down_since = warned_at = None
+                continue
+            if down_since is None:
+                down_since = now
+            if now - down_since < self._warn_after:
+                continue
+            if warned_at is None or now - warned_at >= self._warn_every:
+                warned_at = now
+                log.warning(
+                    "hub.broker_unreachable",
+                    broker=self._address,
+                    down_s=round(now - down_since),
+                    retrying=True,
+                    hint="브로커에 연결할 수 없어 다시 시도합니다 / retrying the broker",
+                )

@@ -1,0 +1,158 @@
+"""``anbu hub --check`` and the hub's start-up warnings, against real and closed ports.
+
+A closed port is one :func:`tests.conftest.free_port` just released on 127.0.0.1: nothing
+listens there, so a connection is refused at once.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import free_port
+from tests.hub.test_settings_errors import clean_env
+
+
+def check(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub", "hub", "--check"],
+        env=clean_env(tmp_path, **variables),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def lines_of(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    assert "Traceback" not in result.stdout + result.stderr
+    by_part: dict[str, str] = {}
+    for line in result.stdout.strip().splitlines():
+        status, part = line.split()[0], line.split()[1]
+        by_part[part] = line
+        assert status in ("ok", "FAIL"), line
+    return by_part
+
+
+def test_everything_reachable_passes(tmp_path: Path, mosquitto: Any, pg_url: str) -> None:
+    result = check(tmp_path, ANBU_DB_URL=pg_url, ANBU_MQTT_URL=mosquitto.url)
+    parts = lines_of(result)
+    assert result.returncode == 0, result.stdout
+    assert set(parts) == {"설정", "데이터베이스", "브로커"}
+    assert all(line.startswith("ok") for line in parts.values())
+
+
+def test_each_unreachable_part_fails_on_its_own_line(tmp_path: Path) -> None:
+    database, broker = free_port(), free_port()
+    result = check(
+        tmp_path,
+        ANBU_DB_URL=f"postgresql+psycopg://anbu:db-pass-hidden@127.0.0.1:{database}/anbu",
+        ANBU_MQTT_URL=f"mqtt://hub:mqtt-pass-hidden@127.0.0.1:{broker}",
+    )
+    parts = lines_of(result)
+    assert result.returncode == 1
+    assert parts["설정"].startswith("ok")
+    assert parts["데이터베이스"].startswith("FAIL")
+    assert f"127.0.0.1:{database}" in parts["데이터베이스"]
+    assert "Connection refused" in parts["데이터베이스"]
+    assert parts["브로커"].startswith("FAIL")
+    assert f"127.0.0.1:{broker}" in parts["브로커"]
+    assert "Connection refused" in parts["브로커"]
+    assert "pass-hidden" not in result.stdout + result.stderr
+
+
+def test_only_the_broker_fails(tmp_path: Path, pg_url: str) -> None:
+    result = check(tmp_path, ANBU_DB_URL=pg_url, ANBU_MQTT_URL=f"mqtt://127.0.0.1:{free_port()}")
+    parts = lines_of(result)
+    assert result.returncode == 1
+    assert parts["데이터베이스"].startswith("ok")
+    assert parts["브로커"].startswith("FAIL")
+
+
+def test_only_the_database_fails(tmp_path: Path, mosquitto: Any) -> None:
+    result = check(
+        tmp_path,
+        ANBU_DB_URL=f"sqlite:///{tmp_path / 'no-such-dir' / 'anbu.db'}",
+        ANBU_MQTT_URL=mosquitto.url,
+    )
+    parts = lines_of(result)
+    assert result.returncode == 1
+    assert parts["데이터베이스"].startswith("FAIL")
+    assert "unable to open database file" in parts["데이터베이스"]
+    assert parts["브로커"].startswith("ok")
+
+
+def test_a_settings_mistake_stops_the_check_before_connecting(tmp_path: Path) -> None:
+    result = check(tmp_path, ANBU_SMS="twilio://x")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "ANBU_SMS:" in result.stderr
+
+
+def test_start_warns_about_no_admin_and_an_unreachable_broker(tmp_path: Path) -> None:
+    broker = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "hub"],
+        env=clean_env(
+            tmp_path,
+            ANBU_MQTT_URL=f"mqtt://hub:broker-pass-hidden@127.0.0.1:{broker}",
+            ANBU_HTTP=f"127.0.0.1:{free_port()}",
+            ANBU_SMS=f"log:{tmp_path / 'sms.jsonl'}",
+        ),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # the watch warns after 5 s; pytest-timeout bounds this
+            seen.append(line)
+            if "hub.broker_unreachable" in line:
+                break
+    finally:
+        process.terminate()
+        rest, _ = process.communicate(timeout=30)
+    output = "".join(seen) + rest
+    assert "Traceback" not in output
+    assert any("hub.no_admin_token" in line for line in seen), output
+    warning = next(line for line in seen if "hub.broker_unreachable" in line)
+    assert f"127.0.0.1:{broker}" in warning
+    assert "retrying" in warning
+    assert "broker-pass-hidden" not in output
+
+
+def test_no_warning_about_sign_in_with_an_admin_token(tmp_path: Path, mosquitto: Any) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "hub"],
+        env=clean_env(
+            tmp_path,
+            ANBU_MQTT_URL=mosquitto.url,
+            ANBU_HTTP=f"127.0.0.1:{free_port()}",
+            ANBU_ADMIN_TOKEN="test-admin-token-0123456789",
+            ANBU_SMS=f"log:{tmp_path / 'sms.jsonl'}",
+        ),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(line)
+            if "mqtt.connected" in line:
+                break
+    finally:
+        process.terminate()
+        rest, _ = process.communicate(timeout=30)
+    output = "".join(seen) + rest
+    assert "mqtt.connected" in output
+    assert "hub.no_admin_token" not in output
+    assert "hub.broker_unreachable" not in output
