@@ -88,6 +88,7 @@ class Device:
         self.client.max_inflight_messages_set(1000)
         self.client.connect(address.host, address.port)
         self.client.loop_start()
+        self._sent: list[mqtt.MQTTMessageInfo] = []
 
     def close(self) -> None:
         self.client.disconnect()
@@ -101,6 +102,13 @@ class Device:
         info = self.client.publish(f"anbu/v1/{self.resident}/{self.device}/{kind}", data, qos=1)
         if wait:
             info.wait_for_publish(timeout=10)
+        else:
+            self._sent.append(info)
+
+    def published(self) -> bool:
+        """Whether the broker has acknowledged everything sent with ``wait=False``."""
+        self._sent = [info for info in self._sent if not info.is_published()]
+        return not self._sent
 
     def send(self, kind: str, wait: bool = True, **fields: Any) -> str:
         body: dict[str, Any] = {"v": 1, "id": f"{kind[:1]}-{next(self._ids)}", "ts": self.ts()}
