@@ -22,7 +22,7 @@ from hub.telemetry_points import ACTIVITY, ALERT_CHANGE, SCHEMA, Record, to_poin
 from protocol import AlertChange, Event, parse
 from tests.conftest import free_port
 from tests.hub.support import wait_until
-from tests.hub.tsdb import LineServer
+from tests.hub.tsdb import LineServer, failed_writes
 
 NOW = datetime(2026, 11, 24, 1, 2, 3, 456789, tzinfo=UTC)
 NOW_MS = 1_795_482_123_456
@@ -198,9 +198,12 @@ def test_a_single_point_is_sent_within_the_flush_interval(line_server: LineServe
         telemetry.close()
 
 
-def test_tsdb_down_offer_never_blocks_and_the_buffer_stays_bounded() -> None:
+def test_tsdb_down_offer_never_blocks_and_the_buffer_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     telemetry = _telemetry(closed, buffer_max=100, retry_max_s=0.2)
+    failures = failed_writes(telemetry, monkeypatch)
     offered = 10_000
     slowest = 0.0
     started = time.monotonic()
@@ -210,7 +213,7 @@ def test_tsdb_down_offer_never_blocks_and_the_buffer_stays_bounded() -> None:
         slowest = max(slowest, time.perf_counter() - before)
         assert telemetry.buffered <= 100
     total = time.monotonic() - started
-    time.sleep(0.5)  # let the writer fail and retry a few times
+    wait_until(lambda: len(failures) >= 3, timeout=10)  # the writer failed and retried
     assert telemetry.written == 0
     assert telemetry.buffered <= 100
     assert telemetry.dropped + telemetry.buffered == offered

@@ -29,7 +29,7 @@ from hub.telemetry_points import SCHEMA
 from tests.conftest import free_port
 from tests.hub.conftest import RunningHub
 from tests.hub.support import Device, read_sms, wait_until
-from tests.hub.tsdb import LineServer, VictoriaMetrics, find_victoria_metrics
+from tests.hub.tsdb import LineServer, VictoriaMetrics, failed_writes, find_victoria_metrics
 
 FAST = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT6S"}
 TOLERANCE_S = 2.0  # as in test_escalation_e2e: a step fires within 2 s of its due time
@@ -153,9 +153,23 @@ def test_an_mqtt_run_lands_in_victoria_metrics_with_the_right_tags(
         "device_status_online",
         "alert_change_changes",
     }
+    telemetry = running.hub.telemetry
+    assert telemetry is not None
+
+    def paged() -> bool:
+        changes = _series(victoria).get("alert_change_changes", [])
+        return any(
+            (s["metric"].get("kind"), s["metric"].get("state"), s["metric"].get("stage"))
+            == ("emergency", "open", "control_center")
+            for s in changes
+        )
+
     wait_until(lambda: wanted <= set(_series(victoria)), timeout=20, interval=0.25)
-    # The emergency's alert goes through more than one change (opened, paged) shortly after.
-    time.sleep(1.5)
+    # The emergency's alert goes through more than one change (opened, paged) shortly after:
+    # wait for the page's, with the hub settled and the sink's buffer empty.
+    wait_until(paged, timeout=20, interval=0.25)
+    running.settle()
+    wait_until(lambda: telemetry.buffered == 0, timeout=10)
     series = _series(victoria)
     base = {"resident": "r1", "district": "유성구"}
 
@@ -201,8 +215,6 @@ def test_an_mqtt_run_lands_in_victoria_metrics_with_the_right_tags(
         assert secret not in raw, secret
     for phone in ("+82", "821000000000", "821099990000", "8220000000", "8220000001"):
         assert phone not in labels, phone
-    telemetry = running.hub.telemetry
-    assert telemetry is not None
     assert telemetry.dropped == 0
     assert telemetry.written >= 9
 
@@ -365,7 +377,9 @@ def test_slow_tsdb_does_not_slow_ingest(
 
 
 def test_writing_resumes_when_victoria_metrics_comes_back(
-    victoria: VictoriaMetrics, start_hub: Callable[..., RunningHub]
+    victoria: VictoriaMetrics,
+    start_hub: Callable[..., RunningHub],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     running = start_hub(**_influx(victoria.url, influx_retry_max_s=1.0))
     running.resident("r1")
@@ -375,6 +389,7 @@ def test_writing_resumes_when_victoria_metrics_comes_back(
     try:
         device.activity()
         wait_until(lambda: telemetry.written == 1, timeout=10)
+        failures = failed_writes(telemetry, monkeypatch)
         victoria.stop()
         for _ in range(5):
             device.activity(source="screen")
@@ -385,7 +400,7 @@ def test_writing_resumes_when_victoria_metrics_comes_back(
                 timeout=10,
             )
         wait_until(lambda: telemetry.buffered == 5, timeout=5)
-        time.sleep(2.0)  # a few failed attempts
+        wait_until(lambda: len(failures) >= 3, timeout=10)  # a few failed attempts
         assert telemetry.written == 1
         assert telemetry.buffered == 5
         victoria.start()

@@ -6,6 +6,8 @@
   read back through ``/api/v1/export`` (one JSON series per line).
 * :class:`LineServer` - a tiny HTTP server speaking just ``POST /api/v2/write``, whose
   answer (status, delay) the test chooses; it records every request.
+* :func:`failed_writes` - counts a :class:`~hub.telemetry.Telemetry`'s failed write attempts,
+  so a test waits for "it has retried a few times" instead of sleeping.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
+from hub.telemetry import Telemetry
 from tests.conftest import free_port
 
 VM_BINARY = "victoria-metrics"
@@ -156,3 +160,23 @@ class LineServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def failed_writes(telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The errors of ``telemetry``'s write attempts that fail from now on, one per attempt.
+
+    Wraps the one call its retry loop makes per attempt (``_post``): the sink counts no
+    attempts of its own. Install it before the points that will fail are offered.
+    """
+    failures: list[str] = []
+    post = telemetry._post
+
+    def counted(body: str) -> None:
+        try:
+            post(body)
+        except Exception as error:
+            failures.append(type(error).__name__)
+            raise
+
+    monkeypatch.setattr(telemetry, "_post", counted)
+    return failures
