@@ -43,11 +43,16 @@ class Received:
 class Webhook:
     port: int
     received: list[Received] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+SLOW_LIMIT_S = 10.0  # a /slow request hangs until the test ends, at most this long
 
 
 @pytest.fixture
 def webhook() -> Iterator[Webhook]:
-    """Records every POST; ``/fail...`` answers 500, ``/slow...`` after 3 s, anything else 200."""
+    """Records every POST; ``/fail...`` answers 500, ``/slow...`` only once the test is over
+    (or after ``SLOW_LIMIT_S``), anything else 200."""
     hook = Webhook(port=0)
 
     class Handler(BaseHTTPRequestHandler):
@@ -57,7 +62,7 @@ def webhook() -> Iterator[Webhook]:
                 Received(self.path, self.headers.get("Content-Type", ""), self.rfile.read(length))
             )
             if self.path.startswith("/slow"):
-                time.sleep(3)
+                hook.release.wait(SLOW_LIMIT_S)  # hanging is the point: no answer in time
             self.send_response(500 if self.path.startswith("/fail") else 200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -74,6 +79,7 @@ def webhook() -> Iterator[Webhook]:
     try:
         yield hook
     finally:
+        hook.release.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
