@@ -12,8 +12,12 @@ from typing import Annotated, cast
 
 import typer
 
+from hub.cli_db import db_app
 from hub.cli_devices import devices_app
+from hub.cli_report import report_app
+from hub.cli_roster import roster_app
 from hub.cli_support import settings_or_exit, stop_signal
+from hub.cli_users import users_app
 
 app = typer.Typer(
     name="anbu",
@@ -30,6 +34,10 @@ app.add_typer(protocol_app, name="protocol")
 app.add_typer(bench_app, name="bench")
 app.add_typer(export_app, name="export")
 app.add_typer(devices_app, name="devices")
+app.add_typer(users_app, name="users")
+app.add_typer(roster_app, name="roster")
+app.add_typer(report_app, name="report")
+app.add_typer(db_app, name="db")
 
 JsonLogs = Annotated[bool, typer.Option("--json-logs", help="Log as JSON lines.")]
 

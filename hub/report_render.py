@@ -24,6 +24,7 @@ __all__ = [
     "TREND_LABELS",
     "report_csv",
     "report_html",
+    "report_sections",
 ]
 
 TREND_LABELS = {
@@ -132,6 +133,12 @@ def _sections(report: MonthlyReport) -> list[tuple[str, list[tuple[str, str]]]]:
         ("처리 결과", outcomes),
         ("생활 변화 추이", trend_rows),
     ]
+
+
+def report_sections(report: MonthlyReport) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The rows both renderings show, under their section titles (이용 현황, 알림 발생, 응급
+    대응, 처리 결과, 생활 변화 추이); ``anbu report`` prints them as text."""
+    return _sections(report)
 
 
 def report_csv(report: MonthlyReport) -> str:

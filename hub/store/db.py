@@ -14,12 +14,16 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
 __all__ = [
     "Connection",
     "Engine",
     "alembic_config",
+    "current_revision",
+    "head_revision",
     "migrate",
     "open_engine",
     "reachable",
@@ -64,6 +68,21 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (``anbu db current``); ``None`` for an empty one."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest migration this version of the hub ships."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:  # only if the migrations folder were missing from the install
+        msg = f"no migrations found in {_MIGRATIONS}"
+        raise RuntimeError(msg)
+    return head
 
 
 @contextmanager
