@@ -9,7 +9,8 @@ one: tests (and the demo) run several hubs in one process. The numbers come two 
   dispatcher reports each outbox row that reaches ``sent``, ``delivered``, ``failed`` or
   ``unknown``.
 - Read on scrape, by :class:`_Current`: open alerts and outbox depth (one grouped query
-  each, :mod:`hub.store.metrics_reads`), the ingest worker's backlog, the broker connection,
+  each, :mod:`hub.store.metrics_reads`), the ingest worker's backlog, its bound and what it
+  shed, the broker connection and how often it waited for room,
   and the telemetry sink's buffer when ``hub.telemetry`` is set.
 
 Labels are short codes only (kind, stage, state, reason, channel, role, outcome): never a
@@ -165,6 +166,12 @@ class _Current(Collector):
                 "1 while the hub is connected to its MQTT broker",
                 value=1.0 if bridge.connected.is_set() else 0.0,
             )
+            yield CounterMetricFamily(
+                "anbu_mqtt_backpressure_waits",
+                "Times a received message found the ingest queue full and the MQTT network"
+                " thread waited (reading nothing more from the broker meanwhile)",
+                value=getattr(bridge, "waits", 0),
+            )
         worker = getattr(hub, "worker", None)
         if worker is not None:
             yield from _worker(worker)
@@ -220,6 +227,22 @@ def _worker(worker: Any) -> Iterator[Metric]:
         "How late the worker woke for the most recent due time",
         value=worker.lag_s,
     )
+    shed = getattr(worker, "shed", None)
+    if shed is not None:
+        family = CounterMetricFamily(
+            "anbu_ingest_shed",
+            "QoS 0 device messages shed because the ingest queue was full, by kind"
+            " (emergencies are never shed)",
+            labels=["kind"],
+        )
+        for kind in (*get_args(EventKind), "other"):
+            family.add_metric([kind], shed.get(kind, 0))
+        yield family
+        yield GaugeMetricFamily(
+            "anbu_ingest_queue_max",
+            "How many messages the ingest queue holds before it sheds QoS 0 and holds QoS 1 back",
+            value=worker.queue_max,
+        )
 
 
 def _telemetry(telemetry: Any) -> Iterator[Metric]:

@@ -3,10 +3,19 @@
 The hub hands every received message to ``on_message`` and calls :meth:`MqttBridge.ack`
 once the message's effect is committed, so a crash before the commit leaves the message
 unacknowledged and the broker delivers it again.
+
+Backpressure: QoS 1 messages are bounded by the broker's flow control, because nothing is
+acknowledged before it is stored (MQTT 5 Receive Maximum, :data:`RECEIVE_MAXIMUM`; Mosquitto's
+``max_inflight_messages`` for 3.1.1). Should ``on_message`` still find no room (it raises
+:class:`queue.Full`), the network thread waits and offers the message again: it reads nothing
+more meanwhile, so the broker keeps what follows in the hub's session. Acknowledgements and
+pings wait too; past the keepalive the broker drops the connection and, the session being
+persistent, delivers everything unacknowledged again on the next one.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,7 +94,10 @@ class MqttBridge:
         self._v5 = protocol == "5"
         self._generation = 0
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self.connected = threading.Event()
+        self.waits = 0
+        """How often a message found the ingest queue full and the network thread waited."""
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -106,6 +118,7 @@ class MqttBridge:
         self._client.on_message = self._handle_message
 
     def start(self) -> None:
+        self._stopping.clear()
         properties = None
         if self._v5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -121,6 +134,8 @@ class MqttBridge:
         self._client.loop_start()
 
     def stop(self) -> None:
+        # First, so a network thread waiting for room in the ingest queue lets go.
+        self._stopping.set()
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -196,13 +211,23 @@ class MqttBridge:
             # Brokers should refuse such topics; if one slips through it is dead-lettered.
             # paho exposes no raw-topic accessor, hence the private attribute.
             topic = repr(message._topic)
-        self._on_message(
-            Incoming(
-                topic=topic,
-                payload=bytes(message.payload),
-                mid=message.mid,
-                qos=message.qos,
-                retain=bool(message.retain),
-                generation=generation,
-            )
+        incoming = Incoming(
+            topic=topic,
+            payload=bytes(message.payload),
+            mid=message.mid,
+            qos=message.qos,
+            retain=bool(message.retain),
+            generation=generation,
         )
+        while True:
+            try:
+                self._on_message(incoming)
+            except queue.Full:
+                # No room: wait here, reading nothing more (see the module docstring). When
+                # stopping, the message stays unacknowledged: the broker delivers it again.
+                self.waits += 1
+                if self._stopping.is_set():
+                    log.warning("mqtt.left_unacknowledged", topic=topic[:120])
+                    return
+                continue
+            return

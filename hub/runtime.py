@@ -117,6 +117,7 @@ class Hub:
             self.bridge.ack,
             self._after_commit,
             batch_max=settings.ingest_batch,
+            queue_max=settings.ingest_queue,
         )
         self.worker.start()
         self.dispatcher.start()

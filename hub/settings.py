@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # Largest number of MQTT messages stored in one transaction; bigger batches trade
     # latency for throughput.
     ingest_batch: int = Field(default=500, ge=1, le=10_000)
+    # Messages waiting for the ingest worker (hub/ingest_queue.py); emergencies have a lane
+    # of their own of the same size. Beyond it QoS 0 messages are shed and counted, QoS 1
+    # ones wait at the broker. 10,000 payloads of at most 8 KiB bound it to ~80 MB.
+    ingest_queue: int = Field(default=10_000, ge=10, le=1_000_000)
     public_url: str | None = Field(
         default=None, description="Base of links in SMS; default http://{ANBU_HTTP}"
     )

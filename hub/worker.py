@@ -2,7 +2,9 @@
 
 MQTT messages, operators' API calls and due timers all queue here, so the escalation core
 sees one change at a time. The loop sleeps until the next message or the earliest due
-time (an indexed ``min`` query), never scanning all residents per tick.
+time (an indexed ``min`` query), never scanning all residents per tick. The queue is bounded
+(:mod:`hub.ingest_queue`): emergencies have a lane of their own, a QoS 0 flood is shed and
+counted, and a QoS 1 message waits at the broker until there is room.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, TypeVar
 import structlog
 
 from alerts.clock import Clock
+from hub.ingest_queue import IngestQueue
 from hub.mqtt import Incoming
 from hub.service import HubCore
 
@@ -26,6 +29,10 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 # Upper bound on a sleep: keeps the loop responsive to stop() and to clock jumps.
 MAX_WAIT_S = 0.5
+# How long submit() waits for room before handing a QoS 1 message back (queue.Full) to the
+# MQTT bridge, which offers it again unless it is stopping.
+SUBMIT_WAIT_S = 0.5
+QUEUE_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +52,14 @@ class IngestWorker:
         wake_outbox: Callable[[], None],
         *,
         batch_max: int = 500,
+        queue_max: int = QUEUE_MAX,
     ) -> None:
         self._core = core
         self._clock = clock
         self._ack = ack
         self._wake_outbox = wake_outbox
         self._batch_max = batch_max
-        self._queue: queue.Queue[Incoming | _Call | None] = queue.Queue()
+        self._queue: IngestQueue[_Call] = IngestQueue(queue_max)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="anbu-ingest", daemon=True)
         self.processed = 0
@@ -62,22 +70,35 @@ class IngestWorker:
 
     def stop(self) -> None:
         self._stop.set()
-        self._queue.put(None)
+        self._queue.put_control(None)
         if self._thread.is_alive():
             self._thread.join(timeout=15)
 
     def submit(self, message: Incoming) -> None:
-        """Called on paho's network thread: only enqueue."""
-        self._queue.put(message)
+        """Called on paho's network thread: only enqueue (or shed a QoS 0 message).
+
+        Raises :class:`queue.Full` when a QoS 1 message or an emergency found no room for
+        :data:`SUBMIT_WAIT_S`: the caller keeps it (unacknowledged) and offers it again.
+        """
+        self._queue.put_message(message, SUBMIT_WAIT_S)
 
     def call(self, fn: Callable[[datetime], T], timeout: float = 15.0) -> T:
         """Run ``fn(now)`` on the worker thread and return its result (or raise its error)."""
         future: Future[T] = Future()
-        self._queue.put(_Call(fn, future))
+        self._queue.put_control(_Call(fn, future))
         return future.result(timeout=timeout)
 
     def backlog(self) -> int:
         return self._queue.qsize()
+
+    @property
+    def shed(self) -> dict[str, int]:
+        """QoS 0 messages shed because the queue was full, by kind, since start."""
+        return dict(self._queue.shed)
+
+    @property
+    def queue_max(self) -> int:
+        return self._queue.bound
 
     def _run(self) -> None:
         next_due = self._core.next_due()

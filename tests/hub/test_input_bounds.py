@@ -61,7 +61,7 @@ class Hub:
         self.core.register_device("r1", "spk1", "speaker", START)
         self.core.add_contact("r1", "guardian", "김보호", "+821000000001", START)
 
-    def ingest(self, batch: list[Incoming], now: datetime = NOW) -> list[dict[str, Any]]:
+    def ingest(self, batch: list[Incoming], now: datetime = NOW) -> list[Any]:
         """Ingest ``batch``; the log events about batches that failed and were retried."""
         with capture_logs() as logs:
             self.core.ingest(batch, now)
@@ -102,7 +102,7 @@ def hub(db_url: str) -> Iterator[Hub]:
 
 
 BIG_COUNT = activity("c400", count=1)
-OUT_OF_BOUNDS = [
+OUT_OF_BOUNDS: list[tuple[str, dict[str, Any] | bytes, str]] = [
     # (kind, payload, expected reason)
     ("activity", activity("old1", ts="0001-01-01T00:00:00+14:00"), "ts_too_old"),
     ("emergency", emergency("old2", ts="0001-01-01T00:00:00+00:00"), "ts_too_old"),
