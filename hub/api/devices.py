@@ -22,6 +22,12 @@ from hub.provisioning import Provisioner, ProvisioningError
 from hub.store import resident_reads
 from hub.store.db import reading
 
+#: The answers provisioning adds to a route's document (hub.api.openapi adds the rest).
+PROVISIONING_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "기기 인증 발급이 꺼져 있습니다 (ANBU_MQTT_ADMIN_USER unset)"},
+    502: {"description": "브로커에 연결할 수 없거나 브로커가 거부했습니다"},
+}
+
 
 def provisioner_of(backend: Backend) -> Provisioner | None:
     """The hub's provisioner, or None when ``ANBU_MQTT_ADMIN_USER`` is unset."""
@@ -41,7 +47,9 @@ def provision(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     except ProvisioningError as error:
         raise HTTPException(
-            status.HTTP_502_BAD_GATEWAY, f"broker provisioning failed: {error}"
+            status.HTTP_502_BAD_GATEWAY,
+            f"broker provisioning failed: {error}; the device is registered, "
+            f"POST /api/v1/residents/{resident_id}/devices/{device_id}/credentials to retry",
         ) from error
     return credentials.as_json(kind)
 
@@ -68,13 +76,20 @@ def devices_router(backend: Backend) -> APIRouter:
             )
         return found[0].kind
 
-    @router.post("/api/v1/residents/{resident_id}/devices/{device_id}/credentials", status_code=201)
+    @router.post(
+        "/api/v1/residents/{resident_id}/devices/{device_id}/credentials",
+        status_code=201,
+        responses=PROVISIONING_ERRORS,
+    )
     def provision_device(resident_id: str, device_id: str, _: AdminOnly) -> dict[str, Any]:
         """New broker credentials for a registered device, shown once."""
         kind = registered_kind(resident_id, device_id)
         return provision(required(), resident_id, device_id, kind)
 
-    @router.delete("/api/v1/residents/{resident_id}/devices/{device_id}/credentials")
+    @router.delete(
+        "/api/v1/residents/{resident_id}/devices/{device_id}/credentials",
+        responses=PROVISIONING_ERRORS,
+    )
     def revoke_device(resident_id: str, device_id: str, _: AdminOnly) -> dict[str, bool]:
         """The broker forgets the device's credentials and disconnects it."""
         provisioner = required()

@@ -128,7 +128,11 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
             "open_alerts": sorted(state.alerts) if state else [],
         }
 
-    @router.post("/api/v1/residents/{resident_id}/devices", status_code=201)
+    @router.post(
+        "/api/v1/residents/{resident_id}/devices",
+        status_code=201,
+        responses={502: devices.PROVISIONING_ERRORS[502]},
+    )
     def add_device(resident_id: str, body: DeviceIn, _: AdminOnly) -> dict[str, Any]:
         """Register a device; with provisioning on, its broker credentials too (shown once)."""
         provisioner = devices.provisioner_of(backend)

@@ -29,6 +29,8 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from edge.link import MqttLink
+from edge.outbox import Outbox
 from hub.broker import Broker, BrokerSecurity, MosquittoBroker, make_test_ca
 from hub.broker_admin import BrokerAdmin
 from hub.cli import app
@@ -37,6 +39,7 @@ from hub.provisioning import Provisioner
 from hub.runtime import Hub
 from hub.settings import Settings
 from hub.store.tables import events
+from protocol.models import Emergency, to_json
 from tests.broker_identity import Probe, connect
 from tests.conftest import free_port
 from tests.hub.conftest import RunningHub
@@ -157,6 +160,16 @@ def stored(running: RunningHub, resident: str, device: str) -> int:
             .where(events.c.resident_id == resident, events.c.device_id == device)
         ).scalar_one()
     return count
+
+
+def stored_ids(running: RunningHub, resident: str, device: str) -> set[str]:
+    with running.hub.engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.event_id).where(
+                events.c.resident_id == resident, events.c.device_id == device
+            )
+        )
+        return {row.event_id for row in rows}
 
 
 class Attacker:
@@ -393,3 +406,34 @@ def test_devices_cli_init_provision_revoke(
     door.close()
     result = runner.invoke(app, ["devices", "revoke", "r4", "door"])
     assert "had no credentials" in result.output
+
+
+def test_the_edge_agent_link_connects_over_tls_with_the_config_the_hub_made(
+    secure: SecureBroker, start_secure_hub: Callable[[], RunningHub], tmp_path: Path
+) -> None:
+    running = start_secure_hub()
+    creds = register(running, "r5", {"spk": "speaker"})["spk"]
+    config = tomllib.loads(creds["config_toml"])
+    # The config names the CA where a device keeps it; here it is the test CA's path.
+    url = config["mqtt_url"].replace(creds["ca_path"], str(secure.ca_file))
+    outbox = Outbox(tmp_path / "outbox.db")
+    when = running.clock.now()
+    message = Emergency(v=1, id="e-1", ts=when, trigger="voice", text="아리아 살려줘")
+    outbox.add("emergency", "e-1", when, to_json(message), urgent=True)
+    link = MqttLink(
+        url=url,
+        resident=config["resident"],
+        device=config["device"],
+        outbox=outbox,
+        clock=running.clock,
+        on_command=lambda _payload: None,
+    )
+    assert link.client_id == creds["client_id"]
+    link.start()
+    try:
+        wait_until(lambda: outbox.depth() == 0, 15)
+        wait_until(lambda: "e-1" in stored_ids(running, "r5", "spk"), 15)
+        assert link.stats.refused == 0
+    finally:
+        link.stop(announce_offline=False)
+        outbox.close()
