@@ -273,6 +273,28 @@ class Provisioner:
             "provisioning.hub_identity", username=username, client_id=client_id, created=created
         )
 
+    def hub_problem(self, username: str, client_id: str) -> str | None:
+        """What is wrong with the hub's identity in the broker, or None. For ``anbu hub
+        --check``: the hub's own credentials cannot be tried without pushing a running hub
+        off (its client id is fixed), so the admin looks the identity up instead."""
+        try:
+            answers = self._admin.request(
+                [{"command": "getClient", "username": username}], tolerate=_NOT_FOUND
+            )
+        except BrokerAdminError as exc:
+            return str(exc)
+        if answers[0].error is not None:
+            return f"the broker has no client {username!r}: run `anbu devices init`"
+        client = answers[0].data.get("client", {})
+        if client.get("clientid") != client_id:
+            return (
+                f"the broker binds {username!r} to client id {client.get('clientid')!r}, "
+                f"not ANBU_MQTT_CLIENT_ID={client_id!r}: run `anbu devices init`"
+            )
+        if HUB_ROLE not in {r.get("rolename") for r in client.get("roles", [])}:
+            return f"{username!r} lacks the role {HUB_ROLE!r}: run `anbu devices init`"
+        return None
+
     def _run(self, commands: list[Command], *, tolerate: tuple[str, ...] = ()) -> list[Any]:
         try:
             return self._admin.request(commands, tolerate=tolerate)

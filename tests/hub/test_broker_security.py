@@ -376,6 +376,11 @@ def test_devices_cli_init_provision_revoke(
     result = runner.invoke(app, ["devices", "init"])
     assert result.exit_code == 0, result.output
     assert running.hub.bridge.connected.is_set(), "init must not disconnect the running hub"
+    provisioner = Provisioner.from_settings(running.hub.settings)
+    assert provisioner is not None
+    assert provisioner.hub_problem(HUB_USER, HUB_CLIENT_ID) is None
+    assert "client id 'anbu-hub'" in (provisioner.hub_problem(HUB_USER, "other") or "")
+    assert "anbu devices init" in (provisioner.hub_problem("nobody", HUB_CLIENT_ID) or "")
 
     unknown = runner.invoke(app, ["devices", "provision", "r4", "nope"])
     assert unknown.exit_code == 2
