@@ -94,7 +94,8 @@ class NetCut:
     """A TCP relay between an agent and its broker whose cable can be pulled.
 
     ``cut()`` drops every connection without a goodbye (as a Wi-Fi outage does, seen from
-    the broker) and refuses new ones until ``restore()``.
+    the broker) and refuses new ones until ``restore()``. ``sent`` keeps, per connection, the
+    bytes the client sent towards the broker (its CONNECT first).
     """
 
     def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
@@ -104,6 +105,7 @@ class NetCut:
         self._up = threading.Event()
         self._up.set()
         self._conns: list[socket.socket] = []
+        self.sent: list[bytearray] = []
         self._lock = threading.Lock()
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -122,15 +124,19 @@ class NetCut:
             except OSError:
                 client.close()
                 continue
+            sent = bytearray()
             with self._lock:
                 self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+                self.sent.append(sent)
+            for a, b, seen in ((client, upstream, sent), (upstream, client, None)):
+                threading.Thread(target=self._pipe, args=(a, b, seen), daemon=True).start()
 
     @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(src: socket.socket, dst: socket.socket, seen: bytearray | None) -> None:
         try:
             while data := src.recv(65536):
+                if seen is not None:
+                    seen += data
                 dst.sendall(data)
         except OSError:
             pass
