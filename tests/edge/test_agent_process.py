@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -93,7 +95,8 @@ def test_sigkill_mid_stream_loses_nothing_and_adds_nothing(
         for n in range(300, 1300):
             event = {"type": kinds[n % len(kinds)], "id": f"tasker-{n}"}
             outcomes[_post_until_taken(port, event)] += 1
-        time.sleep(0.5)  # folding windows close, so the backlog is all in the outbox
+        # Folding windows close, so the backlog is all in the outbox.
+        wait_until(lambda: _folds_pending(tmp_path / "outbox.db") == 0, timeout=10)
         backlog = int(_status(port)["outbox"])  # type: ignore[call-overload]
         acked_before = int(_status(port)["acked"])  # type: ignore[call-overload]
         mosquitto.start()
@@ -125,6 +128,12 @@ def test_sigkill_mid_stream_loses_nothing_and_adds_nothing(
         signals[key] += seen.payload.get("count", 1)
     assert signals == {"screen": 520, "call": 260, "app": 260, "emergency": 260}
     assert len(events) - len(unique) <= 100, "more re-sends than two in-flight windows"
+
+
+def _folds_pending(outbox: Path) -> int:
+    """Activity still folding in the agent's outbox (read from its SQLite file, WAL mode)."""
+    with contextlib.closing(sqlite3.connect(outbox, timeout=5)) as db:
+        return int(db.execute("SELECT count(*) FROM folds WHERE pending > 0").fetchone()[0])
 
 
 def _status(port: int) -> dict[str, object]:

@@ -3,7 +3,6 @@ device problem."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -111,13 +110,20 @@ def test_an_app_put_to_sleep_is_a_device_problem(
         for _ in range(6):
             clock.advance(timedelta(minutes=5))
             agent.tick()
-        time.sleep(0.5)  # anything sent would have arrived by now
-        assert len(recorder.messages("heartbeat")) == beats, "heartbeats went on while asleep"
-        assert recorder.messages("activity") == []
 
+        # The app wakes: its heartbeat (on the same connection and topic, so behind anything
+        # sent while it was asleep) marks the end of the sleep; what came before it is decided.
         adapter.handle_feed({"type": "alive", "battery_pct": 64}, clock.now(), None)
         agent.tick()
         wait_until(lambda: recorder.messages("status")[-1].payload["state"] == "online")
+        wait_until(
+            lambda: any(h.payload.get("battery_pct") == 64 for h in recorder.messages("heartbeat"))
+        )
+        heartbeats = recorder.messages("heartbeat")
+        awake = next(i for i, h in enumerate(heartbeats) if h.payload.get("battery_pct") == 64)
+        assert len(heartbeats[:awake]) == beats, "heartbeats went on while asleep"
+        assert recorder.messages("activity") == []
+
         wait_until(lambda: len(recorder.messages("heartbeat")) == beats + 1)
         assert recorder.messages("heartbeat")[-1].payload["battery_pct"] == 64
     finally:

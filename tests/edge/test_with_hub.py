@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -79,8 +78,8 @@ def test_speaker_agent_with_the_hub(
         for n in range(20):
             adapter.utterance(f"라디오 {n}번 틀어줘", agent.now())
         adapter.utterance("아리아 살려줘", agent.now())
-        time.sleep(0.6)
-        agent.tick()  # the folding window closes
+        # The folding window (0.5 s, on the shared clock) closes: ticked until it has.
+        wait_until(lambda: (agent.tick(), agent.outbox.next_fold_due() is None)[1], timeout=5)
         backlog = agent.outbox.take(1000)
         agent.outbox.release()
         order = [p.event_id for p in backlog]
@@ -143,6 +142,7 @@ def test_a_phone_app_put_to_sleep_is_a_device_problem_at_the_hub(
     agent = Agent(config, adapter, clock=running.clock)
     agent.start()
     stop = threading.Event()
+    # Ticks the agent as its own loop would, every 0.2 s: pacing, not a wait for a result.
     ticker = threading.Thread(
         target=lambda: [agent.tick() for _ in iter(lambda: stop.wait(0.2), True)]
     )
