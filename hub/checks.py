@@ -3,7 +3,13 @@
 Owns three things an installer sees when a part is missing:
 
 * :func:`run_checks` (``anbu hub --check``): the settings are already valid; connect to the
-  database and the broker once each, print one line per part, and say which failed;
+  database and the broker once each, print one line per part, and say which failed. The
+  broker binds the hub's user to its client id (deploy/mosquitto), so only the hub's own id
+  can test its credentials, and connecting as it would take over a running hub's session:
+  when a hub answers at ``ANBU_HTTP`` the check asks that hub's ``/health`` instead; when
+  none does, it connects as the hub, resuming (never discarding) the hub's session, with a
+  Receive Maximum of 1 and nothing acknowledged, so at most one queued message is sent to it
+  and that one is sent again to the hub when it connects;
 * :func:`wait_for_database` (``anbu hub``): a database that does not answer yet is retried
   with a warning naming it, instead of a traceback (PostgreSQL may start after the hub);
 * :class:`BrokerWatch` (started by :class:`hub.runtime.Hub`): a warning, repeated while it
@@ -15,7 +21,6 @@ message, which names host and port, never credentials.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +38,7 @@ __all__ = [
     "database_problem",
     "redacted",
     "run_checks",
+    "running_hub_broker",
     "wait_for_database",
 ]
 
@@ -79,20 +85,47 @@ def database_problem(url: str) -> str | None:
     return None
 
 
+def running_hub_broker(settings: Settings) -> tuple[bool, str | None]:
+    """Whether a hub answers at ``ANBU_HTTP`` and, if so, what its ``/health`` says of the
+    broker (``None``: connected)."""
+    import httpx
+
+    try:
+        answer = httpx.get(f"http://{settings.http}/health", timeout=PROBE_TIMEOUT_S)
+        health = answer.json()
+    except (httpx.HTTPError, ValueError):
+        return False, None
+    if not isinstance(health, dict) or "mqtt" not in health:
+        return False, None  # something else listens there
+    if health["mqtt"] is True:
+        return True, None
+    return True, "the running hub is not connected to its broker (its /health says mqtt: false)"
+
+
 def broker_problem(settings: Settings) -> str | None:
-    """Why the broker of ``settings`` refuses or does not answer a connection now."""
+    """Why the broker of ``settings`` refuses the hub or does not answer now (no hub running:
+    see the module docstring for why it connects as the hub)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
 
-    from hub.mqtt import BrokerAddress
+    from hub.mqtt import SESSION_EXPIRY_S, BrokerAddress
 
     address = BrokerAddress.parse(settings.mqtt_url)
-    # Never the hub's own client id: connecting as it would take over a running hub's session.
+    v5 = settings.mqtt_protocol == "5"
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"{settings.mqtt_client_id}-check-{secrets.token_hex(3)}",
-        protocol=mqtt.MQTTv5 if settings.mqtt_protocol == "5" else mqtt.MQTTv311,
+        client_id=settings.mqtt_client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else False,
+        manual_ack=True,  # whatever the session delivers stays unacknowledged for the hub
     )
+    properties = None
+    if v5:
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = SESSION_EXPIRY_S  # the session outlives the check
+        properties.ReceiveMaximum = 1
     if address.username:
         client.username_pw_set(address.username, address.password)
     answered = threading.Event()
@@ -108,7 +141,13 @@ def broker_problem(settings: Settings) -> str | None:
         if address.tls:
             ca_file = getattr(settings, "mqtt_ca_file", None)
             client.tls_set(ca_certs=str(ca_file) if ca_file else None)
-        client.connect(address.host, address.port, keepalive=10)
+        client.connect(
+            address.host,
+            address.port,
+            keepalive=10,
+            clean_start=False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=properties,
+        )
     except Exception as error:  # refused, unresolvable, TLS handshake failed
         return _first_line(error)
     client.loop_start()
@@ -145,12 +184,16 @@ def run_checks(settings: Settings, echo: Callable[[str], None]) -> int:
             "데이터베이스 / database", redacted(settings.db_url), database_problem(settings.db_url)
         )
     )
+    broker = "브로커 / broker"
     if settings.mqtt_url == "embedded":
-        checks.append(Check("브로커 / broker", "embedded (started by the hub itself)", None))
+        checks.append(Check(broker, "embedded (started by the hub itself)", None))
     else:
-        checks.append(
-            Check("브로커 / broker", redacted(settings.mqtt_url), broker_problem(settings))
-        )
+        where = redacted(settings.mqtt_url)
+        running, problem = running_hub_broker(settings)
+        if running:
+            checks.append(Check(broker, f"{where} (via the hub at {settings.http})", problem))
+        else:
+            checks.append(Check(broker, where, broker_problem(settings)))
     for check in checks:
         echo(check.line())
     return 1 if any(check.problem is not None for check in checks) else 0

@@ -156,3 +156,52 @@ def test_no_warning_about_sign_in_with_an_admin_token(tmp_path: Path, mosquitto:
     assert "mqtt.connected" in output
     assert "hub.no_admin_token" not in output
     assert "hub.broker_unreachable" not in output
+
+
+def test_a_running_hub_is_asked_not_taken_over(tmp_path: Path, start_hub: Any, db_url: str) -> None:
+    running = start_hub()
+    settings = running.hub.settings
+    result = check(
+        tmp_path,
+        ANBU_DB_URL=db_url,
+        ANBU_MQTT_URL=running.mqtt_url,
+        ANBU_MQTT_CLIENT_ID=settings.mqtt_client_id,
+        ANBU_HTTP=settings.http,
+    )
+    parts = lines_of(result)
+    assert result.returncode == 0, result.stdout
+    assert f"via the hub at {settings.http}" in parts["브로커"]
+    # Its session was never touched: it is still connected on its first connection.
+    assert running.hub.bridge.connected.is_set()
+    assert running.http.get("/health").json()["mqtt"] is True
+
+
+def test_checking_as_the_hub_leaves_its_queued_messages_to_it(
+    tmp_path: Path, start_hub: Any, db_url: str
+) -> None:
+    first = start_hub(mqtt_client_id="anbu-hub-checked")
+    first.resident("r1")
+    device = first.device("r1", "spk1")
+    first.hub.stop()  # the broker now queues the hub's messages in its persistent session
+    queued = [device.activity() for _ in range(5)]
+    result = check(
+        tmp_path,
+        ANBU_DB_URL=db_url,
+        ANBU_MQTT_URL=first.mqtt_url,
+        ANBU_MQTT_CLIENT_ID="anbu-hub-checked",
+        ANBU_HTTP=f"127.0.0.1:{free_port()}",  # no hub answers there
+    )
+    assert result.returncode == 0, result.stdout
+    assert lines_of(result)["브로커"].startswith("ok")
+    again = start_hub(mqtt_client_id="anbu-hub-checked")
+    again.taken(device)
+    with again.hub.engine.connect() as conn:
+        from sqlalchemy import select
+
+        from hub.store.tables import events
+
+        stored = set(
+            conn.execute(select(events.c.event_id).where(events.c.resident_id == "r1")).scalars()
+        )
+    assert set(queued) <= stored
+    device.close()
