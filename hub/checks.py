@@ -139,7 +139,7 @@ def broker_problem(settings: Settings) -> str | None:
     client.on_connect = on_connect
     try:
         if address.tls:
-            ca_file = getattr(settings, "mqtt_ca_file", None)
+            ca_file = settings.mqtt_ca_file  # None: the system's CAs
             client.tls_set(ca_certs=str(ca_file) if ca_file else None)
         client.connect(
             address.host,
