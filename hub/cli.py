@@ -16,7 +16,7 @@ from hub.cli_db import db_app
 from hub.cli_devices import devices_app
 from hub.cli_report import report_app
 from hub.cli_roster import roster_app
-from hub.cli_support import settings_or_exit, stop_signal
+from hub.cli_support import open_database, settings_or_exit, stop_signal
 from hub.cli_users import users_app
 
 app = typer.Typer(
@@ -239,7 +239,6 @@ def export_trace(
 
     Reads the database of ``ANBU_DB_URL``; a bare date means local midnight in ``ANBU_TZ``.
     """
-    from hub.store.db import open_engine
     from hub.trace import export_trace as write_trace
 
     settings = settings_or_exit()
@@ -248,12 +247,8 @@ def export_trace(
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
-    engine = open_engine(settings.db_url)
-    try:
-        with out.open("w", encoding="utf-8") as handle:
-            written = write_trace(engine, handle, start=first, end=last, district=district)
-    finally:
-        engine.dispose()
+    with open_database(settings) as engine, out.open("w", encoding="utf-8") as handle:
+        written = write_trace(engine, handle, start=first, end=last, district=district)
     typer.echo(f"wrote {written} lines to {out}")
 
 

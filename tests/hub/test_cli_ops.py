@@ -331,3 +331,18 @@ def test_every_operator_command_has_help_with_an_example(command: list[str]) -> 
     assert result.exit_code == 0, result.output
     assert "Example" in result.output
     assert f"anbu {' '.join(command)}" in result.output
+
+
+def test_export_trace_on_an_unreachable_database_is_one_line(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    closed = free_port()
+    monkeypatch.setenv("ANBU_DB_URL", f"postgresql+psycopg://postgres@127.0.0.1:{closed}/x")
+    out = tmp_path / "t.jsonl"
+    result = run(
+        cli, "export", "trace", "--from", "2026-11-01", "--to", "2026-11-02", "--out", str(out)
+    )
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert f"127.0.0.1:{closed}" in result.output
+    assert not out.exists()

@@ -205,3 +205,44 @@ def test_checking_as_the_hub_leaves_its_queued_messages_to_it(
         )
     assert set(queued) <= stored
     device.close()
+
+
+def test_no_warning_about_sign_in_when_an_admin_user_exists(tmp_path: Path, mosquitto: Any) -> None:
+    env = clean_env(
+        tmp_path,
+        ANBU_MQTT_URL=mosquitto.url,
+        ANBU_HTTP=f"127.0.0.1:{free_port()}",
+        ANBU_SMS=f"log:{tmp_path / 'sms.jsonl'}",
+    )
+    for command in (["db", "upgrade"], ["users", "add", "--name", "설치담당", "--role", "admin"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "hub", *command],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "hub"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(line)
+            if "mqtt.connected" in line:
+                break
+    finally:
+        process.terminate()
+        rest, _ = process.communicate(timeout=30)
+    output = "".join(seen) + rest
+    assert "hub.started" in output
+    assert "hub.no_admin_token" not in output
