@@ -15,6 +15,17 @@ from typing import Any
 from protocol.vocab import DEVICE_KINDS, ID_PATTERN, DeviceKind
 
 MAX_ROWS = 20_000
+# The upload itself, checked while it streams in (hub/api/roster.py).
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
+# An XLSX is a zip: what its parts declare they unpack to, all together, checked before the
+# workbook is opened (Python's zipfile never unpacks a part beyond its declared size, so a
+# zip bomb cannot lie its way past this). A 20,000-row roster unpacks to ~10 MB.
+MAX_XLSX_UNCOMPRESSED = 64 * 1024 * 1024
+MAX_XLSX_PARTS = 1_000
+# Rows of the sheet read, empty ones included: read-only openpyxl yields every row number
+# up to the last one, so one cell in row 1,048,576 would cost a million rows of reading.
+MAX_SHEET_ROWS = 100_000
 # Extra columns beyond this are notes a district keeps; never roster data.
 MAX_COLUMNS = 100
 # Title rows ("○○구 독거어르신 명단") sometimes sit above the header; never this many.
@@ -120,6 +131,19 @@ MSG_PARTLY_APPLIED = (
     "대상자는 등록되었지만 연락처나 기기 일부가 빠졌을 수 있습니다 — 화면에서 확인해 주세요"
 )
 MSG_BAD_CSV = "CSV 파일을 읽을 수 없습니다 — 따옴표나 특수 문자를 확인해 주세요"
+# The HTTP 413 answer: read by whoever uploads, an installer's script as much as a district.
+MSG_UPLOAD_TOO_LARGE = (
+    f"파일이 너무 큽니다 (최대 {MAX_UPLOAD_MB} MB) — 파일을 나눠 주세요 / "
+    f"the file is too large (at most {MAX_UPLOAD_MB} MB): split it"
+)
+MSG_XLSX_TOO_BIG = (
+    f"엑셀 파일의 압축을 풀면 너무 큽니다 (최대 {MAX_XLSX_UNCOMPRESSED // (1024 * 1024)} MB) "
+    "— 필요 없는 시트나 그림을 지우거나 파일을 나눠 주세요"
+)
+MSG_TOO_MANY_SHEET_ROWS = (
+    f"시트의 행이 너무 많습니다 (빈 행을 포함해 최대 {MAX_SHEET_ROWS:,}행) "
+    "— 아래쪽의 빈 행을 지우거나 파일을 나눠 주세요"
+)
 
 # A table is (Excel row number, trimmed cells) for every non-empty row.
 Table = list[tuple[int, list[str]]]

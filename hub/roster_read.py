@@ -2,7 +2,9 @@
 
 Owns telling XLSX from CSV by content, reading the first sheet of an XLSX, decoding a CSV
 (UTF-8 with or without BOM, CP949, UTF-16 with BOM) and guessing its separator, and the
-limits on how much is read. It does not know what the columns mean: that is
+limits on how much is read: an XLSX's declared unpacked size and part count are checked
+before it is opened (a zip bomb is refused unread), and its sheet is read for at most
+``MAX_SHEET_ROWS`` rows, empty ones included. It does not know what the columns mean: that is
 :mod:`hub.roster_check`.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime, time
 
@@ -17,12 +20,17 @@ from hub.roster_format import (
     HEADER_SEARCH_ROWS,
     MAX_COLUMNS,
     MAX_ROWS,
+    MAX_SHEET_ROWS,
+    MAX_XLSX_PARTS,
+    MAX_XLSX_UNCOMPRESSED,
     MSG_BAD_CSV,
     MSG_BAD_ENCODING,
     MSG_BAD_XLSX,
     MSG_EMPTY,
     MSG_TOO_MANY_ROWS,
+    MSG_TOO_MANY_SHEET_ROWS,
     MSG_XLS,
+    MSG_XLSX_TOO_BIG,
     Table,
 )
 
@@ -50,9 +58,23 @@ def read_table(data: bytes, filename: str) -> Table:
     return _read_csv(data)
 
 
+def _check_zip(data: bytes) -> None:
+    """Refuse, before anything is unpacked, a workbook that would unpack too big."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise Unreadable(MSG_BAD_XLSX) from exc
+    if len(parts) > MAX_XLSX_PARTS:
+        raise Unreadable(MSG_XLSX_TOO_BIG)
+    if sum(part.file_size for part in parts) > MAX_XLSX_UNCOMPRESSED:
+        raise Unreadable(MSG_XLSX_TOO_BIG)
+
+
 def _read_xlsx(data: bytes) -> Table:
     from openpyxl import load_workbook
 
+    _check_zip(data)
     try:
         # data_only: formulas are read as the values Excel last computed, which is what the
         # district sees on screen.
@@ -67,15 +89,21 @@ def _read_xlsx(data: bytes) -> Table:
         # early, so the sheet is read to its real end.
         sheet.reset_dimensions()
         rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-        return _collect(
-            (number, [_cell(v) for v in values]) for number, values in enumerate(rows, 1)
-        )
+        return _collect(_capped(rows))
     except Unreadable:
         raise
     except Exception as exc:  # a broken sheet part surfaces only while iterating
         raise Unreadable(MSG_BAD_XLSX) from exc
     finally:
         book.close()
+
+
+def _capped(rows: Iterable[tuple[object, ...]]) -> Iterable[tuple[int, list[str]]]:
+    """Numbered rows of cells, stopping with a reason past ``MAX_SHEET_ROWS`` rows read."""
+    for number, values in enumerate(rows, 1):
+        if number > MAX_SHEET_ROWS:
+            raise Unreadable(MSG_TOO_MANY_SHEET_ROWS)
+        yield number, [_cell(v) for v in values]
 
 
 def _cell(value: object) -> str:

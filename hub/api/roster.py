@@ -1,9 +1,12 @@
 """``POST /api/v1/roster``: a district's list of residents, contacts and devices (CSV, XLSX).
 
 The file is the request body (``Content-Type`` of the file; ``?filename=`` tells CSV from
-XLSX when the content cannot). Without ``?apply=true`` it is a dry run: the report of what
-would be created and of every row's errors, in the district's own row numbers. With it, the
-valid rows of residents not yet registered are created. Admins only.
+XLSX when the content cannot), at most ``MAX_UPLOAD_BYTES``: a larger declared length is
+refused before the body is read, and a body is counted as it streams in, so a client that
+sends more (or declares nothing) is cut off at the limit, never held in memory whole.
+Without ``?apply=true`` it is a dry run: the report of what would be created and of every
+row's errors, in the district's own row numbers. With it, the valid rows of residents not
+yet registered are created. Admins only.
 """
 
 from __future__ import annotations
@@ -15,8 +18,20 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.api.auth import AdminOnly
 from hub.roster import apply_roster, read_roster
+from hub.roster_format import MAX_UPLOAD_BYTES, MSG_UPLOAD_TOO_LARGE
 
-MAX_UPLOAD = 10 * 1024 * 1024
+
+async def _body(request: Request) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        raise HTTPException(413, MSG_UPLOAD_TOO_LARGE)
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > MAX_UPLOAD_BYTES:
+            raise HTTPException(413, MSG_UPLOAD_TOO_LARGE)
+    return bytes(received)
 
 
 def roster_router(backend: Any) -> APIRouter:
@@ -44,9 +59,7 @@ def roster_router(backend: Any) -> APIRouter:
         apply: bool = False,
     ) -> dict[str, Any]:
         """Dry run by default; ``apply=true`` creates the valid rows' new residents."""
-        data = await request.body()
-        if len(data) > MAX_UPLOAD:
-            raise HTTPException(413, "파일이 너무 큽니다 (최대 10 MB)")
+        data = await _body(request)
         report = await run_in_threadpool(read_roster, data, filename)
         result: dict[str, Any] = {"report": report.as_dict(), "applied": None}
         if apply:
