@@ -229,6 +229,20 @@ trend_findings = Table(
     ForeignKeyConstraint(["resident_id"], ["residents.id"]),
 )
 
+# The districts (시군구) residents and officials belong to, by the canonical name their
+# ``district`` columns hold (hub/districts.py resolves what people type to it). Seeded from
+# districts.csv with each 행정표준코드; ``verified`` is false for a name the migration from free
+# text kept because it matched none (data is never dropped; an operator renames it).
+districts = Table(
+    "districts",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("sido", String(20)),
+    Column("sigungu", String(100), nullable=False),
+    Column("code", String(10), unique=True),
+    Column("verified", Boolean, nullable=False),
+)
+
 # People who sign in to the API and board: operators and district officials (the bootstrap
 # admin comes from ANBU_ADMIN_TOKEN). Only a hash of each token is kept.
 api_users = Table(
