@@ -96,6 +96,10 @@ class VictoriaMetrics:
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
     def export_text(self, match: str = '{__name__!=""}') -> str:
+        # What was written becomes searchable only once VictoriaMetrics flushes its in-memory
+        # buffers (some 10 s here); its test endpoint does that now, so a read-back is not
+        # a wait on the server's timer.
+        httpx.get(f"{self.url}/internal/force_flush", timeout=10).raise_for_status()
         response = httpx.post(f"{self.url}/api/v1/export", data={"match[]": match}, timeout=10)
         response.raise_for_status()
         return response.text
