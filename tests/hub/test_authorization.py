@@ -49,6 +49,8 @@ POLICY: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/reports/{district}/{month}"): EVERYONE,
     ("GET", "/api/v1/digest"): EVERYONE,
     ("GET", "/api/v1/trends"): EVERYONE,
+    ("POST", "/api/v1/residents/{resident_id}/devices/{device_id}/credentials"): {ADMIN},
+    ("DELETE", "/api/v1/residents/{resident_id}/devices/{device_id}/credentials"): {ADMIN},
 }
 EXTRA_POLICY: dict[tuple[str, str], set[str] | str] = {}  # routers added later register here
 
@@ -108,6 +110,7 @@ def _call(world: dict[str, Any], method: str, path: str, who: str | None) -> htt
     running = world["running"]
     url = (
         path.replace("{resident_id}", "r1")
+        .replace("{device_id}", "d1")
         .replace("{alert_id}", world["alert_id"])
         .replace("{token}", world["link"])
         .replace("{district}", "유성구")
