@@ -100,8 +100,14 @@ def _run(
             "or ANBU_CHROMIUM); or write --html and print it from a browser",
             2,
         )
+    from hub.districts import DistrictError, resolve_in
+
     settings = settings_or_exit()
     with open_database(settings) as engine:
+        try:  # a name that is no district is an error with the closest names, not zeros
+            district = resolve_in(engine, district, settings.sido).name
+        except DistrictError as error:
+            raise fail(f"--district: {error.message}", 2) from None
         try:
             report = monthly_report(engine, district, month, settings.tz, now=SystemClock().now())
         except ValueError as error:

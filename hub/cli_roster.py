@@ -47,6 +47,7 @@ def roster_import(
     Examples: ``anbu roster import 명단.xlsx``; ``anbu roster import 명단.csv --apply``;
     ``anbu roster import 명단.xlsx --json``. Format: deploy/roster-sample.csv.
     """
+    from hub.districts import index_in
     from hub.roster import read_roster
 
     if not file.is_file():
@@ -55,9 +56,10 @@ def roster_import(
         raise fail("파일이 너무 큽니다 (최대 10 MB) / the file is over 10 MB", 2)
     data = file.read_bytes()
     settings = settings_or_exit()
-    report = read_roster(data, file.name)
-    result: dict[str, Any] = {"report": report.as_dict(), "applied": None}
     with open_database(settings) as engine:
+        # Each row's district must be one of the hub's, as the API's dry run checks it.
+        report = read_roster(data, file.name, index_in(engine, settings.sido))
+        result: dict[str, Any] = {"report": report.as_dict(), "applied": None}
         if apply:
             result = _apply(settings, engine, data, file.name, report, result)
         else:

@@ -49,8 +49,15 @@ def users_add(
         raise fail(f"--{field}: {first['msg']} (role: operator, official, admin)", 2) from None
     if user.role == "official" and not user.district:
         raise fail("공무원은 --district 가 필요합니다 / an official needs --district", 2)
+    from hub.districts import DistrictError, resolve_in
+
     settings = settings_or_exit()
     with open_database(settings) as engine:
+        if user.role == "official" and user.district:
+            try:  # one of the hub's districts, stored by its canonical name
+                user.district = resolve_in(engine, user.district, settings.sido).name
+            except DistrictError as error:
+                raise fail(f"--district: {error.message}", 2) from None
         user_id, token = create_user(
             engine, user.name, user.role, user.district, SystemClock().now()
         )

@@ -31,6 +31,10 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hub.store.db import Engine
 
 __all__ = [
     "AmbiguousDistrictError",
@@ -38,7 +42,9 @@ __all__ = [
     "DistrictError",
     "DistrictIndex",
     "UnknownDistrictError",
+    "index_in",
     "normalise_sido",
+    "resolve_in",
     "seed_districts",
 ]
 
@@ -229,3 +235,18 @@ class DistrictIndex:
         for key in difflib.get_close_matches(text, keys, n=_MAX_SUGGESTED, cutoff=0.6):
             found += [d for d in keys[key] if d not in found]
         return found[:_MAX_SUGGESTED]
+
+
+def index_in(engine: Engine, home_sido: str | None = None) -> DistrictIndex:
+    """The hub's districts (its ``districts`` table), to resolve names against."""
+    from hub.store.db import reading
+    from hub.store.districts import district_index
+
+    with reading(engine) as conn:
+        return district_index(conn, home_sido)
+
+
+def resolve_in(engine: Engine, text: str, home_sido: str | None = None) -> District:
+    """The district ``text`` names among the hub's; raises :class:`DistrictError` with the
+    Korean message otherwise."""
+    return index_in(engine, home_sido).resolve(text)

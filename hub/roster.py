@@ -65,9 +65,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hub.roster_check import check_table
+from hub.roster_check import check_districts, check_table
 from hub.roster_format import (
     DEVICE_KIND_WORDS,
     FIELDS,
@@ -81,6 +81,9 @@ from hub.roster_format import (
     RowError,
 )
 from hub.roster_read import Unreadable, read_table
+
+if TYPE_CHECKING:
+    from hub.districts import DistrictIndex
 
 __all__ = [
     "DEVICE_KIND_WORDS",
@@ -121,13 +124,15 @@ class RosterTarget(Protocol):
     def resident_exists(self, resident_id: str) -> bool: ...
 
 
-def read_roster(data: bytes, filename: str) -> RosterReport:
-    """Read and check a roster file; never raises on bad content."""
+def read_roster(data: bytes, filename: str, districts: DistrictIndex | None = None) -> RosterReport:
+    """Read and check a roster file; never raises on bad content. With ``districts`` (the
+    hub's), each row's district must name one of them and is given its canonical name."""
     try:
         table = read_table(data, filename)
     except Unreadable as exc:
         return RosterReport(rows=0, valid=[], errors=[RowError(0, None, exc.message)])
-    return check_table(table)
+    report = check_table(table)
+    return report if districts is None else check_districts(report, districts)
 
 
 def apply_roster(

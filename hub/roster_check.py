@@ -8,8 +8,9 @@ result is a :class:`~hub.roster_format.RosterReport`; nothing is written anywher
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.roster_format import (
     CONTACT_COLUMNS,
@@ -52,7 +53,10 @@ from hub.roster_format import (
 )
 from protocol.vocab import PHONE_SEPARATORS, normalise_phone
 
-__all__ = ["check_table"]
+if TYPE_CHECKING:
+    from hub.districts import DistrictIndex
+
+__all__ = ["check_districts", "check_table"]
 
 _DEVICE_SPLIT = re.compile(r"[;,\n]")
 _PARENTHESISED = re.compile(r"^(.*?)\((.*)\)$")
@@ -128,6 +132,29 @@ def check_table(table: Table) -> RosterReport:
     checker = _RowChecker(index, headers)
     valid = [row for row in (checker.check(n, cells) for n, cells in data) if row is not None]
     return RosterReport(len(data), valid, checker.errors, warnings + checker.warnings)
+
+
+def check_districts(report: RosterReport, districts: DistrictIndex) -> RosterReport:
+    """``report`` with every valid row's district resolved against the hub's districts.
+
+    A row whose district names one district gets its canonical name (so "서울 서대문구" and
+    "서대문구" are one district); a row whose district names none, or several, is moved to
+    the errors with the Korean message and the closest names. Kept apart from
+    :func:`check_table`, which needs no database.
+    """
+    from hub.districts import DistrictError
+
+    valid: list[RosterRow] = []
+    errors = list(report.errors)
+    for row in report.valid:
+        try:
+            district = districts.resolve(row.resident["district"]).name
+        except DistrictError as error:
+            errors.append(RowError(row.row, FIELDS["district"][0], error.message))
+            continue
+        valid.append(dataclasses.replace(row, resident={**row.resident, "district": district}))
+    errors.sort(key=lambda e: e.row)
+    return dataclasses.replace(report, valid=valid, errors=errors)
 
 
 class _Row:

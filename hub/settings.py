@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # of their own of the same size. Beyond it QoS 0 messages are shed and counted, QoS 1
     # ones wait at the broker. 10,000 payloads of at most 8 KiB bound it to ~80 MB.
     ingest_queue: int = Field(default=10_000, ge=10, le=1_000_000)
+    # /health turns 503 when the worker's write in progress has gone this long without
+    # committing (hub/health.py); a batch of 500 normally commits well within a second.
+    health_max_behind_s: float = Field(default=5.0, gt=0, le=3600)
     public_url: str | None = Field(
         default=None, description="Base of links in SMS; default http://{ANBU_HTTP}"
     )
@@ -103,6 +106,23 @@ class Settings(BaseSettings):
         default_factory=list, description="apprise URLs (email, webhooks) for the control centre"
     )
     receipt_poll_s: float = Field(default=30.0, gt=0, le=3600)
+    sido: str | None = Field(
+        default=None,
+        description="The 시도 this hub serves: a name several 시도 share (동구) means its one",
+    )
+
+    @field_validator("sido")
+    @classmethod
+    def _check_sido(cls, value: str | None) -> str | None:
+        from hub.districts import normalise_sido
+
+        if value is None or not value.strip():
+            return None
+        official = normalise_sido(value)
+        if official is None:
+            msg = f"시도 이름이어야 합니다 (예: 대전광역시, 대전) / must be a 시도, got {value!r}"
+            raise ValueError(msg)
+        return official
 
     @property
     def link_base(self) -> str:

@@ -15,6 +15,7 @@ from fastapi import APIRouter
 
 from hub.api.auth import AdminOnly, AnyUser, create_user
 from hub.api.backend import Backend, Runner
+from hub.api.residents import district_of
 from hub.api.schemas import UserIn
 
 
@@ -24,15 +25,21 @@ def access_router(backend: Backend, run: Runner) -> APIRouter:
 
     @router.post("/api/v1/users", status_code=201)
     def create_api_user(body: UserIn, _: AdminOnly) -> dict[str, Any]:
-        """A control-centre operator or a district official; the token is shown only once."""
+        """A control-centre operator or a district official; the token is shown only once.
+
+        An official's district must be one of the hub's (answered by its canonical name).
+        """
+        district = body.district
+        if body.role == "official" and district is not None:
+            district = district_of(backend, district).name
         user_id, token = run(
-            lambda now: create_user(backend.engine, body.name, body.role, body.district, now)
+            lambda now: create_user(backend.engine, body.name, body.role, district, now)
         )
         return {
             "id": user_id,
             "name": body.name,
             "role": body.role,
-            "district": body.district,
+            "district": district,
             "token": token,
         }
 

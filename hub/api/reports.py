@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import HTMLResponse, Response
 
 from hub.api.auth import AnyUser
+from hub.api.residents import district_of
 from hub.report_render import report_csv, report_html
 from hub.reports import monthly_report
 
@@ -31,7 +32,19 @@ def reports_router(backend: Any) -> APIRouter:
         who: AnyUser,
         format: Literal["json", "csv", "html"] = "json",
     ) -> Any:
-        """Residents monitored, device uptime, activity, alerts, answer times, outcomes."""
+        """Residents monitored, device uptime, activity, alerts, answer times, outcomes.
+
+        ``district`` in any form the hub resolves (유성구, 서울 서대문구); a name that is no
+        district answers 404 with the closest names, never a report of zeros.
+        """
+        try:
+            district = district_of(backend, district, unknown_status=404).name
+        except HTTPException:
+            if who.role == "official":
+                # An official may read only their own district: any other name is refused
+                # the same way, whether it exists or not.
+                raise HTTPException(403, "다른 구의 보고서는 볼 수 없습니다") from None
+            raise
         if not who.sees_district(district):
             raise HTTPException(403, "다른 구의 보고서는 볼 수 없습니다")
         try:

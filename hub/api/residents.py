@@ -20,8 +20,22 @@ from hub.api import devices
 from hub.api.auth import AdminOnly, AnyUser
 from hub.api.backend import Backend, Runner
 from hub.api.schemas import ContactIn, DeviceIn, PolicyIn, ResidentIn
+from hub.districts import District, DistrictError, UnknownDistrictError, resolve_in
 from hub.store import resident_reads
 from hub.store.db import reading
+
+
+def district_of(backend: Backend, text: str, unknown_status: int = 422) -> District:
+    """The district ``text`` names, or an HTTP error with the Korean message and suggestion.
+
+    An unknown name answers ``unknown_status``; a name several 시도 share answers 422.
+    """
+    try:
+        return resolve_in(backend.engine, text, backend.settings.sido)
+    except UnknownDistrictError as error:
+        raise HTTPException(unknown_status, error.message) from None
+    except DistrictError as error:
+        raise HTTPException(422, error.message) from None
 
 
 def describe_state(state: ResidentState | None, now: datetime) -> str:  # noqa: PLR0911 - one return per board state, in priority order
@@ -52,7 +66,9 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
 
     @router.post("/api/v1/residents", status_code=201)
     def create_resident(body: ResidentIn, _: AdminOnly) -> dict[str, Any]:
+        """Register a resident; ``district`` is stored by its canonical name, as reads show it."""
         data = body.model_dump(exclude={"policy"})
+        data["district"] = district_of(backend, body.district).name
         data["policy"] = body.policy.overrides() if body.policy else None
         return run(lambda now: backend.core.register_resident(data, now))
 
@@ -64,6 +80,7 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
         now = backend.now()
         districts = who.districts()
         if district is not None:
+            district = district_of(backend, district).name
             districts = frozenset({district}) if districts is None else districts & {district}
         with reading(backend.engine) as conn:
             rows = resident_reads.list_residents(conn, districts)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.auth import AdminOnly
+from hub.districts import index_in
 from hub.roster import apply_roster, read_roster
 from hub.roster_format import MAX_UPLOAD_BYTES, MSG_UPLOAD_TOO_LARGE
 
@@ -60,7 +61,8 @@ def roster_router(backend: Any) -> APIRouter:
     ) -> dict[str, Any]:
         """Dry run by default; ``apply=true`` creates the valid rows' new residents."""
         data = await _body(request)
-        report = await run_in_threadpool(read_roster, data, filename)
+        districts = await run_in_threadpool(index_in, backend.engine, backend.settings.sido)
+        report = await run_in_threadpool(read_roster, data, filename, districts)
         result: dict[str, Any] = {"report": report.as_dict(), "applied": None}
         if apply:
             result["applied"] = await run_in_threadpool(

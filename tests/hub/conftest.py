@@ -153,6 +153,8 @@ def start_hub(mosquitto: Any, db_url: str, tmp_path: Path) -> Iterator[Callable[
             "control_center_phones": ["+8220000000"],
             "supervisor_phones": ["+8220000001"],
             "mqtt_client_id": f"anbu-hub-test-{len(started)}",
+            # The tests' districts are 대전's (유성구, 동구, 서구): a shared name means its one.
+            "sido": "대전광역시",
         }
         settings = Settings(**{**values, **overrides})
         hub = Hub(settings, clock=clock or OffsetClock(DEFAULT_TEST_START)).start()

@@ -87,7 +87,7 @@ def _register(base: str, count: int) -> None:
     with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
         for index in range(count):
             resident = f"r{index}"
-            body = {"id": resident, "name": "어르신", "district": "동구"}
+            body = {"id": resident, "name": "어르신", "district": "대전 동구"}
             assert http.post("/api/v1/residents", json=body).status_code == 201
             device = {"id": "spk", "kind": "speaker"}
             assert (
