@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from alerts.clock import FakeClock
-from tests.hub.support import DEFAULT_TEST_START, KST, OffsetClock, read_sms, wait_until
+from tests.hub.support import DEFAULT_TEST_START, KST, read_sms, wait_until
 
 FAST = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT60S"}
 REPLY_SECRET = "reply-secret-0123456789"
@@ -25,8 +25,9 @@ def _guardian_lines(running: Any) -> list[dict[str, Any]]:
 
 
 def test_sms_reply_codes_acknowledge_and_resolve(start_hub: Any) -> None:
-    running = start_hub(sms_reply_secret=REPLY_SECRET)
+    running = start_hub(clock=FakeClock(DEFAULT_TEST_START), sms_reply_secret=REPLY_SECRET)
     running.resident("r1", policy=FAST, official=False)
+    running.run_until(DEFAULT_TEST_START + timedelta(seconds=3))
     wait_until(lambda: _guardian_lines(running), timeout=6)
     assert "답장 1" in _guardian_lines(running)[0]["body"]
     webhook = httpx.Client(base_url=running.base, timeout=10)
@@ -69,7 +70,9 @@ def test_replies_are_off_without_a_secret(start_hub: Any) -> None:
 
 
 def _held_guardian_row(running: Any, policy: dict[str, str]) -> dict[str, Any]:
-    """Register r1 with one guardian asleep 22:00-07:00 and wait for the held inactivity row."""
+    """Register r1 with one guardian asleep 22:00-07:00 and step to the held inactivity row
+    (the hub runs on a FakeClock; the guardian's step is at +3 s)."""
+    start = running.clock.now()
     running.resident("r1", policy=policy, official=False, guardians=0)
     running.http.post(
         "/api/v1/residents/r1/contacts",
@@ -80,6 +83,7 @@ def _held_guardian_row(running: Any, policy: dict[str, str]) -> dict[str, Any]:
             "quiet_hours": "22:00-07:00",
         },
     ).raise_for_status()
+    running.run_until(start + timedelta(seconds=3))
 
     def rows() -> list[dict[str, Any]]:
         found = running.http.get("/api/v1/notifications", params={"resident": "r1"}).json()
@@ -90,7 +94,7 @@ def _held_guardian_row(running: Any, policy: dict[str, str]) -> dict[str, Any]:
 
 def test_quiet_hours_hold_routine_messages_but_never_emergencies(start_hub: Any) -> None:
     night = datetime(2026, 11, 24, 23, 0, tzinfo=KST)
-    running = start_hub(clock=OffsetClock(night))
+    running = start_hub(clock=FakeClock(night))
     held = _held_guardian_row(running, {**FAST, "control_center_after": "PT12H"})
     assert held["delivery"] == "pending"
     assert datetime.fromisoformat(held["next_attempt_at"]).astimezone(KST).hour == 7
@@ -109,7 +113,7 @@ def test_quiet_hours_never_hold_a_message_past_the_control_centre_s_time(
     start_hub: Any,
 ) -> None:
     night = datetime(2026, 11, 24, 23, 0, tzinfo=KST)
-    running = start_hub(clock=OffsetClock(night))
+    running = start_hub(clock=FakeClock(night))
     held = _held_guardian_row(running, FAST)  # the centre is paged 60 s after the last activity
     opened = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()[-1]
     assert held["delivery"] == "pending"
