@@ -12,19 +12,20 @@ import json
 import sys
 import threading
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from alerts.clock import FakeClock
 from edge.agent import Agent
 from edge.speaker import SpeakerAdapter
 from hub.broker import MosquittoBroker
 from hub.store.tables import events
 from tests.edge.support import edge_config, wait_until
 from tests.hub.conftest import start_hub  # noqa: F401 - the fixture
-from tests.hub.support import KST, OffsetClock, read_sms
+from tests.hub.support import DEFAULT_TEST_START, KST, OffsetClock, read_sms
 
 POLICY = {"checkin_after": "PT2S", "guardian_after": "PT60S", "control_center_after": "PT120S"}
 # Outside working hours, so the official's page waits for the digest and only the centre and
@@ -119,7 +120,12 @@ def test_a_phone_app_put_to_sleep_is_a_device_problem_at_the_hub(
 ) -> None:
     from edge.phone import PhoneAdapter
 
-    running = start_hub()
+    # Hub and agent share a FakeClock, stepped past the app's alive timeout (5 s) and the
+    # hub's monitoring_lost_after (3 s); the broker, the status and the SMS are real. Both
+    # rules are covered on their own in virtual time (tests/edge/test_phone.py,
+    # tests/alerts/test_alert_devices.py).
+    clock = FakeClock(DEFAULT_TEST_START)
+    running = start_hub(clock=clock)
     running.resident(
         "r2",
         devices={"ph1": "phone"},
@@ -149,6 +155,12 @@ def test_a_phone_app_put_to_sleep_is_a_device_problem_at_the_hub(
     ticker.start()
     try:
         adapter.handle_feed({"type": "screen_unlock"}, agent.now(), None)
+        clock.advance(timedelta(seconds=6))  # no alive ping for longer than alive_timeout_s
+        wait_until(
+            lambda: not running.http.get("/api/v1/residents/r2").json()["devices"][0]["online"],
+            timeout=10,
+        )
+        running.run_until(clock.now() + timedelta(seconds=4))
         wait_until(
             lambda: any(line["kind"] == "monitoring_lost" for line in read_sms(running.sms_log)),
             timeout=20,
