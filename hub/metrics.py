@@ -9,9 +9,11 @@ one: tests (and the demo) run several hubs in one process. The numbers come two 
   dispatcher reports each outbox row that reaches ``sent``, ``delivered``, ``failed`` or
   ``unknown``.
 - Read on scrape, by :class:`_Current`: open alerts and outbox depth (one grouped query
-  each, :mod:`hub.store.metrics_reads`), the ingest worker's backlog, its bound and what it
-  shed, the broker connection and how often it waited for room,
-  and the telemetry sink's buffer when ``hub.telemetry`` is set.
+  each, :mod:`hub.store.metrics_reads`, on the health probe's own connections and within
+  :data:`hub.health.SCRAPE_TIMEOUT_S`), whether the database is up (read in time and the
+  worker's last write committed), the ingest worker's backlog, how far behind its writes
+  are, its bound and what it shed, the broker connection and how often it waited for
+  room, and the telemetry sink's buffer when ``hub.telemetry`` is set.
 
 Labels are short codes only (kind, stage, state, reason, channel, role, outcome): never a
 resident id, a name or a phone number, so every series stays few and says nothing personal.
@@ -29,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hub.health import SCRAPE_TIMEOUT_S, Bounded, NoAnswerError
 from hub.store import metrics_reads
 from hub.store.db import Engine, reading
 from protocol.parse import RejectionReason
@@ -150,15 +153,18 @@ class _Current(Collector):
 
     def __init__(self, hub: object) -> None:
         self._hub = hub
+        self._scrape: Bounded[_Reads] = Bounded("anbu-db-scrape")
 
     def describe(self) -> Iterable[Metric]:
         return []  # registering must not query a database that may not be open yet
 
     def collect(self) -> Iterator[Metric]:
         hub = self._hub
-        engine = getattr(hub, "engine", None)
+        # The health probe's own connections when the hub has them, not the writers' pool.
+        engine = getattr(getattr(hub, "health_check", None), "engine", None)
+        engine = engine or getattr(hub, "engine", None)
         if engine is not None:
-            yield from _database(engine)
+            yield from _database(engine, self._scrape, getattr(hub, "worker", None))
         bridge = getattr(hub, "bridge", None)
         if bridge is not None:
             yield GaugeMetricFamily(
@@ -180,19 +186,41 @@ class _Current(Collector):
             yield from _telemetry(telemetry)
 
 
-_DB_UP: Final = "1 when the scrape could read the database"
+_DB_UP: Final = (
+    "1 when the scrape read the database within its time limit and the ingest worker's"
+    " last write committed (a database that reads but cannot store is not up)"
+)
+_Reads = tuple[list[metrics_reads.OpenAlerts], dict[str, int]]
 
 
-def _database(engine: Engine) -> Iterator[Metric]:
+def _reads(engine: Engine) -> _Reads:
+    with reading(engine) as conn:
+        return metrics_reads.open_alerts(conn), metrics_reads.pending_by_channel(conn)
+
+
+def _database(engine: Engine, scrape: Bounded[_Reads], worker: Any) -> Iterator[Metric]:
+    writes = getattr(worker, "writes", None)
+    writes_ok = writes is None or writes.ok is not False
+    if writes is not None:
+        yield GaugeMetricFamily(
+            "anbu_ingest_write_ok",
+            "1 unless the ingest worker's last write failed (it retries until one commits)",
+            value=1.0 if writes_ok else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "anbu_ingest_behind_seconds",
+            "How long the ingest worker's write in progress has gone without committing",
+            value=writes.behind_s(),
+        )
     try:
-        with reading(engine) as conn:
-            open_rows = metrics_reads.open_alerts(conn)
-            pending = metrics_reads.pending_by_channel(conn)
-    except metrics_reads.StoreError:
+        # The probe's own connections, bounded in time: a frozen database gives 0, not a
+        # scrape that hangs.
+        open_rows, pending = scrape.run(lambda: _reads(engine), SCRAPE_TIMEOUT_S)
+    except (metrics_reads.StoreError, NoAnswerError):
         log.warning("metrics.database_unavailable", exc_info=True)
         yield GaugeMetricFamily("anbu_database_up", _DB_UP, value=0)
         return
-    yield GaugeMetricFamily("anbu_database_up", _DB_UP, value=1)
+    yield GaugeMetricFamily("anbu_database_up", _DB_UP, value=1 if writes_ok else 0)
     current = GaugeMetricFamily(
         "anbu_alerts_open",
         "Alerts not yet resolved, by kind, state (open or acknowledged) and stage",

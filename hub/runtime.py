@@ -22,6 +22,7 @@ from alerts.engine import Escalation
 from hub.api.app import create_app
 from hub.changes import ChangeFeed
 from hub.checks import BrokerWatch, redacted
+from hub.health import PROBE_TIMEOUT_S, Health
 from hub.metrics import HubMetrics
 from hub.mqtt import MqttBridge
 from hub.notify.chain import SmsChain, chain_from_setting
@@ -29,7 +30,7 @@ from hub.notify.channels import ExtraChannels
 from hub.notify.dispatcher import Dispatcher
 from hub.service import HubCore
 from hub.settings import Settings
-from hub.store.db import Engine, migrate, open_engine, reachable, reading
+from hub.store.db import Engine, migrate, open_engine, open_probe_engine, reading
 from hub.store.users import live_admins
 from hub.telemetry import Telemetry
 from hub.worker import IngestWorker
@@ -71,6 +72,7 @@ class Hub:
         self._server_thread: threading.Thread | None = None
         self._broker_watch: BrokerWatch | None = None
         self.engine: Engine
+        self.health_check: Health
         self.core: HubCore
         self.worker: IngestWorker
         self.bridge: MqttBridge
@@ -82,6 +84,9 @@ class Hub:
         settings = self.settings
         self.engine = open_engine(settings.db_url)
         migrate(self.engine)
+        self.health_check = Health(
+            open_probe_engine(settings.db_url, PROBE_TIMEOUT_S), settings.health_max_behind_s
+        )
         self._warn_if_nobody_can_sign_in()
         escalation = Escalation(working_calendar(settings))
         self.telemetry = Telemetry.from_settings(settings)
@@ -145,6 +150,7 @@ class Hub:
         if self.telemetry is not None:
             self.telemetry.close()
         self.engine.dispose()
+        self.health_check.close()
         if self._broker is not None:
             self._broker.stop()
         log.info("hub.stopped")
@@ -236,11 +242,9 @@ class Hub:
         return self.clock.now()
 
     def health(self) -> dict[str, Any]:
-        database = reachable(self.engine)
-        mqtt = self.bridge.connected.is_set()
-        return {
-            "status": "ok" if database and mqtt else "degraded",
-            "mqtt": mqtt,
-            "database": database,
-            "backlog": self.worker.backlog(),
-        }
+        """The ``/health`` answer (:mod:`hub.health`); returns within about a second."""
+        return self.health_check.report(
+            mqtt=self.bridge.connected.is_set(),
+            backlog=self.worker.backlog(),
+            writes=self.worker.writes,
+        )

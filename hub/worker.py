@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import structlog
 
 from alerts.clock import Clock
+from hub.health import WriteRecord
 from hub.ingest_queue import IngestQueue
 from hub.mqtt import Incoming
 from hub.service import HubCore
@@ -64,6 +65,7 @@ class IngestWorker:
         self._thread = threading.Thread(target=self._run, name="anbu-ingest", daemon=True)
         self.processed = 0
         self.lag_s: float = 0.0
+        self.writes = WriteRecord()
 
     def start(self) -> None:
         self._thread.start()
@@ -122,22 +124,27 @@ class IngestWorker:
 
     def _fire_due(self, now: datetime, due: datetime) -> None:
         self.lag_s = (now - due).total_seconds()
+        self.writes.began()
         try:
             fired = self._core.run_due(now)
-        except Exception:
+        except Exception as error:
+            self.writes.failed(error)
             log.exception("worker.due_failed")
             # The database is likely away; don't spin on the same overdue step.
             self._stop.wait(1.0)
             return
+        self.writes.succeeded()
         if fired:
             self._wake_outbox()
 
     def _ingest_until_stored(self, messages: list[Incoming]) -> None:
         delay = 0.5
+        self.writes.began()
         while True:
             try:
                 self._core.ingest(messages, self._clock.now())
-            except Exception:
+            except Exception as error:
+                self.writes.failed(error)
                 # Unacknowledged messages stay with the broker; keep trying until the
                 # database is back rather than dropping or acknowledging them.
                 log.exception("worker.store_unavailable", batch=len(messages), retry_s=delay)
@@ -145,6 +152,7 @@ class IngestWorker:
                     raise
                 delay = min(delay * 2, 10.0)
                 continue
+            self.writes.succeeded()
             return
 
     def _handle(self, first: Incoming | _Call) -> None:

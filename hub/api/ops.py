@@ -1,7 +1,7 @@
 """Routes for running the hub: health, metrics, the status page and refused messages.
 
-* ``GET /health`` (no token): ``{"status":"ok"}`` once the hub has its broker and
-  database, 503 otherwise.
+* ``GET /health`` (no token): ``{"status":"ok"}`` once the hub has its broker and a
+  database that answers and stores (:mod:`hub.health`), 503 otherwise; within about 1 s.
 * ``GET /metrics`` (no token): Prometheus text format.
 * ``GET /``: the status page.
 * ``GET /api/v1/dead-letters``: messages the hub refused, counted per reason (staff only).
