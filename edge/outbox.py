@@ -314,8 +314,13 @@ class Outbox:
     def _fold_old_activity(self, db: sqlite3.Connection, bucket_s: int | None, need: int) -> int:
         """Merge activity rows of one source and bucket, oldest first; returns rows removed.
 
-        The merged message keeps the newest row's id, ``ts`` and place in the queue, with
-        the counts added up. Rows in flight are left alone: the hub may already have them.
+        The merged message keeps the newest row's ``ts`` and place in the queue, with the
+        counts added up, under a new id: a row sent before a restart (its acknowledgement
+        lost, no longer known to be in flight) may be at the hub already, and the hub keeps
+        a known id with other content as a conflict, not as more activity (a row the hub
+        did have is then counted twice: more activity than there was is the lesser harm
+        for a monitor of silence). Rows in flight are left alone: the hub may already have
+        them.
         """
         rows = db.execute(
             "SELECT seq, event_id, source, count, ts FROM outbox "
@@ -334,12 +339,13 @@ class Outbox:
                 break
             if len(members) < 2:
                 continue
-            keep_seq, keep_id, _count, keep_ts = members[-1]
+            keep_seq, _keep_id, _count, keep_ts = members[-1]
+            merged_id = new_event_id("activity")
             total = sum(m[2] for m in members)
             payload = to_json(
                 Activity(
                     v=1,
-                    id=keep_id,
+                    id=merged_id,
                     ts=_parse(keep_ts),
                     source=cast(ActivitySource, source),
                     count=total,
@@ -347,8 +353,8 @@ class Outbox:
             )
             db.executemany("DELETE FROM outbox WHERE seq = ?", [(m[0],) for m in members[:-1]])
             db.execute(
-                "UPDATE outbox SET count = ?, payload = ? WHERE seq = ?",
-                (total, payload, keep_seq),
+                "UPDATE outbox SET event_id = ?, count = ?, payload = ? WHERE seq = ?",
+                (merged_id, total, payload, keep_seq),
             )
             removed += len(members) - 1
         return removed

@@ -175,3 +175,26 @@ def test_counts_add_up_whatever_the_window(tmp_path: Path, fold_s: float) -> Non
         outbox.flush_folds(at)
     outbox.flush_folds(at + timedelta(hours=1))
     assert sum(int(p.get("count") or 1) for p in _payloads(outbox)) == 200
+
+
+def test_a_row_sent_before_a_restart_is_never_resent_with_other_content(tmp_path: Path) -> None:
+    """After a restart the outbox no longer knows what was in flight; shedding must not fold
+    more signals into a row the hub may already have under that id (the hub would keep the
+    new content as a conflicting duplicate, not count it)."""
+    path = tmp_path / "o.db"
+    outbox = Outbox(path, max_rows=20, fold_s=1)
+    for step in range(15):
+        at = T0 + timedelta(minutes=step)
+        outbox.record_activity("motion", at, at)
+    sent = {p.event_id: p.payload for p in outbox.take(15)}  # published; the acks are lost
+    outbox.close()
+    outbox = Outbox(path, max_rows=20, fold_s=1)  # the agent restarts
+    for step in range(45):  # from the next hour on: the sent rows have an hour of their own
+        at = T0 + timedelta(hours=1, minutes=step)
+        outbox.record_activity("motion", at, at)
+    assert outbox.shed_rows > 0
+    again = outbox.take(1000)
+    changed = [p.event_id for p in again if p.event_id in sent and p.payload != sent[p.event_id]]
+    assert changed == []
+    total = sum(int(json.loads(p.payload).get("count") or 1) for p in again)
+    assert total == 15 + 45, "signals were lost in the folding"
