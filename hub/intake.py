@@ -10,6 +10,8 @@ time. :mod:`hub.core_inputs` says what each message means to the core.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
 from datetime import datetime
 from typing import Any
@@ -29,7 +31,7 @@ from hub.store.events import add_dead_letter, last_seq, stored_payloads
 from hub.store.registry import device_status, set_device_status
 from hub.store.states import due_times
 from hub.unit_of_work import Batch, Decider
-from protocol import Event, Rejection, parse
+from protocol import Event, Rejection, parse, to_json
 from protocol.models import MODELS_BY_KIND
 
 __all__ = ["Intake"]
@@ -74,6 +76,15 @@ def _differences(event: Event, earlier: Event | str) -> list[str]:
     after: Any = event.message
     fields = type(after).model_fields
     return [name for name in fields if getattr(before, name, None) != getattr(after, name)]
+
+
+def _renamed(event: Event, message: Incoming) -> Event:
+    """``event`` under an id made from its own bytes: the same message delivered again gets
+    the same id (and is a duplicate), a different one another."""
+    body: Any = event.message
+    digest = hashlib.sha256(message.payload).hexdigest()[:16]
+    new_id = f"{str(body.id)[:40]}~{digest}"
+    return dataclasses.replace(event, message=body.model_copy(update={"id": new_id}))
 
 
 class Intake:
@@ -196,13 +207,14 @@ class Intake:
             return
         if parsed.kind == "status" and not self._newer_status(conn, parsed, tally):
             return
-        if not self._store_event(conn, parsed, message, now, work, contents):
+        taken = self._store_event(conn, parsed, message, now, work, contents)
+        if taken is None:
             return
-        work.ledger.observed.append(parsed)
-        core_input = to_input(parsed, now)
+        work.ledger.observed.append(taken)
+        core_input = to_input(taken, now)
         if core_input is None:
             return
-        self._decider.decide(conn, parsed.resident, core_input, now, work)
+        self._decider.decide(conn, taken.resident, core_input, now, work)
 
     def _newer_status(self, conn: Connection, event: Event, tally: Tally) -> bool:
         """Whether a status message is news rather than a replay of the retained one.
@@ -228,28 +240,55 @@ class Intake:
         now: datetime,
         work: Batch,
         contents: dict[_Key, Event | str],
-    ) -> bool:
+    ) -> Event | None:
         """Queue the event row unless ``(resident, device, id)`` was seen: the dedup rule.
+        Returns the event as taken (to be decided), or ``None`` when it is not taken.
 
         A repeat is dropped as a duplicate only when it says what the first said; one with
         other content under the same id (a device whose id counter restarted, say) is kept
-        as a ``conflicting_duplicate`` dead letter, so it cannot vanish unseen.
+        as a ``conflicting_duplicate`` dead letter, so it cannot vanish unseen. An emergency
+        is paged all the same: taken under an id made from its content (so its own
+        redelivery is still a duplicate), because a call for help is never set aside for
+        its id.
         """
-        body: Any = event.message
         dedup = (event.resident, event.device, _event_id(event))
         if dedup in work.seen or dedup in work.stored:
             differing = [] if event.kind == "status" else _differences(event, contents[dedup])
-            if differing:
-                detail = (
-                    f"id {dedup[2]!r} of device {event.device} was taken before with other "
-                    f"content (differs in {', '.join(differing)}); kept here, not decided"
-                )
-                self._dead_letter(
-                    conn, message, now, "conflicting_duplicate", detail, work.ledger.tally
-                )
-            elif event.kind != "status":  # counted by _newer_status already
-                work.ledger.tally.duplicates[event.kind] += 1
-            return False
+            if not differing:
+                if event.kind != "status":  # counted by _newer_status already
+                    work.ledger.tally.duplicates[event.kind] += 1
+                return None
+            renamed = _renamed(event, message) if event.kind == "emergency" else None
+            again = None if renamed is None else (event.resident, event.device, _event_id(renamed))
+            if again is not None and (again in work.seen or stored_payloads(conn, [again])):
+                work.ledger.tally.duplicates[event.kind] += 1  # this conflict, delivered again
+                return None
+            detail = (
+                f"id {dedup[2]!r} of device {event.device} was taken before with other "
+                f"content (differs in {', '.join(differing)}); "
+                + ("kept here, not decided" if again is None else f"paged as id {again[2]!r}")
+            )
+            self._dead_letter(
+                conn, message, now, "conflicting_duplicate", detail, work.ledger.tally
+            )
+            if renamed is None or again is None:
+                return None
+            # Stored as taken, under its new id: an export replays it so.
+            return self._take(
+                renamed, to_json(renamed.message).decode(), now, work, contents, again
+            )
+        return self._take(event, message.payload.decode("utf-8"), now, work, contents, dedup)
+
+    def _take(
+        self,
+        event: Event,
+        text: str,
+        now: datetime,
+        work: Batch,
+        contents: dict[_Key, Event | str],
+        dedup: _Key,
+    ) -> Event:
+        body: Any = event.message
         work.seen.add(dedup)
         contents[dedup] = event
         if event.kind != "status":
@@ -263,10 +302,10 @@ class Intake:
                 "kind": event.kind,
                 "ts": body.ts,
                 "received_at": now,
-                "payload": _storable(message.payload.decode("utf-8"), _PAYLOAD_KEEP),
+                "payload": _storable(text, _PAYLOAD_KEEP),
             }
         )
-        return True
+        return event
 
     def _dead_letter(
         self,

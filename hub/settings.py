@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hub.placeholders import placeholder_reason
-from protocol.vocab import KOREA_TZ
+from protocol.vocab import ID_REGEX, KOREA_TZ
 
 # host:port, the host a name, IPv4 or a bracketed IPv6 address.
 _HOST_PORT = re.compile(r"\A(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})\Z")
@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     )
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
     # No "." in it: device identities are "{resident}.{device}", so none can be the hub's.
-    mqtt_client_id: str = Field(default="anbu-hub", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    mqtt_client_id: str = Field(default="anbu-hub", pattern=ID_REGEX)
     mqtt_ca_file: Path | None = Field(
         default=None, description="CA certificate the hub trusts for mqtts:// (make-ca.sh)"
     )

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from hub.settings import Settings
+from protocol.vocab import KOREA_TZ
 
 __all__ = [
     "EXAMPLES",
@@ -42,7 +43,7 @@ EXAMPLES: dict[str, str] = {
     "db_url": "postgresql+psycopg://anbu@127.0.0.1/anbu",
     "http": "127.0.0.1:8080",
     "sms": "nhn://APPKEY:SECRET@sms.api.nhncloudservice.com?sender=0212345678",
-    "tz": "Asia/Seoul",
+    "tz": KOREA_TZ,
     "control_center_phones": '["+82212345678"]',
     "supervisor_phones": '["+821012345678"]',
     "health_center_phones": '["+82421234567"]',

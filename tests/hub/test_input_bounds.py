@@ -22,12 +22,13 @@ from structlog.testing import capture_logs
 
 from alerts.calendar import WorkingCalendar
 from alerts.engine import Escalation
+from alerts.inputs import Resolve
 from hub.metrics import HubMetrics
 from hub.mqtt import Incoming
 from hub.service import HubCore
 from hub.settings import Settings
 from hub.store.db import Engine, migrate, open_engine
-from hub.store.tables import dead_letters, events, outbox
+from hub.store.tables import alerts, dead_letters, events, outbox
 from protocol.models import MAX_COUNT
 from tests.hub.support import KST
 
@@ -222,20 +223,31 @@ def test_conflicting_duplicates_inside_one_batch(hub: Hub) -> None:
     assert json.loads(payload)["source"] == "door"
 
 
-def test_an_emergency_under_a_reused_id_is_kept_not_dropped(hub: Hub) -> None:
+def test_an_emergency_under_a_reused_id_is_kept_and_paged(hub: Hub) -> None:
     hub.ingest([incoming("emergency", emergency("e-1", text="도와줘"))])
+    with hub.engine.connect() as conn:
+        (alert_id,) = conn.execute(select(alerts.c.id)).scalars()
+    hub.core.operator_input(alert_id, Resolve(alert_id, "관제 김", "transported"), NOW)
     pages = hub.pages()
     assert pages > 0
     later = START + timedelta(days=3)
+    second = incoming("emergency", emergency("e-1", ts=later.isoformat(), trigger="fall"))
 
-    hub.ingest(
-        [incoming("emergency", emergency("e-1", ts=later.isoformat(), trigger="fall"))], later
-    )
+    hub.ingest([second], later)
+    hub.ingest([second], later + timedelta(seconds=5))  # delivered again: still one page
 
     [(reason, payload)] = hub.dead()
     assert reason == "conflicting_duplicate"
     assert json.loads(payload)["trigger"] == "fall"
-    assert hub.pages() == pages, "the first emergency is not paged twice"
+    first, renamed = hub.stored_ids()
+    assert first == "e-1" and renamed.startswith("e-1~"), renamed
+    with hub.engine.connect() as conn:
+        opened = conn.execute(select(alerts.c.kind).where(alerts.c.state == "open")).all()
+    assert "emergency" in [row.kind for row in opened], "the second call for help is paged"
+    paged = hub.pages() - pages
+    assert paged > 0
+    hub.ingest([second], later + timedelta(seconds=10))
+    assert hub.pages() - pages == paged, "a redelivery pages no one again"
 
 
 # Values a device might put in any field: the edges of every type the protocol uses.
