@@ -70,8 +70,12 @@ def household_ids(households: int, prefix: str = "sim") -> list[str]:
     return [f"{prefix}-{n:05d}" for n in range(households)]
 
 
-def register(api: str, token: str, residents: list[str], district: str = "시뮬레이션구") -> int:
-    """Register residents and their speaker through the hub's API; existing ones are kept."""
+def register(api: str, token: str, residents: list[str], district: str = "유성구") -> int:
+    """Register residents and their speaker through the hub's API; existing ones are kept.
+
+    ``district`` must be one of the hub's districts (the hub refuses free text); the fleet's
+    residents are told apart by their names ("시뮬 …").
+    """
     created = 0
     with httpx.Client(
         base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=30
