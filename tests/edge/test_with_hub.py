@@ -43,6 +43,13 @@ def _stored(running: Any) -> list[tuple[str, str]]:
     return [(row.kind, row.event_id) for row in rows]
 
 
+def _kinds(running: Any) -> set[tuple[str, str]]:
+    """(kind, device) of every event the hub has stored."""
+    with running.hub.engine.connect() as conn:
+        rows = conn.execute(select(events.c.kind, events.c.device_id)).all()
+    return {(row.kind, row.device_id) for row in rows}
+
+
 def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
@@ -154,7 +161,13 @@ def test_a_phone_app_put_to_sleep_is_a_device_problem_at_the_hub(
     )
     ticker.start()
     try:
+        # The agent's "online" and the resident's unlock are in before the clock moves, as
+        # they would be in the 5 s of real time this skips: a status at the same instant as
+        # the "offline" below would not be newer than it, and an activity arriving after
+        # the "offline" shows the device alive again.
+        wait_until(lambda: ("status", "ph1") in _kinds(running), timeout=10)
         adapter.handle_feed({"type": "screen_unlock"}, agent.now(), None)
+        wait_until(lambda: ("activity", "ph1") in _kinds(running), timeout=10)
         clock.advance(timedelta(seconds=6))  # no alive ping for longer than alive_timeout_s
         wait_until(
             lambda: not running.http.get("/api/v1/residents/r2").json()["devices"][0]["online"],
