@@ -9,7 +9,11 @@ ingest worker, so the API and MQTT never race on a resident's state.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from hub.api.access import access_router
 from hub.api.alerts import alerts_router
@@ -47,4 +51,23 @@ def create_app(backend: Backend) -> FastAPI:
     app.include_router(access_router(backend, run))
     app.include_router(alerts_router(backend, run))
     document_errors(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        response = await http_exception_handler(request, error)
+        if error.status_code == 405:
+            # Each method of a path is a route of its own, and Starlette's Allow names only
+            # the first; RFC 9110 wants every method the path has.
+            response.headers["Allow"] = ", ".join(_methods_of(app, request))
+        return response
+
     return app
+
+
+def _methods_of(app: FastAPI, request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)

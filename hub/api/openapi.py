@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 _ERRORS: dict[int, str] = {
+    400: "요청 본문을 읽을 수 없습니다 (not decodable as JSON text)",
     401: "인증이 필요합니다 (no bearer token)",
     403: "권한이 없거나 알 수 없는 토큰·링크입니다",
     404: "없거나 볼 수 없는 대상입니다",
@@ -68,7 +69,8 @@ def _error_codes(path: str, method: str) -> set[int]:
     else:
         codes |= {401, 403}
     if method in {"POST", "PATCH"}:
-        codes.add(409)
+        # 400: a body that is not text (FastAPI: "There was an error parsing the body").
+        codes |= {400, 409}
     if path == "/api/v1/roster":
         codes.add(413)
     return codes

@@ -28,7 +28,7 @@ def reports_router(backend: Any) -> APIRouter:
     )
     def district_report(
         district: str,
-        month: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+        month: Annotated[str, Path(pattern=r"^[12]\d{3}-(0[1-9]|1[0-2])$")],
         who: AnyUser,
         format: Literal["json", "csv", "html"] = "json",
     ) -> Any:

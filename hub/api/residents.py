@@ -11,9 +11,9 @@ Changes go through the hub core on its writer thread; reads come from the store
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
 from alerts.state import ResidentState
 from hub.api import devices
@@ -74,7 +74,9 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
 
     @router.get("/api/v1/residents")
     def list_residents(
-        who: AnyUser, district: str | None = None, state: str | None = None
+        who: AnyUser,
+        district: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+        state: str | None = None,
     ) -> list[dict[str, Any]]:
         """Residents the caller may see (an official: their district), with board state."""
         now = backend.now()

@@ -61,6 +61,13 @@ def roster_router(backend: Any) -> APIRouter:
     ) -> dict[str, Any]:
         """Dry run by default; ``apply=true`` creates the valid rows' new residents."""
         data = await _body(request)
+        if not data and "content-type" not in request.headers:
+            # No file at all (the document says one is required) is the client's mistake, not
+            # a roster of no rows, which apply=true would answer with 200. An empty file that
+            # says what it is gets the dry run's "파일이 비어 있습니다".
+            raise HTTPException(
+                422, "명단 파일이 없습니다 (요청 본문이 비어 있음) / no file in the body"
+            )
         districts = await run_in_threadpool(index_in, backend.engine, backend.settings.sido)
         report = await run_in_threadpool(read_roster, data, filename, districts)
         result: dict[str, Any] = {"report": report.as_dict(), "applied": None}

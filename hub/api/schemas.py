@@ -17,7 +17,13 @@ from protocol.vocab import (
 )
 
 IdStr = Field(pattern=ID_REGEX)
-Phone = Field(pattern=r"^\+?[0-9-]{6,20}$")
+# The characters the API takes (digits, dashes, a leading +); _e164 then refuses with a clear
+# message what is not a Korean number. The document shows exactly the numbers _e164 keeps
+# (0 then 8-10 digits not starting with 0, or +82 with an optional trunk 0), so no
+# schema-valid number is refused and the validator's words stay.
+PHONE_CHARS = r"^\+?[0-9-]{6,20}$"
+PHONE_PATTERN = r"^(\+-*8-*2-*(0-*)?|-*0-*)[1-9](-*[0-9]){7,9}-*$"
+Phone = Field(pattern=PHONE_CHARS, max_length=20, json_schema_extra={"pattern": PHONE_PATTERN})
 
 
 def _e164(value: str | None) -> str | None:
@@ -31,10 +37,14 @@ def _e164(value: str | None) -> str | None:
     return e164
 
 
+_SECONDS = r"\d{1,9}(\.\d{1,6})?S"
+_TIME_PART = rf"T(\d{{1,6}}H(\d{{1,7}}M)?({_SECONDS})?|\d{{1,7}}M({_SECONDS})?|{_SECONDS})"
+_DURATION_PATTERN = rf"^P(\d{{1,5}}D({_TIME_PART})?|{_TIME_PART})$"
 _DURATION = Field(
     default=None,
-    pattern=r"^P(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$",
-    description="ISO 8601 duration, e.g. PT12H or PT90S",
+    # At least one part ("P" and "PT" are not durations), few enough digits for a timedelta.
+    pattern=_DURATION_PATTERN,
+    description="ISO 8601 duration, e.g. PT12H or PT90S; longer than zero, at most 30 days",
 )
 
 
@@ -123,7 +133,9 @@ class ResidentIn(BaseModel):
     id: str = IdStr
     name: str = Field(min_length=1, max_length=100)
     district: str = Field(min_length=1, max_length=100)
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9-]{6,20}$")
+    phone: str | None = Field(
+        default=None, pattern=PHONE_CHARS, json_schema_extra={"pattern": PHONE_PATTERN}
+    )
     address: str | None = Field(default=None, max_length=300)
     policy: PolicyFields | None = None
 
@@ -192,7 +204,14 @@ class ActionIn(BaseModel):
 
 
 class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # An official works for one district: the document says so as the route does.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"role": {"const": "official"}}, "required": ["role"]},
+            "then": {"required": ["district"], "properties": {"district": {"type": "string"}}},
+        },
+    )
 
     name: str = Field(min_length=1, max_length=100)
     role: StaffRole
