@@ -71,9 +71,16 @@ def test_the_api_keeps_its_published_contract(fuzzed_hub: Hub, tmp_path: Path) -
             "/api/v1/stream",  # never ends by design; it has its own tests
             "--max-examples",
             str(MAX_EXAMPLES),
+            # One worker: two threads drawing at once race in CPython 3.11's ast.parse, which
+            # hypothesis uses to describe lambdas ("AST constructor recursion depth mismatch").
             "--workers",
-            "2",
+            "1",
             "--continue-on-failure",
+            # A generation check, not one of the API's: phone numbers drawn from the exact
+            # pattern are sometimes longer than 20 characters and dropped, which now and then
+            # trips hypothesis's "too many filtered" alarm for the contacts operation.
+            "--suppress-health-check",
+            "filter_too_much",
         ],
         capture_output=True,
         text=True,
