@@ -1,8 +1,26 @@
-"""From wire events to the escalation core's inputs: what each protocol message means."""
+"""From wire events to the escalation core's inputs: what each protocol message means.
+
+Time, the rule: a device's ``ts`` goes to the core moved by the hub's **shift** (how far the
+hub's clock is from its devices', measured from their live heartbeats by
+:class:`hub.clock_check.DeviceClocks`; zero while the hub's clock agrees with them), so
+every time the core compares is on the hub's clock; the core then takes a time after
+``now`` (its arrival) as ``now``. So activity counts as seen at
+``min(ts + shift, arrival)``:
+
+* hub clock 1 h slow: a live message's ``ts`` looks 1 h ahead, ``ts + shift`` is its
+  arrival, and so is the capped ``ts`` even before a shift is known: seen now;
+* hub clock 13 h fast: a live message's ``ts`` looks 13 h old; ``min(ts, arrival)`` alone
+  would page its guardian; ``ts + shift`` is its arrival: seen now;
+* a buffered message (an edge's outbox after an outage) keeps its age either way: it says
+  the resident was up then, not now, and never hides a silence; arrival alone would.
+
+Emergencies are paged on arrival whatever their time (:mod:`protocol.parse`); their ``at``
+only dates the alert. Device time stays in the stored event (``ts``) and payload.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.inputs import (
@@ -17,47 +35,47 @@ from alerts.inputs import (
 from protocol import BloodPressure, Event
 
 
-def to_input(event: Event, now: datetime) -> Input | None:
-    """The core input for ``event``, or ``None`` when it is stored but decides nothing."""
+def to_input(event: Event, now: datetime, shift: timedelta = timedelta(0)) -> Input | None:
+    """The core input for ``event``, or ``None`` when it is stored but decides nothing.
+
+    ``now``: when it arrived; ``shift``: the hub's clock minus its devices' (module docstring).
+    """
     message: Any = event.message
     device = event.device
+    at = message.ts + shift
     if event.kind == "activity":
-        return Activity(
-            device=device, at=message.ts, source=message.source, count=message.count or 1
-        )
+        return Activity(device=device, at=at, source=message.source, count=message.count or 1)
     if event.kind == "heartbeat":
-        return Heartbeat(device=device, at=message.ts, interval_s=message.interval_s)
+        return Heartbeat(device=device, at=at, interval_s=message.interval_s)
     if event.kind == "emergency":
         return Emergency(
             device=device,
-            at=message.ts,
+            at=at,
             event_id=message.id,
             trigger=message.trigger,
             cancel_of=message.cancel_of,
         )
     if event.kind == "checkin":
         return CheckinAnswer(
-            device=device, at=message.ts, request_id=message.request_id, answered=message.answered
+            device=device, at=at, request_id=message.request_id, answered=message.answered
         )
     if event.kind == "status":
-        return DeviceStatus(
-            device=device, at=min(message.ts, now), online=message.state == "online"
-        )
-    return _vital_reading(device, message) if event.kind == "vitals" else None
+        return DeviceStatus(device=device, at=min(at, now), online=message.state == "online")
+    return _vital_reading(device, message, at) if event.kind == "vitals" else None
 
 
-def _vital_reading(device: str, message: Any) -> VitalReading:
+def _vital_reading(device: str, message: Any, at: datetime) -> VitalReading:
     """A vitals payload as the core's reading: blood pressure splits into its two numbers."""
     value = message.value
     if isinstance(value, BloodPressure):
         return VitalReading(
             device=device,
-            at=message.ts,
+            at=at,
             event_id=message.id,
             kind=message.kind,
             value=value.systolic,
             diastolic=value.diastolic,
         )
     return VitalReading(
-        device=device, at=message.ts, event_id=message.id, kind=message.kind, value=float(value)
+        device=device, at=at, event_id=message.id, kind=message.kind, value=float(value)
     )

@@ -6,6 +6,13 @@ twice; a repeat with other content is a ``conflicting_duplicate`` dead letter), 
 replays, unknown devices, dead letters for whatever cannot be taken (so bad input is kept
 with its reason, never a crash), and the fall-back of a failed batch to one message at a
 time. :mod:`hub.core_inputs` says what each message means to the core.
+
+Time: each batch's heartbeats first tell :class:`hub.clock_check.DeviceClocks` how far the
+hub's clock is from its devices'; messages are then judged (``future_ts``, ``ts_too_old``) on
+the devices' clock as the hub knows it, ``arrival - shift``, so a wrong hub clock refuses
+nothing, and decided at their times moved by that shift (:mod:`hub.core_inputs`). An
+emergency out of any time bound is taken at arrival and paged; the bound it broke is kept as
+a dead letter of its own reason, the payload (the device's time) with the stored event.
 """
 
 from __future__ import annotations
@@ -13,14 +20,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 
 from alerts.inputs import Tick
 from hub.carry_out import Ledger
+from hub.clock_check import DeviceClocks
 from hub.core_inputs import to_input
 from hub.metrics import Tally
 from hub.mqtt import Incoming
@@ -32,7 +39,6 @@ from hub.store.registry import device_status, set_device_status
 from hub.store.states import due_times
 from hub.unit_of_work import Batch, Decider
 from protocol import Event, Rejection, parse, to_json
-from protocol.models import MODELS_BY_KIND
 
 __all__ = ["Intake"]
 
@@ -64,17 +70,25 @@ def _differences(event: Event, earlier: Event | str) -> list[str]:
     Compared as parsed messages, so what a resend may legitimately change does not count:
     the edge outbox resends the very bytes it stored, and another vendor's re-serialisation
     (key order, spacing, ``Z`` for ``+00:00``, fields the protocol does not know) says the
-    same thing. An earlier payload that no longer parses counts as different throughout.
+    same thing. An earlier payload that no longer parses counts as different throughout. An
+    emergency taken in spite of its time carries the time it arrived at, not the device's:
+    then ``ts`` does not count (its redelivery arrives at another time).
     """
+    after: Any = event.message
     if isinstance(earlier, Event):
         before: Any = earlier.message
+        timeless = earlier.time_issue is not None or event.time_issue is not None
     else:
-        try:
-            before = MODELS_BY_KIND[event.kind].model_validate_json(earlier)
-        except ValidationError:
+        again = parse(
+            f"anbu/v1/{event.resident}/{event.device}/{event.kind}",
+            earlier.encode("utf-8"),
+            now=after.ts,
+        )
+        if isinstance(again, Rejection):
             return ["payload"]
-    after: Any = event.message
-    fields = type(after).model_fields
+        before = again.message
+        timeless = again.time_issue is not None or event.time_issue is not None
+    fields = [name for name in type(after).model_fields if not (timeless and name == "ts")]
     return [name for name in fields if getattr(before, name, None) != getattr(after, name)]
 
 
@@ -99,6 +113,8 @@ class Intake:
         # Events keep the order they were taken in (an export replays them in it).
         self._seq = itertools.count(first_seq)
         self.rejected: dict[str, int] = {}
+        # How far the hub's clock is from its devices' (read by /health and /metrics too).
+        self.device_clocks = DeviceClocks()
 
     @classmethod
     def open(cls, engine: Engine, decider: Decider, registry: Registry) -> Intake:
@@ -138,8 +154,10 @@ class Intake:
     def _ingest_tx(self, batch: list[Incoming], now: datetime, due_first: bool) -> None:
         # Each message at its own delivery time when it carries one (a replayed trace).
         times = [message.received_at or now for message in batch]
+        self._hear_heartbeats(batch, times)
+        shift = self.device_clocks.shift()
         parsed = [
-            parse(message.topic, message.payload, now=at)
+            parse(message.topic, message.payload, now=at - shift)
             for message, at in zip(batch, times, strict=True)
         ]
         with self._decider.unit(now) as (conn, work):
@@ -156,7 +174,16 @@ class Intake:
             for message, result, at in zip(batch, parsed, times, strict=True):
                 if isinstance(result, Event) and result.resident in dues:
                     self._fire_before(conn, result.resident, at, work, dues)
-                self._ingest_one(conn, message, result, at, work, contents)
+                self._ingest_one(conn, message, result, at, work, contents, shift)
+
+    def _hear_heartbeats(self, batch: list[Incoming], times: list[datetime]) -> None:
+        """Registered devices' heartbeats tell how far the hub's clock is from theirs."""
+        for message, at in zip(batch, times, strict=True):
+            if not message.topic.endswith("/heartbeat"):
+                continue
+            beat = parse(message.topic, message.payload)
+            if isinstance(beat, Event) and self._registry.knows_device(beat.resident, beat.device):
+                self.device_clocks.heard(beat.resident, beat.device, beat.message.ts, at)
 
     def _dues(
         self, conn: Connection, parsed: list[Event | Rejection]
@@ -190,6 +217,7 @@ class Intake:
         now: datetime,
         work: Batch,
         contents: dict[_Key, Event | str],
+        shift: timedelta,
     ) -> None:
         tally = work.ledger.tally
         if isinstance(parsed, Rejection):
@@ -210,8 +238,12 @@ class Intake:
         taken = self._store_event(conn, parsed, message, now, work, contents)
         if taken is None:
             return
+        issue = taken.time_issue
+        if issue is not None:
+            # Paged all the same; the bound it broke is on record with its own reason.
+            self._dead_letter(conn, message, now, issue.reason, issue.detail, tally)
         work.ledger.observed.append(taken)
-        core_input = to_input(taken, now)
+        core_input = to_input(taken, now, shift)
         if core_input is None:
             return
         self._decider.decide(conn, taken.resident, core_input, now, work)

@@ -27,6 +27,7 @@ from alerts.engine import Escalation
 from alerts.inputs import Input
 from alerts.state import ResidentState
 from hub.carry_out import CarryOut
+from hub.clock_check import DeviceClocks
 from hub.enrolment import ConflictError, Enrolment
 from hub.intake import Intake
 from hub.metrics import HubMetrics
@@ -91,6 +92,11 @@ class HubCore:
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def device_clocks(self) -> DeviceClocks:
+        """How far the hub's clock is from its devices' (:mod:`hub.clock_check`)."""
+        return self._intake.device_clocks
 
     @property
     def rejected(self) -> dict[str, int]:

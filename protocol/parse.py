@@ -2,6 +2,12 @@
 
 It never raises on what arrives from the network: the hub counts a Rejection, keeps it in its
 dead-letter store with ``reason`` and ``detail``, and carries on with the next message.
+
+An emergency is never refused for its time. A call for help whose ``ts`` is out of range
+(``future_ts``, ``ts_too_old``) or unreadable comes out as an :class:`Event` whose ``ts`` is
+the time it was parsed at (``now``; without ``now``, the nearest end of the fixed range) and
+whose ``time_issue`` holds the rejection it would have had: the hub pages it now, keeps the
+issue as a dead letter for the record and the device's own time in the stored payload.
 """
 
 from __future__ import annotations
@@ -14,7 +20,14 @@ from typing import Any, Final, Literal, cast
 from pydantic import ValidationError
 from pydantic_core import from_json
 
-from protocol.models import MAX_BUFFER_AGE, MODELS_BY_KIND, PROTOCOL_VERSION, Payload
+from protocol.models import (
+    EARLIEST_TS,
+    LATEST_TS,
+    MAX_BUFFER_AGE,
+    MODELS_BY_KIND,
+    PROTOCOL_VERSION,
+    Payload,
+)
 from protocol.topics import EventKind, TopicError, parse_topic
 
 MAX_PAYLOAD_BYTES: Final = 8192
@@ -45,12 +58,18 @@ _NAMED_ERRORS: Final[frozenset[RejectionReason]] = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A valid device message; resident and device come from the topic."""
+    """A valid device message; resident and device come from the topic.
+
+    ``time_issue``: only on an emergency taken in spite of its time (see the module
+    docstring): the rejection its ``ts`` would have had; ``message.ts`` is then the time it
+    was taken at, not the device's.
+    """
 
     resident: str
     device: str
     kind: EventKind
     message: Payload
+    time_issue: Rejection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +94,10 @@ def parse(
     (``future_ts``): a device with a wrong clock would otherwise hold off inactivity alerts
     until its future arrives; and one more than ``max_age`` behind it (``ts_too_old``): no
     outbox holds an event that long, so its clock is wrong. Without ``now`` only the fixed
-    range of :data:`protocol.models.EARLIEST_TS`/``LATEST_TS`` applies.
+    range of :data:`protocol.models.EARLIEST_TS`/``LATEST_TS`` applies. An emergency is
+    never refused for its time (see the module docstring). The hub passes as ``now`` its
+    clock as the devices keep it (:mod:`hub.clock_check`), so its own clock being wrong
+    refuses nothing.
     Raises ValueError only for a naive ``now``, a programming error on the caller's side.
     """
     if now is not None and now.utcoffset() is None:
@@ -90,20 +112,85 @@ def parse(
         return data
     message = _validate(route.kind, data)
     if isinstance(message, Rejection):
+        if route.kind == "emergency":
+            return _emergency_in_spite_of_time(route, data, message, now)
         return message
-    if now is not None and message.ts - now > max_future:
+    return _within_bounds(route, message, now, max_future, max_age)
+
+
+def _within_bounds(
+    route: _Route,
+    message: Payload,
+    now: datetime | None,
+    max_future: timedelta,
+    max_age: timedelta,
+) -> Event | Rejection:
+    """The message, unless its time is out of the relative bounds; an emergency is taken at
+    ``now`` then."""
+    issue = _out_of_range(message.ts, now, max_future, max_age)
+    if issue is None or now is None:
+        return Event(route.resident, route.device, route.kind, message)
+    if route.kind != "emergency":
+        return issue
+    taken = message.model_copy(update={"ts": now})
+    return Event(route.resident, route.device, route.kind, taken, _paged_anyway(issue, now))
+
+
+def _out_of_range(
+    ts: datetime, now: datetime | None, max_future: timedelta, max_age: timedelta
+) -> Rejection | None:
+    """The relative bounds: how far ``ts`` may be from ``now`` either way."""
+    if now is None:
+        return None
+    if ts - now > max_future:
         return Rejection(
             "future_ts",
-            f"ts {message.ts.isoformat()} is {message.ts - now} ahead of the hub clock "
+            f"ts {ts.isoformat()} is {ts - now} ahead of the hub clock "
             f"(at most {max_future} allowed)",
         )
-    if now is not None and now - message.ts > max_age:
+    if now - ts > max_age:
         return Rejection(
             "ts_too_old",
-            f"ts {message.ts.isoformat()} is {(now - message.ts).days} days behind the hub "
+            f"ts {ts.isoformat()} is {(now - ts).days} days behind the hub "
             f"clock (at most {max_age.days} days allowed)",
         )
-    return Event(route.resident, route.device, route.kind, message)
+    return None
+
+
+def _paged_anyway(issue: Rejection, at: datetime) -> Rejection:
+    return Rejection(
+        issue.reason,
+        f"{issue.detail}; an emergency: taken at {at.isoformat()} and paged all the same, "
+        "the device's own time kept in the stored payload",
+    )
+
+
+def _emergency_in_spite_of_time(
+    route: _Route, data: dict[str, Any], refused: Rejection, now: datetime | None
+) -> Event | Rejection:
+    """An emergency refused only for its ``ts`` (out of range, missing, unreadable), taken
+    with ``now`` as its time; refused for anything else, it stays refused."""
+    replacement = now
+    if replacement is None and refused.reason == "ts_too_old":
+        replacement = EARLIEST_TS
+    if replacement is None and refused.reason == "future_ts":
+        replacement = LATEST_TS - timedelta(days=1)
+    if replacement is None or not _only_ts_wrong(route.kind, data):
+        return refused
+    retried = _validate(route.kind, {**data, "ts": replacement.isoformat()})
+    if isinstance(retried, Rejection):
+        return refused
+    return Event(
+        route.resident, route.device, route.kind, retried, _paged_anyway(refused, replacement)
+    )
+
+
+def _only_ts_wrong(kind: EventKind, data: dict[str, Any]) -> bool:
+    try:
+        MODELS_BY_KIND[kind].model_validate(data)
+    except ValidationError as error:
+        return all(tuple(problem["loc"]) == ("ts",) for problem in error.errors())
+    return False
 
 
 @dataclass(frozen=True, slots=True)
