@@ -177,6 +177,7 @@ class ClockCheck:
         if skew is None:
             source = "none"
         return {
+            "hub_time": self._clock().isoformat(),
             "skew_s": None if skew is None else round(skew, 1),
             "source": source,
             "devices_skew_s": None if devices_skew is None else round(devices_skew, 1),

@@ -184,6 +184,9 @@ class _Current(Collector):
         telemetry = getattr(hub, "telemetry", None)
         if telemetry is not None:
             yield from _telemetry(telemetry)
+        clock_check = getattr(hub, "clock_check", None)
+        if clock_check is not None:
+            yield from _clock(clock_check.report())
 
 
 _DB_UP: Final = (
@@ -288,3 +291,32 @@ def _telemetry(telemetry: Any) -> Iterator[Metric]:
         value = getattr(telemetry, name, None)
         if value is not None:
             yield CounterMetricFamily(f"anbu_tsdb_{name}_points", text, value=int(value))
+
+
+def _clock(report: dict[str, Any]) -> Iterator[Metric]:
+    """The hub's clock check (hub/clock_check.py), each figure only when its reference answered.
+
+    Two gauges rather than a ``source`` label: labels stay the short codes of the README."""
+    figures = (
+        (
+            "anbu_clock_skew_seconds",
+            "devices_skew_s",
+            "The hub's clock minus its devices' (their live heartbeats)",
+        ),
+        (
+            "anbu_clock_database_skew_seconds",
+            "database_skew_s",
+            "The hub's clock minus its database server's (PostgreSQL; SQLite keeps none)",
+        ),
+    )
+    for name, key, what in figures:
+        value = report.get(key)
+        if value is not None:
+            yield GaugeMetricFamily(name, what, value=float(value))
+    synced = report.get("ntp_synchronized")
+    if synced is not None:
+        yield GaugeMetricFamily(
+            "anbu_clock_ntp_synchronized",
+            "1 when the operating system says its clock is NTP-synchronised",
+            value=1.0 if synced else 0.0,
+        )

@@ -22,6 +22,7 @@ from alerts.engine import Escalation
 from hub.api.app import create_app
 from hub.changes import ChangeFeed
 from hub.checks import BrokerWatch, redacted
+from hub.clock_check import ClockCheck
 from hub.health import PROBE_TIMEOUT_S, Health
 from hub.metrics import HubMetrics
 from hub.mqtt import MqttBridge
@@ -95,6 +96,14 @@ class Hub:
         self.core = HubCore(
             self.engine, escalation, settings, metrics=self.metrics, telemetry=self.telemetry
         )
+        # The hub's clock against its devices', the database's and NTP's (/health's clock).
+        self.clock_check = ClockCheck(
+            self.core.device_clocks,
+            self.health_check.engine,
+            self.clock.now,
+            settings.clock_max_skew_s,
+        )
+        self.clock_check.start()
         mqtt_url, protocol = self._broker_url()
         self.bridge = MqttBridge(
             mqtt_url,
@@ -144,6 +153,7 @@ class Hub:
                 self._server_thread.join(timeout=10)
         if self._broker_watch is not None:
             self._broker_watch.stop()
+        self.clock_check.stop()
         self.bridge.stop()
         self.worker.stop()
         self.dispatcher.stop()
@@ -243,8 +253,14 @@ class Hub:
 
     def health(self) -> dict[str, Any]:
         """The ``/health`` answer (:mod:`hub.health`); returns within about a second."""
-        return self.health_check.report(
+        report = self.health_check.report(
             mqtt=self.bridge.connected.is_set(),
             backlog=self.worker.backlog(),
             writes=self.worker.writes,
         )
+        # The hub's clock against its devices' (hub/clock_check.py): degraded beyond the bound.
+        report["clock"] = clock = self.clock_check.report()
+        if not clock["ok"]:
+            report["problems"] = [*report["problems"], "clock_skew"]
+            report["status"] = "degraded"
+        return report

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # /health turns 503 when the worker's write in progress has gone this long without
     # committing (hub/health.py); a batch of 500 normally commits well within a second.
     health_max_behind_s: float = Field(default=5.0, gt=0, le=3600)
+    # /health turns 503 (clock_skew) when the hub's clock is this far from its devices'
+    # (hub/clock_check.py); the hub still judges device times on theirs meanwhile.
+    clock_max_skew_s: float = Field(default=300.0, gt=0, le=86_400 * 400)
     public_url: str | None = Field(
         default=None, description="Base of links in SMS; default http://{ANBU_HTTP}"
     )

@@ -72,6 +72,15 @@ if ! command -v victoria-metrics >/dev/null 2>&1; then
 fi
 echo "using $(command -v victoria-metrics)"
 
+# --- faketime (libfaketime: tests/hub/test_faketime.py runs a hub with its clock moved) --
+stage "faketime"
+if ! command -v faketime >/dev/null 2>&1; then
+    echo "faketime not found; installing the Debian package"
+    apt_install faketime
+    command -v faketime >/dev/null 2>&1 || die "faketime still missing after apt-get install"
+fi
+echo "using $(command -v faketime)"
+
 # --- test clock (every Python process of the run moved by one offset; see scripts/test_clock.py)
 stage "test clock"
 eval "$(.venv/bin/python scripts/test_clock.py)"

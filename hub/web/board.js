@@ -83,6 +83,33 @@ async function start() {
   await refresh();
   listen();
   setInterval(tick, 1000);
+  checkClock();
+  setInterval(checkClock, 30000);
+}
+
+// -- the hub's clock (GET /health's clock, hub/clock_check.py) -------------------------------
+
+function clockNotice(clock) {
+  if (!clock || clock.skew_s === null || clock.skew_s === undefined) return "";
+  const skew = clock.skew_s;
+  if (Math.abs(skew) <= clock.max_skew_s) return "";
+  const hours = Math.abs(skew) / 3600;
+  const amount = hours >= 1 ? `${hours.toFixed(1)}시간` : `${Math.round(Math.abs(skew) / 60)}분`;
+  const way = skew > 0 ? "빠릅니다" : "느립니다";
+  const against = clock.source === "devices" ? "기기들의 시계" : "데이터베이스 시계";
+  return `허브 시계가 ${against}보다 ${amount} ${way}. 기기 시각에 맞춰 판단하고 있으니 ` +
+    "허브의 시간 설정(NTP)을 확인해 주세요.";
+}
+
+async function checkClock() {
+  try {
+    const response = await fetch("/health");
+    const text = clockNotice((await response.json()).clock);
+    $("clock-notice").textContent = text;
+    $("clock-notice").classList.toggle("hidden", !text);
+  } catch (error) {
+    console.warn("health", error);
+  }
 }
 
 function showLogin(message) {
