@@ -77,7 +77,7 @@ def _differences(event: Event, earlier: Event | str) -> list[str]:
     after: Any = event.message
     if isinstance(earlier, Event):
         before: Any = earlier.message
-        timeless = earlier.time_issue is not None or event.time_issue is not None
+        timeless = earlier.taken_despite is not None or event.taken_despite is not None
     else:
         again = parse(
             f"anbu/v1/{event.resident}/{event.device}/{event.kind}",
@@ -87,7 +87,7 @@ def _differences(event: Event, earlier: Event | str) -> list[str]:
         if isinstance(again, Rejection):
             return ["payload"]
         before = again.message
-        timeless = again.time_issue is not None or event.time_issue is not None
+        timeless = again.taken_despite is not None or event.taken_despite is not None
     fields = [name for name in type(after).model_fields if not (timeless and name == "ts")]
     return [name for name in fields if getattr(before, name, None) != getattr(after, name)]
 
@@ -238,7 +238,7 @@ class Intake:
         taken = self._store_event(conn, parsed, message, now, work, contents)
         if taken is None:
             return
-        issue = taken.time_issue
+        issue = taken.taken_despite
         if issue is not None:
             # Paged all the same; the bound it broke is on record with its own reason.
             self._dead_letter(conn, message, now, issue.reason, issue.detail, tally)

@@ -115,7 +115,7 @@ def _within_range(value: datetime) -> datetime:
 # control characters that no id legitimately carries and that garble logs and screens. Text
 # keeps tab, line feed and carriage return (a recognised utterance may hold a line break).
 _ID_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_TEXT_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+TEXT_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ID_SCHEMA_PATTERN: Final = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 _TEXT_SCHEMA_PATTERN: Final = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
 
@@ -152,7 +152,7 @@ MessageId = Annotated[
 Text = Annotated[
     str,
     Field(max_length=MAX_TEXT_CHARS, json_schema_extra={"pattern": _TEXT_SCHEMA_PATTERN}),
-    AfterValidator(_refusing(_TEXT_CONTROL)),
+    AfterValidator(_refusing(TEXT_CONTROL)),
 ]
 
 
@@ -197,7 +197,7 @@ class Heartbeat(_Common):
 
     interval_s: int = Field(ge=1, le=MAX_INTERVAL_S, description="Seconds until the next one")
     battery_pct: int | None = Field(default=None, ge=0, le=100)
-    fw: Annotated[str, AfterValidator(_refusing(_TEXT_CONTROL))] | None = Field(
+    fw: Annotated[str, AfterValidator(_refusing(TEXT_CONTROL))] | None = Field(
         default=None, max_length=200, description="Firmware/agent version"
     )
     rssi: int | None = Field(default=None, description="Signal strength, dBm")

@@ -6,8 +6,11 @@ dead-letter store with ``reason`` and ``detail``, and carries on with the next m
 An emergency is never refused for its time. A call for help whose ``ts`` is out of range
 (``future_ts``, ``ts_too_old``) or unreadable comes out as an :class:`Event` whose ``ts`` is
 the time it was parsed at (``now``; without ``now``, the nearest end of the fixed range) and
-whose ``time_issue`` holds the rejection it would have had: the hub pages it now, keeps the
-issue as a dead letter for the record and the device's own time in the stored payload.
+whose ``taken_despite`` holds the rejection it would have had: the hub pages it now, keeps the
+issue as a dead letter for the record and the device's own time in the stored payload. Nor
+for its ``text``: one with characters no text may hold, too long, or not a string is taken
+with the text cleaned (or without it). Refused for anything else (no id, no trigger), an
+emergency is refused like any message.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from protocol.models import (
     EARLIEST_TS,
     LATEST_TS,
     MAX_BUFFER_AGE,
+    MAX_TEXT_CHARS,
     MODELS_BY_KIND,
     PROTOCOL_VERSION,
+    TEXT_CONTROL,
     Payload,
 )
 from protocol.topics import EventKind, TopicError, parse_topic
@@ -60,16 +65,17 @@ _NAMED_ERRORS: Final[frozenset[RejectionReason]] = frozenset(
 class Event:
     """A valid device message; resident and device come from the topic.
 
-    ``time_issue``: only on an emergency taken in spite of its time (see the module
-    docstring): the rejection its ``ts`` would have had; ``message.ts`` is then the time it
-    was taken at, not the device's.
+    ``taken_despite``: only on an emergency taken in spite of its time or its text (see the
+    module docstring): the rejection it would have had. When its ``ts`` was the problem,
+    ``message.ts`` is the time it was taken at, not the device's; when its ``text`` was, the
+    text is cleaned of what no text may hold (or left out).
     """
 
     resident: str
     device: str
     kind: EventKind
     message: Payload
-    time_issue: Rejection | None = None
+    taken_despite: Rejection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +119,7 @@ def parse(
     message = _validate(route.kind, data)
     if isinstance(message, Rejection):
         if route.kind == "emergency":
-            return _emergency_in_spite_of_time(route, data, message, now)
+            return _emergency_in_spite_of_time(route, data, message, now, max_future, max_age)
         return message
     return _within_bounds(route, message, now, max_future, max_age)
 
@@ -166,31 +172,69 @@ def _paged_anyway(issue: Rejection, at: datetime) -> Rejection:
 
 
 def _emergency_in_spite_of_time(
-    route: _Route, data: dict[str, Any], refused: Rejection, now: datetime | None
+    route: _Route,
+    data: dict[str, Any],
+    refused: Rejection,
+    now: datetime | None,
+    max_future: timedelta,
+    max_age: timedelta,
 ) -> Event | Rejection:
-    """An emergency refused only for its ``ts`` (out of range, missing, unreadable), taken
-    with ``now`` as its time; refused for anything else, it stays refused."""
-    replacement = now
-    if replacement is None and refused.reason == "ts_too_old":
-        replacement = EARLIEST_TS
-    if replacement is None and refused.reason == "future_ts":
-        replacement = LATEST_TS - timedelta(days=1)
-    if replacement is None or not _only_ts_wrong(route.kind, data):
+    """An emergency refused only for its ``ts`` (out of range, missing, unreadable) or its
+    ``text`` (control characters, too long, not a string), taken all the same: with ``now``
+    as its time, and with its text cleaned of what made it unusable (or without it). What
+    a call for help said is a detail; that it was made is not. Refused for anything else
+    (no id, no trigger), it stays refused."""
+    wrong = _wrong_fields(route.kind, data)
+    if wrong is None or not wrong <= {"ts", "text"}:
         return refused
-    retried = _validate(route.kind, {**data, "ts": replacement.isoformat()})
+    repaired = dict(data)
+    replacement: datetime | None = None
+    if "ts" in wrong:
+        replacement = now
+        if replacement is None and refused.reason == "ts_too_old":
+            replacement = EARLIEST_TS
+        if replacement is None and refused.reason == "future_ts":
+            replacement = LATEST_TS - timedelta(days=1)
+        if replacement is None:
+            return refused
+        repaired["ts"] = replacement.isoformat()
+    if "text" in wrong:
+        cleaned = _usable_text(data.get("text"))
+        if cleaned is None:
+            repaired.pop("text", None)
+        else:
+            repaired["text"] = cleaned
+    retried = _validate(route.kind, repaired)
     if isinstance(retried, Rejection):
         return refused
+    if replacement is None:  # its time was fine in itself: the relative bounds still apply
+        bounded = _within_bounds(route, retried, now, max_future, max_age)
+        if isinstance(bounded, Rejection):
+            return refused
+        if bounded.taken_despite is not None:
+            return bounded
+        retried, replacement = bounded.message, now or retried.ts
     return Event(
         route.resident, route.device, route.kind, retried, _paged_anyway(refused, replacement)
     )
 
 
-def _only_ts_wrong(kind: EventKind, data: dict[str, Any]) -> bool:
+def _usable_text(value: Any) -> str | None:
+    """A device's text without the control characters no text may hold, cut to the
+    protocol's length; ``None`` when nothing usable is left."""
+    if not isinstance(value, str):
+        return None
+    cleaned = TEXT_CONTROL.sub("", value)[:MAX_TEXT_CHARS]
+    return cleaned or None
+
+
+def _wrong_fields(kind: EventKind, data: dict[str, Any]) -> set[str] | None:
+    """The top-level fields that make ``data`` invalid, or ``None`` when it is valid."""
     try:
         MODELS_BY_KIND[kind].model_validate(data)
     except ValidationError as error:
-        return all(tuple(problem["loc"]) == ("ts",) for problem in error.errors())
-    return False
+        return {str(problem["loc"][0]) if problem["loc"] else "" for problem in error.errors()}
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,9 +149,16 @@ def test_out_of_bounds_messages_are_named_dead_letters_and_never_fail_the_batch(
     assert retried == [], "one bad message must not send its batch into one-by-one retries"
     assert [reason for reason, _ in hub.dead()] == [reason for *_, reason in OUT_OF_BOUNDS]
     assert "internal_error" not in hub.core.rejected
-    # The year-1 emergency is paged all the same, its ts_too_old kept as a dead letter
-    # (tests/hub/test_clock_trust.py); nothing else out of bounds is taken.
-    assert hub.stored_ids() == ["ok0", "ok1", "old2", "ok2", "ok3", "ok4"]
+    # The year-1 emergency and the one with a NUL in its text are paged all the same, their
+    # ts_too_old and control_chars kept as dead letters (tests/hub/test_clock_trust.py);
+    # nothing else out of bounds is taken.
+    stored = hub.stored_ids()
+    assert sorted(stored) == sorted(["ok0", "ok1", "old2", "e-nul", "ok2", "ok3", "ok4"])
+    with hub.engine.connect() as conn:
+        said = conn.execute(select(events.c.payload).where(events.c.event_id == "e-nul"))
+        raw = said.scalar_one()
+    # The device's own bytes are the record (the NUL as JSON's escape, so PostgreSQL takes it).
+    assert "\\u0000" in raw and json.loads(raw)["text"] == "살려\u0000줘"
     for reason in ("ts_too_old", "future_ts", "count_too_large", "control_chars"):
         expected = sum(1 for *_, named in OUT_OF_BOUNDS if named == reason)
         assert hub.counted(reason) == expected, reason
@@ -338,3 +345,15 @@ def test_nothing_a_device_sends_fails_its_batch(
     assert retried == [], body
     assert {f"before{n}", f"after{n}"} <= set(hub.stored_ids())
     assert "internal_error" not in hub.core.rejected, body
+
+
+def test_an_emergency_with_unusable_text_is_paged(hub: Hub) -> None:
+    """A call for help is never refused for what it said (it was, as control_chars)."""
+    before = hub.pages()
+    hub.ingest([incoming("emergency", emergency("e-ctl", text="살려\u0000줘\u001b"))])
+
+    assert [reason for reason, _ in hub.dead()] == ["control_chars"]
+    with hub.engine.connect() as conn:
+        kinds = conn.execute(select(alerts.c.kind).where(alerts.c.state == "open")).scalars()
+        assert "emergency" in list(kinds)
+    assert hub.pages() > before

@@ -109,8 +109,9 @@ def test_the_largest_count_is_accepted() -> None:
         ("activity", "id", "esc\x1b[31m"),
         ("activity", "id", "c1\x85"),
         ("activity", "id", "del\x7f"),
-        ("emergency", "text", "살려\x00줘"),
-        ("emergency", "text", "bell\x07"),
+        # (an emergency's text is cleaned, not refused: test_emergency_time.py)
+        ("checkin", "text", "살려\x00줘"),
+        ("checkin", "text", "bell\x07"),
         ("emergency", "cancel_of", "e\x00"),
         ("checkin", "request_id", "cmd\x00"),
         ("checkin", "text", "\x00"),

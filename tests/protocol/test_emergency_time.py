@@ -44,16 +44,16 @@ def test_an_emergency_at_any_time_is_taken_at_the_hub_clock(ts: str | None, reas
 
     assert isinstance(result, Event), result
     assert result.message.ts == NOW
-    assert result.time_issue is not None
-    assert result.time_issue.reason == reason
-    assert "paged all the same" in result.time_issue.detail
+    assert result.taken_despite is not None
+    assert result.taken_despite.reason == reason
+    assert "paged all the same" in result.taken_despite.detail
 
 
 def test_an_emergency_in_range_has_no_time_issue() -> None:
     result = parse(TOPIC, emergency(ts=(NOW - timedelta(hours=2)).isoformat()), now=NOW)
 
     assert isinstance(result, Event)
-    assert result.time_issue is None
+    assert result.taken_despite is None
     assert result.message.ts == NOW - timedelta(hours=2), "a buffered emergency keeps its time"
 
 
@@ -85,3 +85,38 @@ def test_other_kinds_keep_their_time_reasons() -> None:
 
     assert isinstance(result, Rejection)
     assert result.reason == "future_ts"
+
+
+@pytest.mark.parametrize(
+    ("text", "said", "reason"),
+    [
+        ("살려\x00줘", "살려줘", "control_chars"),
+        ("도와\x1b주세요", "도와주세요", "control_chars"),
+        ("아" * 600, "아" * 500, "invalid_payload"),
+        (42, None, "invalid_payload"),
+        ("\x00\x01", None, "control_chars"),
+    ],
+)
+def test_an_emergency_is_taken_whatever_its_text(
+    text: object, said: str | None, reason: str
+) -> None:
+    """What a call for help said is a detail; that it was made is not."""
+    body = {"v": 1, "id": "e-text", "ts": NOW.isoformat(), "trigger": "voice", "text": text}
+    result = parse("anbu/v1/r1/spk/emergency", json.dumps(body).encode(), now=NOW)
+    assert isinstance(result, Event), result
+    assert result.message.text == said  # type: ignore[union-attr]
+    assert result.message.ts == NOW
+    assert result.taken_despite is not None and result.taken_despite.reason == reason
+
+
+def test_other_messages_with_such_text_stay_refused() -> None:
+    body = {"v": 1, "id": "c-1", "ts": NOW.isoformat(), "request_id": "q1", "answered": True}
+    body["text"] = "네\x00"
+    result = parse("anbu/v1/r1/spk/checkin", json.dumps(body).encode(), now=NOW)
+    assert isinstance(result, Rejection) and result.reason == "control_chars"
+
+
+def test_an_emergency_without_a_trigger_stays_refused() -> None:
+    body = {"v": 1, "id": "e-2", "ts": NOW.isoformat(), "text": "살려\x00줘"}
+    result = parse("anbu/v1/r1/spk/emergency", json.dumps(body).encode(), now=NOW)
+    assert isinstance(result, Rejection)
