@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -34,6 +34,8 @@ MAX_WAIT_S = 0.5
 # MQTT bridge, which offers it again unless it is stopping.
 SUBMIT_WAIT_S = 0.5
 QUEUE_MAX = 10_000
+# When the database cannot say what falls due next, look again this much later.
+NEXT_DUE_RETRY = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +104,23 @@ class IngestWorker:
     def queue_max(self) -> int:
         return self._queue.bound
 
+    def _next_due(self, fallback: datetime | None) -> datetime | None:
+        """The core's next due time; when the database cannot say (it is away), look again
+        soon: the worker thread must outlive any outage, or nothing is stored after it."""
+        try:
+            return self._core.next_due()
+        except Exception as error:
+            self.writes.failed(error)
+            log.warning("worker.next_due_failed", error=type(error).__name__)
+            return self._clock.now() + NEXT_DUE_RETRY if fallback is None else fallback
+
     def _run(self) -> None:
-        next_due = self._core.next_due()
+        next_due = self._next_due(None)
         while not self._stop.is_set():
             now = self._clock.now()
             if next_due is not None and next_due <= now:
                 self._fire_due(now, next_due)
-                next_due = self._core.next_due()
+                next_due = self._next_due(now + NEXT_DUE_RETRY)
                 continue
             wait = MAX_WAIT_S
             if next_due is not None:
@@ -120,7 +132,7 @@ class IngestWorker:
             if item is None:
                 break
             self._handle(item)
-            next_due = self._core.next_due()
+            next_due = self._next_due(next_due)
 
     def _fire_due(self, now: datetime, due: datetime) -> None:
         self.lag_s = (now - due).total_seconds()

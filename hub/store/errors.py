@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from typing import Final
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 __all__ = ["UNREACHABLE"]
 
-UNREACHABLE: Final[tuple[type[Exception], ...]] = (OperationalError, InterfaceError)
+# A pool that hands out no connection in time (every one busy or dead) is the database
+# being away too, not a bad message: it is no OperationalError, so it is named here.
+UNREACHABLE: Final[tuple[type[Exception], ...]] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeout,
+)

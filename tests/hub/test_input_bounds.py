@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from structlog.testing import capture_logs
 
 from alerts.calendar import WorkingCalendar
@@ -357,3 +358,26 @@ def test_an_emergency_with_unusable_text_is_paged(hub: Hub) -> None:
         kinds = conn.execute(select(alerts.c.kind).where(alerts.c.state == "open")).scalars()
         assert "emergency" in list(kinds)
     assert hub.pages() > before
+
+
+def test_a_pool_timeout_is_the_database_away_not_a_bad_message(hub: Hub) -> None:
+    """When no connection comes in time the batch is not acknowledged and is retried later
+    (it was taken for a bad message: retried one by one, then an ``internal_error`` dead
+    letter, and an emergency on that path was never paged)."""
+    failing = [True]
+
+    def busy(*_args: Any) -> None:
+        if failing[0]:
+            failing[0] = False
+            raise PoolTimeout("QueuePool limit reached, connection timed out")
+
+    event.listen(hub.engine.pool, "checkout", busy)
+    message = incoming("emergency", emergency("e-pool"))
+    with pytest.raises(PoolTimeout):
+        hub.ingest([message])
+    event.remove(hub.engine.pool, "checkout", busy)
+    assert hub.dead() == []
+
+    hub.ingest([message])  # the worker's retry, once a connection is free
+    assert "e-pool" in hub.stored_ids()
+    assert hub.dead() == []
