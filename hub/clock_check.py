@@ -5,8 +5,11 @@ Two jobs:
 * :class:`DeviceClocks` measures how far the hub's clock is from its devices' (the one
   offset that decides anything). Heartbeats are sent live only, never from an edge's
   outbox (``edge/link.py`` ``send_live``), so ``arrival - ts`` of a device's latest heartbeat
-  is its clock's distance from the hub's, plus transit. When more than half the devices
-  heard in the last :data:`WINDOW` agree on one distance (within :data:`AGREE`) and it is at
+  is its clock's distance from the hub's, plus transit — when it came live: only a heartbeat
+  whose gap to the device's previous one is the same by both clocks votes (the broker's
+  backlog for a hub that was away arrives in a burst, and must not pass for a shift). When
+  more than half the devices heard in the last :data:`WINDOW`, and at least
+  :data:`MIN_VOTERS` of them, agree on one distance (within :data:`AGREE`) and it is at
   least :data:`MIN_SHIFT`, that is the hub's **shift**: the intake moves every device time
   by it before judging it (:mod:`hub.core_inputs`), so a hub clock 13 h fast or 1 h slow
   neither dead-letters live messages nor pages guardians of residents sending activity.
@@ -53,6 +56,20 @@ AGREE: Final = timedelta(minutes=2)
 MIN_SHIFT: Final = timedelta(minutes=1)
 """Below this the hub's clock is taken as right: device drift, already capped at arrival."""
 CHECK_EVERY_S: Final = 60.0
+MIN_VOTERS: Final = 3
+"""Devices that must agree before the hub moves device times: one or two (a household's
+agents sharing one board's clock, one compromised device) must never set everyone's time."""
+LIVE_SLACK: Final = timedelta(seconds=30)
+"""How far a heartbeat's gap by arrival may differ from its gap by ``ts`` and still be live
+(transit, scheduling); a tenth of the gap where that is more."""
+
+
+def _live(previous: tuple[datetime, datetime], ts: datetime, arrival: datetime) -> bool:
+    """Whether a heartbeat arrived as it was sent: its gap to the device's previous one is
+    the same by the device's clock as by its arrivals at the hub."""
+    by_device = ts - previous[0]
+    by_hub = arrival - previous[1]
+    return abs(by_hub - by_device) <= max(LIVE_SLACK, by_device / 10)
 
 
 class DeviceClocks:
@@ -65,23 +82,48 @@ class DeviceClocks:
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._heard: dict[tuple[str, str], tuple[timedelta, float]] = {}
+        # Each device's previous heartbeat (its ts, when it arrived), to tell a live one.
+        self._previous: dict[tuple[str, str], tuple[datetime, datetime]] = {}
         self._lock = threading.Lock()
 
     def heard(self, resident: str, device: str, ts: datetime, arrival: datetime) -> None:
-        """A heartbeat of a registered device, sent at ``ts`` by its clock, here at ``arrival``."""
+        """A heartbeat of a registered device, sent at ``ts`` by its clock, here at ``arrival``.
+
+        It votes only when it came live: its gap to the device's previous heartbeat is the
+        same by the device's clock and by the hub's (:func:`_live`). Heartbeats the broker
+        kept for a hub that was away arrive in a burst (their gaps by arrival are near
+        nothing), and a batch retried after a database outage brings the same ones again:
+        neither says anything about the hub's clock, and letting them vote would make the
+        outage look like a shift and every silence during it look recent.
+        """
+        key = (resident, device)
         distance = arrival - ts
-        if abs(distance) > MAX_BUFFER_AGE:
-            return  # a clock that lost its setting says nothing about the hub's
         with self._lock:
-            self._heard[(resident, device)] = (distance, self._monotonic())
+            previous = self._previous.get(key)
+            if previous is not None and ts <= previous[0]:
+                return  # the same heartbeat again (a retried batch), or an older one
+            self._previous[key] = (ts, arrival)
+            if previous is None or not _live(previous, ts, arrival):
+                return
+            if abs(distance) > MAX_BUFFER_AGE:
+                return  # a clock that lost its setting says nothing about the hub's
+            self._heard[key] = (distance, self._monotonic())
 
     def shift(self) -> timedelta:
         """How far the hub's clock is ahead of its devices' (negative: behind); zero unless
-        most devices agree on at least :data:`MIN_SHIFT`."""
+        most devices heard live, and at least :data:`MIN_VOTERS` of them, agree on at least
+        :data:`MIN_SHIFT`."""
         consensus = self.consensus()
         if consensus is None or abs(consensus[0]) < MIN_SHIFT:
             return timedelta(0)
+        if self.agreeing(consensus[0]) < MIN_VOTERS:
+            return timedelta(0)
         return consensus[0]
+
+    def agreeing(self, distance: timedelta) -> int:
+        """How many devices heard live put the hub's clock within :data:`AGREE` of ``distance``."""
+        with self._lock:
+            return sum(1 for d, _ in self._heard.values() if abs(d - distance) <= AGREE)
 
     def consensus(self) -> tuple[timedelta, int] | None:
         """The distance most devices agree on and how many were heard; None without one."""

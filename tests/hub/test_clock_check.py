@@ -23,7 +23,10 @@ class Monotonic:
 
 
 def heard(clocks: DeviceClocks, device: str, behind: timedelta) -> None:
-    """A heartbeat from ``device``, whose clock is ``behind`` the hub's."""
+    """Two heartbeats, 300 s apart, from ``device``, whose clock is ``behind`` the hub's: the
+    second came live, so it votes."""
+    gap = timedelta(seconds=300)
+    clocks.heard("r1", device, HUB - gap - behind, HUB - gap)
     clocks.heard("r1", device, HUB - behind, HUB)
 
 
@@ -80,7 +83,8 @@ def test_the_report_degrades_beyond_the_bound_on_the_devices_only() -> None:
     check = ClockCheck(clocks, None, lambda: HUB, max_skew_s=300)
     assert check.report()["ok"] is True
     assert check.report()["source"] == "none"
-    heard(clocks, "d0", timedelta(hours=-1))
+    for device in ("d0", "d1", "d2"):  # at least three devices must agree (MIN_VOTERS)
+        heard(clocks, device, timedelta(hours=-1))
 
     report = check.report()
 
@@ -119,3 +123,35 @@ def test_ntp_status_answers_quietly_whatever_the_machine_offers() -> None:
 
     assert synced is None or isinstance(synced, bool)
     assert (source is None) == (synced is None)
+
+
+def test_a_backlog_delivered_after_an_outage_is_no_shift() -> None:
+    """Three hours of heartbeats the broker kept for a hub that was away arrive at once: their
+    arrival - ts grows with the outage, not with any clock, and they must not vote (they did:
+    the shift became the outage, and activity from during it looked recent)."""
+    clocks = DeviceClocks()
+    back = HUB
+    for device in ("d0", "d1", "d2"):
+        for beat in range(36):  # every 5 min for 3 h, all delivered at ``back``
+            sent = back - timedelta(hours=3) + timedelta(minutes=5 * beat)
+            clocks.heard("r1", device, sent, back + timedelta(milliseconds=beat))
+    assert clocks.shift() == timedelta(0)
+
+
+def test_a_batch_retried_through_a_database_outage_is_no_shift() -> None:
+    """The same heartbeats heard again at each retry say nothing more."""
+    clocks = DeviceClocks()
+    for device in ("d0", "d1", "d2"):
+        clocks.heard("r1", device, HUB - timedelta(minutes=5), HUB - timedelta(minutes=5))
+        for retry in range(1, 20):
+            clocks.heard("r1", device, HUB, HUB + timedelta(minutes=retry))
+    assert abs(clocks.shift()) < timedelta(minutes=1)
+
+
+def test_fewer_than_three_devices_never_move_the_hub_s_time() -> None:
+    clocks = DeviceClocks()
+    for device in ("d0", "d1"):  # two agents on one board whose clock is 40 min slow
+        heard(clocks, device, timedelta(minutes=-40))
+    assert clocks.shift() == timedelta(0)
+    heard(clocks, "d2", timedelta(minutes=-40))
+    assert clocks.shift() == timedelta(minutes=-40)
