@@ -13,6 +13,7 @@ Heavy imports happen inside the commands, as in :mod:`hub.cli`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -39,15 +40,11 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _load() -> tuple[Settings, Provisioner]:
-    from pydantic import ValidationError
-
+    from hub.cli_support import settings_or_exit
     from hub.provisioning import Provisioner, ProvisioningError
-    from hub.settings import Settings
 
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        raise _fail(f"설정 오류 (settings error):\n{error}") from None
+    # One line per mistake, secrets never echoed (pydantic's own text repeats the input).
+    settings = settings_or_exit()
     try:
         provisioner = Provisioner.from_settings(settings)
     except ProvisioningError as error:
@@ -181,7 +178,10 @@ def revoke(resident: Resident, device: DeviceId) -> None:
 def _write_private(path: Path, text: str) -> None:
     """Create ``path`` readable by its owner only, before any secret is in it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A new file of our own, never one that exists (it may be readable by others, or a link
+    # planted where the secret should go): the old one goes first, then O_EXCL creates it.
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
-    path.chmod(0o600)

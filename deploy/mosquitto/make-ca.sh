@@ -30,6 +30,10 @@ server_days=${ANBU_SERVER_CERT_DAYS:-730}
 
 if [[ -f "${dir}/ca.crt" && -f "${dir}/ca.key" ]]; then
     echo "make-ca.sh: keeping the existing CA in ${dir}" >&2
+elif [[ -f "${dir}/ca.crt" ]]; then
+    # The CA's key is kept offline (README): a new CA here would make every provisioned
+    # device refuse the broker. Bring the key back for a renewal instead.
+    die "${dir}/ca.crt exists but ${dir}/ca.key does not: put the CA's key back to renew the server certificate (a new CA would cut off every device that trusts this one)"
 else
     openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
         -keyout "${dir}/ca.key" -out "${dir}/ca.crt" -days "${ca_days}" -sha256 \

@@ -216,3 +216,19 @@ def test_generated_secrets_are_never_refused() -> None:
         if placeholder_reason(token) is not None
     ]
     assert refused == []
+
+
+def test_anbu_devices_gives_one_line_and_no_secret(tmp_path: Path) -> None:
+    """It printed pydantic's own error, which repeats the input: the MQTT password with it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "hub", "devices", "provision", "r1", "spk"],
+        env=clean_env(tmp_path, ANBU_MQTT_URL="ftp://hub:s3cret-Pw-9917@broker:1883"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    line = one_line(result)
+    assert "ANBU_MQTT_URL" in line
+    assert "s3cret-Pw-9917" not in result.stderr + result.stdout

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.broker import find_mosquitto, free_port, make_test_ca
+from hub.broker import BrokerError, find_mosquitto, free_port, make_test_ca
 from hub.broker.secure import BrokerSecurity, find_dynsec_plugin, init_dynsec
 from hub.broker_admin import BrokerAdmin
 from hub.mqtt import BrokerAddress
@@ -167,6 +167,16 @@ def test_nobody_can_present_the_hub_or_another_device(shipped: Shipped) -> None:
         probe.close()
     assert hub.connected, f"the hub was pushed off: {hub.disconnect_reason}"
     hub.close()
+
+
+def test_make_ca_never_replaces_a_ca_whose_key_is_kept_offline(tmp_path: Path) -> None:
+    """It made a new CA over the old certificate, cutting off every device trusting it."""
+    make_test_ca(tmp_path, "hub.example.go.kr")
+    ca = (tmp_path / "ca.crt").read_bytes()
+    (tmp_path / "ca.key").unlink()  # the README's advice: keep the CA's key offline
+    with pytest.raises(BrokerError, match=r"ca\.key does not"):
+        make_test_ca(tmp_path, "hub.example.go.kr")
+    assert (tmp_path / "ca.crt").read_bytes() == ca
 
 
 def test_make_ca_keeps_its_ca_and_names_the_host(tmp_path: Path) -> None:
