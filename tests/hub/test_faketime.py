@@ -10,8 +10,10 @@ leave Python's waits alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -58,6 +60,9 @@ class FakedHub:
             env=env,
             stdout=handle,
             stderr=handle,
+            # faketime runs the hub as its child: a group of their own, so stop() ends both
+            # (terminating faketime alone left the hub running after the test).
+            start_new_session=True,
         )
         wait_until(self._up, timeout=30, interval=0.2)
 
@@ -74,13 +79,32 @@ class FakedHub:
         return body
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """End faketime and the hub under it: the whole process group this test started."""
+        group = self.proc.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
+        try:
+            # poll() reaps faketime (a zombie still counts as alive to killpg).
+            wait_until(
+                lambda: self.proc.poll() is not None and not _group_alive(group),
+                # Under libfaketime the hub may not get round to its SIGTERM handler (its
+                # waits are on the faked clock); a test hub has nothing to keep: killed then.
+                timeout=3,
+                interval=0.1,
+            )
+        except AssertionError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _register(base: str) -> None:
