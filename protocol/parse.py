@@ -207,16 +207,18 @@ def _emergency_in_spite_of_time(
     retried = _validate(route.kind, repaired)
     if isinstance(retried, Rejection):
         return refused
-    if replacement is None:  # its time was fine in itself: the relative bounds still apply
+    if replacement is not None:
+        note = _paged_anyway(refused, replacement)
+    else:  # its time was fine in itself: the relative bounds still apply
         bounded = _within_bounds(route, retried, now, max_future, max_age)
-        if isinstance(bounded, Rejection):
-            return refused
-        if bounded.taken_despite is not None:
-            return bounded
-        retried, replacement = bounded.message, now or retried.ts
-    return Event(
-        route.resident, route.device, route.kind, retried, _paged_anyway(refused, replacement)
-    )
+        if isinstance(bounded, Rejection) or bounded.taken_despite is not None:
+            return bounded  # (an emergency out of the bounds is taken at now, noted so)
+        note = Rejection(
+            refused.reason,
+            f"{refused.detail}; an emergency: paged all the same with its text cleaned, the "
+            "device's own text kept in the stored payload",
+        )
+    return Event(route.resident, route.device, route.kind, retried, note)
 
 
 def _usable_text(value: Any) -> str | None:
