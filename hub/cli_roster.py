@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 roster_app = typer.Typer(help="District rosters (CSV or XLSX).", no_args_is_help=True)
 
-# The API's limit (hub/api/roster.py), so a file the board refuses is refused here too.
-MAX_FILE_BYTES = 10 * 1024 * 1024
 _HEALTH_TIMEOUT_S = 2.0
 _UPLOAD_TIMEOUT_S = 300.0
 
@@ -49,11 +47,13 @@ def roster_import(
     """
     from hub.districts import index_in
     from hub.roster import read_roster
+    from hub.roster_format import MAX_UPLOAD_BYTES, MSG_UPLOAD_TOO_LARGE
 
     if not file.is_file():
         raise fail(f"파일이 없습니다 / no such file: {file}", 2)
-    if file.stat().st_size > MAX_FILE_BYTES:
-        raise fail("파일이 너무 큽니다 (최대 10 MB) / the file is over 10 MB", 2)
+    # The API's limit and message, so a file the board refuses is refused here too.
+    if file.stat().st_size > MAX_UPLOAD_BYTES:
+        raise fail(MSG_UPLOAD_TOO_LARGE, 2)
     data = file.read_bytes()
     settings = settings_or_exit()
     with open_database(settings) as engine:
