@@ -9,12 +9,19 @@ the time it was parsed at (``now``; without ``now``, the nearest end of the fixe
 whose ``taken_despite`` holds the rejection it would have had: the hub pages it now, keeps the
 issue as a dead letter for the record and the device's own time in the stored payload. Nor
 for its ``text``: one with characters no text may hold, too long, or not a string is taken
-with the text cleaned (or without it). Refused for anything else (no id, no trigger), an
-emergency is refused like any message.
+with the text cleaned (or without it). Nor for its ``id`` (missing or not an id): it is taken
+under one made from its own bytes, so a redelivery of it is still a duplicate. Nor for its
+``trigger`` (missing, or one this hub does not know, from a newer or a foreign device): it is
+taken as ``sensor``, "a device raised it", the only claim the hub can make, with the device's
+own word in the stored payload. A call for help is paged for being one; what it says about
+itself is a detail. Still refused: an emergency that is not a JSON object, names another
+protocol version, or carries a ``cancel_of`` that names nothing (a cancel that cannot say what
+it takes back is not taken: the emergency it meant stays with the centre, the safe side).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -119,7 +126,7 @@ def parse(
     message = _validate(route.kind, data)
     if isinstance(message, Rejection):
         if route.kind == "emergency":
-            return _emergency_in_spite_of_time(route, data, message, now, max_future, max_age)
+            return _emergency_all_the_same(route, data, payload, message, now, max_future, max_age)
         return message
     return _within_bounds(route, message, now, max_future, max_age)
 
@@ -171,42 +178,36 @@ def _paged_anyway(issue: Rejection, at: datetime) -> Rejection:
     )
 
 
-def _emergency_in_spite_of_time(
+def _emergency_all_the_same(
     route: _Route,
     data: dict[str, Any],
+    payload: bytes,
     refused: Rejection,
     now: datetime | None,
     max_future: timedelta,
     max_age: timedelta,
 ) -> Event | Rejection:
-    """An emergency refused only for its ``ts`` (out of range, missing, unreadable) or its
-    ``text`` (control characters, too long, not a string), taken all the same: with ``now``
-    as its time, and with its text cleaned of what made it unusable (or without it). What
-    a call for help said is a detail; that it was made is not. Refused for anything else
-    (no id, no trigger), it stays refused."""
+    """An emergency refused only for fields that do not make it less of a call for help
+    (:data:`_REPAIRABLE`: its time, text, id, trigger or version marker), taken all the
+    same: with ``now`` as its time, its text cleaned (or left out), an id made from its
+    bytes, ``sensor`` as its trigger. What it said about itself is kept in the stored
+    payload and the issue in ``taken_despite``. Refused for anything else (a ``cancel_of``
+    that names nothing), it stays refused."""
     wrong = _wrong_fields(route.kind, data)
-    if wrong is None or not wrong <= {"ts", "text"}:
+    mended = None
+    # Not another protocol's message (its fields may mean other things), nor another
+    # kind's published to the emergency topic by a device's mix-up.
+    if (
+        refused.reason != "unsupported_version"
+        and wrong is not None
+        and wrong <= _REPAIRABLE
+        and ("trigger" in data or _OTHER_KINDS_FIELDS.isdisjoint(data))
+    ):
+        mended = _mended(data, payload, wrong, refused.reason, now)
+    retried = refused if mended is None else _validate(route.kind, mended[0])
+    if mended is None or wrong is None or isinstance(retried, Rejection):
         return refused
-    repaired = dict(data)
-    replacement: datetime | None = None
-    if "ts" in wrong:
-        replacement = now
-        if replacement is None and refused.reason == "ts_too_old":
-            replacement = EARLIEST_TS
-        if replacement is None and refused.reason == "future_ts":
-            replacement = LATEST_TS - timedelta(days=1)
-        if replacement is None:
-            return refused
-        repaired["ts"] = replacement.isoformat()
-    if "text" in wrong:
-        cleaned = _usable_text(data.get("text"))
-        if cleaned is None:
-            repaired.pop("text", None)
-        else:
-            repaired["text"] = cleaned
-    retried = _validate(route.kind, repaired)
-    if isinstance(retried, Rejection):
-        return refused
+    replacement = mended[1]
     if replacement is not None:
         note = _paged_anyway(refused, replacement)
     else:  # its time was fine in itself: the relative bounds still apply
@@ -215,10 +216,70 @@ def _emergency_in_spite_of_time(
             return bounded  # (an emergency out of the bounds is taken at now, noted so)
         note = Rejection(
             refused.reason,
-            f"{refused.detail}; an emergency: paged all the same with its text cleaned, the "
-            "device's own text kept in the stored payload",
+            f"{refused.detail}; an emergency: paged all the same ({_repairs(wrong)}), the "
+            "device's own message kept in the stored payload",
         )
     return Event(route.resident, route.device, route.kind, retried, note)
+
+
+_REPAIRABLE: Final = frozenset({"ts", "text", "id", "trigger", "v"})
+_OTHER_KINDS_FIELDS: Final = frozenset(
+    field
+    for kind, model in MODELS_BY_KIND.items()
+    if kind != "emergency"
+    for field in model.model_fields
+    if field not in MODELS_BY_KIND["emergency"].model_fields
+)
+"""Fields only other kinds of message have: with one of them and no ``trigger``, a message
+on the emergency topic is another kind's, published to the wrong topic."""
+UNKNOWN_TRIGGER: Final = "sensor"
+"""The trigger an emergency is taken with when its own is missing or unknown."""
+
+
+def _mended(
+    data: dict[str, Any],
+    payload: bytes,
+    wrong: set[str],
+    reason: RejectionReason,
+    now: datetime | None,
+) -> tuple[dict[str, Any], datetime | None] | None:
+    """``data`` with its :data:`_REPAIRABLE` fields made usable, and the time it is taken at
+    when its own was the problem; ``None`` when no time can stand in (no clock, and a time
+    that cannot be read)."""
+    repaired = dict(data)
+    replacement: datetime | None = None
+    if "ts" in wrong:
+        replacement = now
+        if replacement is None and reason == "ts_too_old":
+            replacement = EARLIEST_TS
+        if replacement is None and reason == "future_ts":
+            replacement = LATEST_TS - timedelta(days=1)
+        if replacement is None:
+            return None
+        repaired["ts"] = replacement.isoformat()
+    if "text" in wrong:
+        cleaned = _usable_text(data.get("text"))
+        if cleaned is None:
+            repaired.pop("text", None)
+        else:
+            repaired["text"] = cleaned
+    if "id" in wrong:
+        repaired["id"] = "x-" + hashlib.sha256(payload).hexdigest()[:32]
+    if "trigger" in wrong:
+        repaired["trigger"] = UNKNOWN_TRIGGER
+    if "v" in wrong:
+        repaired["v"] = PROTOCOL_VERSION
+    return repaired, replacement
+
+
+def _repairs(wrong: set[str]) -> str:
+    said = {
+        "text": "its text cleaned",
+        "id": "under an id made from its content",
+        "trigger": f"as trigger {UNKNOWN_TRIGGER!r}",
+        "v": f"as v{PROTOCOL_VERSION}",
+    }
+    return ", ".join(said[field] for field in sorted(wrong) if field in said)
 
 
 def _usable_text(value: Any) -> str | None:

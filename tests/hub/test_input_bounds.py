@@ -360,6 +360,34 @@ def test_an_emergency_with_unusable_text_is_paged(hub: Hub) -> None:
     assert hub.pages() > before
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"v": 1, "id": "e-pendant", "ts": START.isoformat(), "trigger": "pendant"},
+        {"v": 1, "id": "e-none", "ts": START.isoformat()},
+        {"v": 1, "id": "", "ts": START.isoformat(), "trigger": "button"},
+        {"v": 1, "ts": START.isoformat(), "trigger": "button", "text": "도와줘"},
+    ],
+)
+def test_an_emergency_with_an_unknown_trigger_or_no_usable_id_is_paged_once(
+    hub: Hub, body: dict[str, Any]
+) -> None:
+    """Refused before (invalid_payload): a newer device's trigger, or a counter that lost its
+    id, must not silence a call for help. A redelivery of it pages no one again."""
+    before = hub.pages()
+    hub.ingest([incoming("emergency", body)])
+    paged = hub.pages() - before
+    hub.ingest([incoming("emergency", body)], NOW + timedelta(seconds=5))
+
+    assert paged > 0
+    assert hub.pages() - before == paged, "a redelivery pages no one again"
+    assert [reason for reason, _ in hub.dead()] == ["invalid_payload"]
+    assert len(hub.stored_ids()) == 1
+    with hub.engine.connect() as conn:
+        kinds = conn.execute(select(alerts.c.kind).where(alerts.c.state == "open")).scalars()
+        assert "emergency" in list(kinds)
+
+
 def test_a_pool_timeout_is_the_database_away_not_a_bad_message(hub: Hub) -> None:
     """When no connection comes in time the batch is not acknowledged and is retried later
     (it was taken for a bad message: retried one by one, then an ``internal_error`` dead

@@ -14,6 +14,8 @@ import pytest
 
 from protocol import Event, Rejection, parse
 from protocol.models import EARLIEST_TS, LATEST_TS
+from protocol.parse import UNKNOWN_TRIGGER
+from protocol.vocab import ID_PATTERN
 
 NOW = datetime(2026, 11, 22, 0, 15, tzinfo=UTC)
 TOPIC = "anbu/v1/r1/spk1/emergency"
@@ -69,11 +71,13 @@ def test_without_a_hub_clock_the_fixed_range_end_stands_in() -> None:
     assert isinstance(parse(TOPIC, emergency(ts="yesterday")), Rejection)
 
 
-def test_an_emergency_wrong_in_more_than_its_time_is_still_refused() -> None:
+def test_an_emergency_wrong_in_its_time_and_its_trigger_is_taken() -> None:
     result = parse(TOPIC, emergency(ts="0001-01-01T00:00:00Z", trigger="shout"), now=NOW)
 
-    assert isinstance(result, Rejection)
-    assert result.reason == "invalid_payload"
+    assert isinstance(result, Event), result
+    assert result.message.ts == NOW
+    assert result.message.trigger == UNKNOWN_TRIGGER  # type: ignore[union-attr]
+    assert result.taken_despite is not None
 
 
 def test_other_kinds_keep_their_time_reasons() -> None:
@@ -116,7 +120,81 @@ def test_other_messages_with_such_text_stay_refused() -> None:
     assert isinstance(result, Rejection) and result.reason == "control_chars"
 
 
-def test_an_emergency_without_a_trigger_stays_refused() -> None:
-    body = {"v": 1, "id": "e-2", "ts": NOW.isoformat(), "text": "살려\x00줘"}
-    result = parse("anbu/v1/r1/spk/emergency", json.dumps(body).encode(), now=NOW)
-    assert isinstance(result, Rejection)
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"trigger": None}, "invalid_payload"),  # no trigger at all
+        ({"trigger": "pendant"}, "invalid_payload"),  # a newer or a foreign device's word
+        ({"trigger": 7}, "invalid_payload"),
+        ({"trigger": None, "text": "살려\x00줘"}, "invalid_payload"),
+    ],
+)
+def test_an_emergency_is_taken_whatever_its_trigger(fields: dict[str, Any], reason: str) -> None:
+    """A pendant's call for help from a device newer than the hub is still a call for help."""
+    result = parse(TOPIC, emergency(**fields), now=NOW)
+
+    assert isinstance(result, Event), result
+    assert result.message.trigger == UNKNOWN_TRIGGER  # type: ignore[union-attr]
+    assert result.message.ts == NOW, "its time was fine: kept"
+    assert result.taken_despite is not None and result.taken_despite.reason == reason
+    assert "paged all the same" in result.taken_despite.detail
+
+
+@pytest.mark.parametrize("bad_id", [None, "", "x" * 65, 12, "e-1\x00", ["e-1"]])
+def test_an_emergency_is_taken_whatever_its_id(bad_id: object) -> None:
+    """Taken under an id made from its bytes: the same message delivered again is a
+    duplicate, another call for help is not."""
+    body: dict[str, Any] = {"v": 1, "ts": NOW.isoformat(), "trigger": "button"}
+    if bad_id is not None:
+        body["id"] = bad_id
+    raw = json.dumps(body).encode()
+    other = json.dumps(body | {"text": "또"}).encode()
+
+    first, again, second = (parse(TOPIC, x, now=NOW) for x in (raw, raw, other))
+
+    assert isinstance(first, Event) and isinstance(again, Event) and isinstance(second, Event)
+    assert ID_PATTERN.match(first.message.id) and first.message.id.startswith("x-")
+    assert first.message.id == again.message.id != second.message.id
+    assert first.taken_despite is not None
+
+
+def test_an_emergency_without_a_version_marker_is_taken() -> None:
+    body = {"id": "e-9", "ts": NOW.isoformat(), "trigger": "fall"}
+    result = parse(TOPIC, json.dumps(body).encode(), now=NOW)
+    assert isinstance(result, Event), result
+    assert result.taken_despite is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"v": 2, "id": "e-1", "ts": NOW.isoformat(), "trigger": "voice"}, "unsupported_version"),
+        (
+            {"v": 1, "id": "e-2", "ts": NOW.isoformat(), "trigger": "voice", "cancel_of": ""},
+            "invalid_payload",
+        ),
+        (
+            {"v": 1, "id": "e-3", "ts": NOW.isoformat(), "trigger": "x", "cancel_of": ""},
+            "invalid_payload",
+        ),
+    ],
+)
+def test_what_an_emergency_must_say_is_still_required(body: dict[str, Any], reason: str) -> None:
+    """Another protocol's message, or a cancel that cannot say what it takes back (the
+    emergency it meant stays with the centre, the safe side)."""
+    result = parse(TOPIC, json.dumps(body).encode(), now=NOW)
+    assert isinstance(result, Rejection), result
+    assert result.reason == reason
+
+
+def test_only_calls_for_help_are_taken_in_spite_of_their_fields() -> None:
+    body = {"v": 1, "ts": NOW.isoformat(), "source": "voice"}
+    result = parse("anbu/v1/r1/spk1/activity", json.dumps(body).encode(), now=NOW)
+    assert isinstance(result, Rejection) and result.reason == "invalid_payload"
+
+
+def test_another_kinds_message_on_the_emergency_topic_stays_refused() -> None:
+    """An activity published to the emergency topic by mistake is not a call for help."""
+    body = {"v": 1, "id": "a-1", "ts": NOW.isoformat(), "source": "voice"}
+    result = parse(TOPIC, json.dumps(body).encode(), now=NOW)
+    assert isinstance(result, Rejection) and result.reason == "invalid_payload"
