@@ -24,7 +24,8 @@ Two jobs:
   may be the wrong one, and devices that agree with the hub are paged right.
 
 ``/health`` is degraded (problem ``clock_skew``) while the devices' shift exceeds
-``ANBU_CLOCK_MAX_SKEW_S``.
+``ANBU_CLOCK_MAX_SKEW_S``, and (problem ``clock_step``) while the hub's own time still holds
+more than that of a step of the machine's wall clock (:mod:`hub.steady_clock`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from typing import Any, Final
 
 import structlog
 
+from hub.steady_clock import SteadyClock
 from hub.store.clock import database_now
 from hub.store.db import Engine, reading
 from protocol.models import MAX_BUFFER_AGE
@@ -162,8 +164,10 @@ class ClockCheck:
         engine: Engine | None,
         clock: Callable[[], datetime],
         max_skew_s: float,
+        steady: SteadyClock | None = None,
     ) -> None:
         self.devices = devices
+        self._steady = steady
         self._engine = engine
         self._clock = clock
         self.max_skew_s = max_skew_s
@@ -232,6 +236,8 @@ class ClockCheck:
             "ntp_source": refs.ntp_source,
             "max_skew_s": self.max_skew_s,
             "ok": devices_skew is None or abs(devices_skew) <= self.max_skew_s,
+            # A step of the wall clock the hub did not take at once (hub/steady_clock.py).
+            **(self._steady.report() if self._steady is not None else {}),
         }
 
 

@@ -308,6 +308,11 @@ def _clock(report: dict[str, Any]) -> Iterator[Metric]:
             "database_skew_s",
             "The hub's clock minus its database server's (PostgreSQL; SQLite keeps none)",
         ),
+        (
+            "anbu_clock_held_seconds",
+            "held_s",
+            "The hub's time minus the machine's wall clock: a step not yet given back",
+        ),
     )
     for name, key, what in figures:
         value = report.get(key)

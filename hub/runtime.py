@@ -17,7 +17,7 @@ import structlog
 import uvicorn
 
 from alerts.calendar import WorkingCalendar
-from alerts.clock import Clock, SystemClock
+from alerts.clock import Clock
 from alerts.engine import Escalation
 from hub.api.app import create_app
 from hub.changes import ChangeFeed
@@ -31,6 +31,7 @@ from hub.notify.channels import ExtraChannels
 from hub.notify.dispatcher import Dispatcher
 from hub.service import HubCore
 from hub.settings import Settings
+from hub.steady_clock import SteadyClock
 from hub.store.db import Engine, migrate, open_engine, open_probe_engine, reading
 from hub.store.users import live_admins
 from hub.telemetry import Telemetry
@@ -58,7 +59,12 @@ class Hub:
         serve_http: bool = True,
     ) -> None:
         self.settings = settings
-        self.clock: Clock = clock or SystemClock()
+        # Its own time, which does not take a step of the wall clock at once (a step would
+        # make every resident look silent, or every step late): hub/steady_clock.py.
+        self.steady_clock: SteadyClock | None = None
+        if clock is None:
+            clock = self.steady_clock = SteadyClock()
+        self.clock: Clock = clock
         self._sms = sms
         self.changes = ChangeFeed()
         # Its own registry per hub; the scrape reads engine, worker and telemetry once set.
@@ -102,6 +108,7 @@ class Hub:
             self.health_check.engine,
             self.clock.now,
             settings.clock_max_skew_s,
+            self.steady_clock,
         )
         self.clock_check.start()
         mqtt_url, protocol = self._broker_url()
@@ -262,5 +269,8 @@ class Hub:
         report["clock"] = clock = self.clock_check.report()
         if not clock["ok"]:
             report["problems"] = [*report["problems"], "clock_skew"]
+            report["status"] = "degraded"
+        if abs(clock.get("held_s", 0.0)) > self.settings.clock_max_skew_s:
+            report["problems"] = [*report["problems"], "clock_step"]
             report["status"] = "degraded"
         return report
