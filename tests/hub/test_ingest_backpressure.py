@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hub.ingest_queue import IngestQueue
+from hub.ingest_queue import URGENT_PER_DEVICE, IngestQueue
 from hub.mqtt import Incoming
 from hub.store.tables import alerts, events
 from tests.hub.support import read_sms, wait_until
@@ -151,3 +151,42 @@ def test_a_full_lane_takes_a_waiting_message_once_there_is_room() -> None:
 
     assert taken.wait(5)
     assert lanes.get(1) is waiting
+
+
+def _numbered(topic: str, qos: int, n: int) -> Incoming:
+    """Messages told apart by their payload (Incoming compares by value)."""
+    return Incoming(topic=topic, payload=b"%d" % n, mid=1, qos=qos, retain=False, generation=1)
+
+
+def test_a_device_flooding_its_emergency_topic_cannot_crowd_out_another_residents() -> None:
+    """A broken or compromised device may publish thousands of emergencies on its own topic:
+    another resident's call for help is taken next, not after them (they were one FIFO)."""
+    lanes: IngestQueue[str] = IngestQueue(10_000)
+    flood = [_numbered("anbu/v1/r1/bad/emergency", 0, n) for n in range(5 * URGENT_PER_DEVICE)]
+    kept = sum(lanes.put_message(message) for message in flood)
+    with pytest.raises(queue.Full):  # its QoS 1 ones wait at the broker instead
+        lanes.put_message(_message("anbu/v1/r1/bad/emergency", 1), timeout=0.01)
+    other = _numbered("anbu/v1/r2/spk/emergency", 1, -1)
+    assert lanes.put_message(other, timeout=0.01), "another device's emergency finds room"
+
+    taken = [lanes.get(0.01) for _ in range(3)]
+
+    assert kept == URGENT_PER_DEVICE
+    assert lanes.shed == {"emergency": 4 * URGENT_PER_DEVICE}
+    assert taken[0] is flood[0] and taken[1] is other, "in turn, one device after another"
+    assert taken[2] is flood[1]
+    assert lanes.qsize() == URGENT_PER_DEVICE - 2
+
+
+def test_emergencies_of_one_device_keep_their_order() -> None:
+    lanes: IngestQueue[str] = IngestQueue(100)
+    mine = [_numbered("anbu/v1/r1/spk/emergency", 1, n) for n in range(5)]
+    theirs = [_numbered("anbu/v1/r2/btn/emergency", 1, n) for n in range(2)]
+    for message in [*mine[:3], *theirs, *mine[3:]]:
+        lanes.put_message(message)
+
+    taken = [lanes.get(0.01) for _ in range(7)]
+
+    assert [m for m in taken if m.topic == mine[0].topic] == mine
+    assert [m for m in taken if m.topic == theirs[0].topic] == theirs
+    assert taken[:4] == [mine[0], theirs[0], mine[1], theirs[1]]
