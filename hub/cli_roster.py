@@ -7,6 +7,16 @@ registered, so residents written into its database behind its back would be unkn
 until it restarts (their devices' events dead-lettered as ``unknown_device``). So when a
 hub answers at ``ANBU_HTTP``, ``--apply`` sends the file to that hub's API (with
 ``ANBU_ADMIN_TOKEN``); when none does, it registers the rows itself, through the hub core.
+
+When the hub provisions devices (``ANBU_MQTT_ADMIN_USER``), every device the import
+registers gets its own broker credentials (:mod:`hub.roster_provision`), and ``--configs
+DIR`` is where their config files go, one per device, created once and never overwritten
+(:mod:`hub.roster_configs`); with provisioning on and devices to register, ``--apply``
+refuses to start without it, and before anything is registered it refuses a DIR that
+already holds one of those files. Passwords go to those files only: the text and the
+``--json`` answer name the files. A device the broker did not take (or whose file was not
+written) is listed with the ``anbu devices provision`` command that makes it again, and the
+exit status is 1.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import typer
 from hub.cli_support import fail, open_database, settings_or_exit
 
 if TYPE_CHECKING:
+    from hub.provisioning import Provisioner
     from hub.settings import Settings
     from hub.store.db import Engine
 
@@ -38,11 +49,20 @@ def roster_import(
     as_json: Annotated[
         bool, typer.Option("--json", help="The API's JSON answer instead of text.")
     ] = False,
+    configs: Annotated[
+        Path | None,
+        typer.Option(
+            "--configs",
+            help="With --apply and device provisioning on: write each new device's config "
+            "file here (mode 600, never overwriting), with the broker's CA.",
+        ),
+    ] = None,
 ) -> None:
     """Check a roster (a dry run: every row's errors, in the district's own row numbers);
     ``--apply`` creates the residents not yet registered. Exit 1 if any row has errors.
 
     Examples: ``anbu roster import 명단.xlsx``; ``anbu roster import 명단.csv --apply``;
+    ``anbu roster import 명단.csv --apply --configs ./device-configs``;
     ``anbu roster import 명단.xlsx --json``. Format: deploy/roster-sample.csv.
     """
     from hub.districts import index_in
@@ -60,16 +80,69 @@ def roster_import(
         # Each row's district must be one of the hub's, as the API's dry run checks it.
         report = read_roster(data, file.name, index_in(engine, settings.sido))
         result: dict[str, Any] = {"report": report.as_dict(), "applied": None}
+        would = _would_create(settings, engine, report)
         if apply:
-            result = _apply(settings, engine, data, file.name, report, result)
+            provisioner = _provisioner(settings)
+            _check_configs(provisioner, configs, would["registered_devices"])
+            result = _apply(settings, engine, data, file.name, report, result, provisioner)
         else:
-            result["would_create"] = _would_create(settings, engine, report)
+            result["would_create"] = would
+    if result.get("provisioning") is not None:
+        from hub.roster_configs import delivered
+
+        # The passwords go to the files and nowhere else: what is printed names the files.
+        result["provisioning"] = delivered(result["provisioning"], configs)
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         _print(result, apply=apply)
-    if result["report"]["errors"] or (result["applied"] or {}).get("failed"):
+    if (
+        result["report"]["errors"]
+        or (result["applied"] or {}).get("failed")
+        or (result.get("provisioning") or {}).get("not_provisioned")
+    ):
         raise typer.Exit(1)
+
+
+def _provisioner(settings: Settings) -> Provisioner | None:
+    """This machine's view of provisioning (the hub's too, when they share settings)."""
+    from hub.provisioning import Provisioner, ProvisioningError
+
+    try:
+        return Provisioner.from_settings(settings)
+    except ProvisioningError as error:
+        raise fail(f"기기 인증 설정 오류 / provisioning: {error}", 2) from None
+
+
+def _check_configs(
+    provisioner: Provisioner | None, configs: Path | None, devices: list[dict[str, str]]
+) -> None:
+    """Before anything is registered: a folder for the config files when devices will be
+    provisioned, that holds none of them yet (each is written once, never replaced)."""
+    from hub.roster_configs import existing_configs, prepare_folder
+
+    if configs is None:
+        if provisioner is not None and devices:
+            raise fail(
+                f"기기 {len(devices)}대의 인증이 발급됩니다: 설정 파일을 쓸 --configs 폴더를 "
+                f"주세요 / provisioning is on and {len(devices)} devices will be registered: "
+                "give --configs DIR for their config files (each password is shown once)",
+                2,
+            )
+        return
+    try:
+        prepare_folder(configs)
+    except OSError as error:
+        raise fail(f"--configs {configs}: {error.strerror or error}", 2) from None
+    there = existing_configs(configs, devices)
+    if there:
+        names = ", ".join(path.name for path in there[:10])
+        raise fail(
+            f"--configs 폴더에 이미 설정 파일이 있습니다 / {configs} already holds "
+            f"{len(there)} of the new devices' config files ({names}): nothing was applied; "
+            "move them away or choose another folder",
+            2,
+        )
 
 
 def _hub_answers(settings: Settings) -> bool:
@@ -104,14 +177,22 @@ def _apply(
     filename: str,
     report: Any,
     result: dict[str, Any],
+    provisioner: Provisioner | None,
 ) -> dict[str, Any]:
     if _hub_answers(settings):
         return _apply_through_api(settings, data, filename)
     from alerts.clock import SystemClock
     from hub.roster import apply_roster
+    from hub.roster_provision import provision_roster
 
-    result["applied"] = apply_roster(report, _core(settings, engine), SystemClock().now())
+    applied = apply_roster(report, _core(settings, engine), SystemClock().now())
+    result["applied"] = applied
     result["applied_by"] = "this command"
+    result["provisioning"] = (
+        None
+        if provisioner is None
+        else provision_roster(applied["registered_devices"], provisioner)
+    )
     return result
 
 
@@ -171,3 +252,20 @@ def _print(result: dict[str, Any], *, apply: bool) -> None:
     )
     for failure in applied["failures"]:
         typer.echo(f"  실패 {failure['row']}행 ({failure['id']}): {failure['message']}")
+    provisioning: dict[str, Any] | None = result.get("provisioning")
+    if provisioning is None:
+        return
+    typer.echo(
+        f"기기 인증 발급 {len(provisioning['configs'])}대, 안 됨 "
+        f"{len(provisioning['not_provisioned'])}대 / {len(provisioning['configs'])} devices "
+        f"provisioned, {len(provisioning['not_provisioned'])} not"
+    )
+    for config in provisioning["configs"]:
+        typer.echo(f"  {config['resident']}/{config['device']}: {config['file']}")
+    if provisioning["ca_file"]:
+        typer.echo(f"  CA: {provisioning['ca_file']} (기기에는 / on the device: /etc/anbu/)")
+    for device in provisioning["not_provisioned"]:
+        typer.echo(
+            f"  발급 안 됨 / not provisioned {device['resident']}/{device['device']}: "
+            f"{device['message']} — {device['retry']}"
+        )

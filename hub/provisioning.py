@@ -22,6 +22,7 @@ client and its role, which disconnects the device at once.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -37,6 +38,7 @@ __all__ = [
     "DEVICE_CA_PATH",
     "HUB_ROLE",
     "DeviceCredentials",
+    "ProvisionRun",
     "Provisioner",
     "ProvisioningError",
     "device_role",
@@ -50,6 +52,10 @@ DEVICE_ROLE_PREFIX = "anbu-device"
 #: Where the produced device config expects the CA certificate on the device.
 DEVICE_CA_PATH = "/etc/anbu/anbu-ca.crt"
 _NOT_FOUND = ("Client not found", "Role not found")
+#: Devices per request in :meth:`Provisioner.provision_many`: one connection (and TLS
+#: handshake) per batch instead of per device, small enough that the plugin answers a batch
+#: well within the admin's request timeout.
+BATCH_DEVICES = 25
 
 
 class ProvisioningError(RuntimeError):
@@ -144,6 +150,16 @@ class DeviceCredentials:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ProvisionRun:
+    """What :meth:`Provisioner.provision_many` did: every device asked for is in exactly one
+    of ``provisioned`` and ``not_provisioned``; ``error`` says why the latter stopped."""
+
+    provisioned: list[DeviceCredentials]
+    not_provisioned: list[tuple[str, str]]
+    error: str | None = None
+
+
 class Provisioner:
     """Creates, replaces and revokes broker identities through the dynsec admin."""
 
@@ -179,6 +195,47 @@ class Provisioner:
 
     def provision(self, resident: str, device: str) -> DeviceCredentials:
         """New credentials for a device; any it had stop working (and are disconnected)."""
+        commands, credentials = self._provisioning(resident, device)
+        self._run(commands, tolerate=_NOT_FOUND)
+        log.info("provisioning.device_provisioned", resident=resident, device=device)
+        return credentials
+
+    def provision_many(
+        self, devices: Sequence[tuple[str, str]], *, batch: int = BATCH_DEVICES
+    ) -> ProvisionRun:
+        """New credentials for many ``(resident, device)`` pairs, ``batch`` per request.
+
+        The first request the broker fails or refuses ends the run: that batch's devices and
+        all after it are ``not_provisioned`` (a broker that is down or refusing would fail
+        them all anyway, one timeout each). Some of the failed batch's commands may have run;
+        those credentials were never shown to anyone, and provisioning the device again
+        replaces them. Ids are checked first, so a bad one fails before anything is sent."""
+        prepared = [self._provisioning(resident, device) for resident, device in devices]
+        done: list[DeviceCredentials] = []
+        for start in range(0, len(prepared), batch):
+            chunk = prepared[start : start + batch]
+            try:
+                self._run([c for commands, _ in chunk for c in commands], tolerate=_NOT_FOUND)
+            except ProvisioningError as error:
+                rest = list(devices[start:])
+                log.warning(
+                    "provisioning.batch_failed",
+                    provisioned=len(done),
+                    not_provisioned=len(rest),
+                    error=str(error),
+                )
+                return ProvisionRun(done, rest, str(error))
+            for _, credentials in chunk:
+                log.info(
+                    "provisioning.device_provisioned",
+                    resident=credentials.resident,
+                    device=credentials.device,
+                )
+                done.append(credentials)
+        return ProvisionRun(done, [])
+
+    def _provisioning(self, resident: str, device: str) -> tuple[list[Command], DeviceCredentials]:
+        """The commands that (re)create a device's identity, and what the device gets."""
         username = device_username(resident, device)
         role = device_role(resident, device)
         password = secrets.token_urlsafe(24)
@@ -195,9 +252,7 @@ class Provisioner:
                 "roles": [{"rolename": role}],
             },
         ]
-        self._run(commands, tolerate=_NOT_FOUND)
-        log.info("provisioning.device_provisioned", resident=resident, device=device)
-        return DeviceCredentials(
+        return commands, DeviceCredentials(
             resident=resident,
             device=device,
             username=username,

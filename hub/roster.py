@@ -150,11 +150,15 @@ def apply_roster(
 
     Returns ``created``, ``skipped_existing``, ``errors`` (the report's errors plus the failed
     rows, so an unreadable file is never "0 errors"), ``failed``, ``failures`` (row, id and
-    message per failed row), ``created_ids`` and ``skipped_ids``.
+    message per failed row), ``created_ids``, ``skipped_ids`` and ``registered_devices``
+    (``resident``, ``device``, ``kind`` of each device registered, a failed row's included:
+    what :mod:`hub.roster_provision` gives broker credentials; in a dry run, those that
+    would be).
     """
     created: list[str] = []
     skipped: list[str] = []
     failures: list[dict[str, Any]] = []
+    devices: list[dict[str, str]] = []
     for row in report.valid:
         resident_id = str(row.resident["id"])
         if target.resident_exists(resident_id):
@@ -162,6 +166,7 @@ def apply_roster(
             continue
         if dry_run:
             created.append(resident_id)
+            devices += [_device(resident_id, device) for device in row.devices]
             continue
         registered = False
         try:
@@ -173,6 +178,7 @@ def apply_roster(
                 )
             for device in row.devices:
                 target.register_device(resident_id, device["id"], device["kind"], now)
+                devices.append(_device(resident_id, device))
         except Exception as exc:  # one refused row must not stop the rest of the district
             # Only the exception's type: its text may carry a database statement with phones.
             what = MSG_PARTLY_APPLIED if registered else MSG_NOT_APPLIED
@@ -189,5 +195,10 @@ def apply_roster(
         "failures": failures,
         "created_ids": created,
         "skipped_ids": skipped,
+        "registered_devices": devices,
         "dry_run": dry_run,
     }
+
+
+def _device(resident_id: str, device: Mapping[str, Any]) -> dict[str, str]:
+    return {"resident": resident_id, "device": str(device["id"]), "kind": str(device["kind"])}

@@ -7,6 +7,15 @@ sends more (or declares nothing) is cut off at the limit, never held in memory w
 Without ``?apply=true`` it is a dry run: the report of what would be created and of every
 row's errors, in the district's own row numbers. With it, the valid rows of residents not
 yet registered are created. Admins only.
+
+When the hub provisions devices (``ANBU_MQTT_ADMIN_USER``), an applied import gives every
+device it registered its own broker credentials, answered once under ``provisioning``
+(``credentials``: one object per device, as ``POST …/devices/{id}/credentials`` answers
+it), with ``not_provisioned`` naming each device the broker did not take and how to
+provision it again (:mod:`hub.roster_provision`). The answer is 200 even then: the
+residents are registered, and the answer says which devices still need credentials.
+``provisioning`` is null in a dry run (which provisions nothing) and when provisioning is
+off.
 """
 
 from __future__ import annotations
@@ -17,9 +26,11 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.auth import AdminOnly
+from hub.api.devices import PROVISIONING_ERRORS, provisioner_of
 from hub.districts import index_in
 from hub.roster import apply_roster, read_roster
 from hub.roster_format import MAX_UPLOAD_BYTES, MSG_UPLOAD_TOO_LARGE
+from hub.roster_provision import provision_roster
 
 
 async def _body(request: Request) -> bytes:
@@ -41,6 +52,7 @@ def roster_router(backend: Any) -> APIRouter:
     @router.post(
         "/api/v1/roster",
         tags=["residents"],
+        responses={409: PROVISIONING_ERRORS[409]},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -71,10 +83,19 @@ def roster_router(backend: Any) -> APIRouter:
         districts = await run_in_threadpool(index_in, backend.engine, backend.settings.sido)
         report = await run_in_threadpool(read_roster, data, filename, districts)
         result: dict[str, Any] = {"report": report.as_dict(), "applied": None}
+        result["provisioning"] = None
         if apply:
-            result["applied"] = await run_in_threadpool(
+            # Provisioning misconfigured is a 409 before anything is registered.
+            provisioner = provisioner_of(backend)
+            applied = await run_in_threadpool(
                 backend.call, lambda now: apply_roster(report, backend.core, now)
             )
+            result["applied"] = applied
+            if provisioner is not None:
+                # Off the writer thread: the broker may take seconds per batch.
+                result["provisioning"] = await run_in_threadpool(
+                    provision_roster, applied["registered_devices"], provisioner
+                )
         return result
 
     return router

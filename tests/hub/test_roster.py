@@ -537,3 +537,25 @@ def test_apply_on_an_unreadable_file_reports_the_error() -> None:
     report = read_roster(b"garbage", "x.xlsx")
     result = apply_roster(report, _target(RecordingHub()), NOW)
     assert (result["created"], result["errors"]) == (0, 1)
+
+
+def test_registered_devices_are_those_registered_a_failed_rows_included() -> None:
+    text = (
+        "id,이름,구,기기\n"
+        "r1,김,중구,a:speaker; bad:phone\nr2,이,중구,ok:phone\nr3,박,중구,x:sensors\n"
+    )
+    report = read_roster(text.encode("utf-8"), "x.csv")
+    hub = RecordingHub(existing={"r3"}, refuse_device="bad")
+    dry = apply_roster(report, _target(hub), NOW, dry_run=True)
+    assert [(d["resident"], d["device"]) for d in dry["registered_devices"]] == [
+        ("r1", "a"),
+        ("r1", "bad"),
+        ("r2", "ok"),
+    ]
+    result = apply_roster(report, _target(hub), NOW)
+    # r1's speaker was registered before its phone was refused: it needs credentials too;
+    # the existing r3's device is not the import's.
+    assert result["registered_devices"] == [
+        {"resident": "r1", "device": "a", "kind": "speaker"},
+        {"resident": "r2", "device": "ok", "kind": "phone"},
+    ]
