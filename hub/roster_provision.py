@@ -28,6 +28,8 @@ __all__ = ["MSG_NOT_PROVISIONED", "provision_roster", "retry_command"]
 
 log = structlog.get_logger(__name__)
 
+_LOGGED = 20
+
 MSG_NOT_PROVISIONED = (
     "기기 인증이 발급되지 않았습니다 — 다시 발급해 주세요 / not provisioned in the broker"
 )
@@ -65,7 +67,9 @@ def provision_roster(
     if missing:
         log.warning(
             "roster.not_provisioned",
-            devices=[f"{resident}/{device}" for (resident, device), _ in missing],
+            count=len(missing),
+            # The first ones name the failure; the answer lists them all.
+            devices=[f"{resident}/{device}" for (resident, device), _ in missing[:_LOGGED]],
             error=run_error,
         )
     log.info("roster.provisioned", provisioned=len(provisioned), not_provisioned=len(missing))
