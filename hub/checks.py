@@ -13,7 +13,9 @@ Owns three things an installer sees when a part is missing:
 * :func:`wait_for_database` (``anbu hub``): a database that does not answer yet is retried
   with a warning naming it, instead of a traceback (PostgreSQL may start after the hub);
 * :class:`BrokerWatch` (started by :class:`hub.runtime.Hub`): a warning, repeated while it
-  lasts, when the broker has not answered for a few seconds; the bridge retries meanwhile.
+  lasts, when the broker has not answered for a few seconds; the bridge retries meanwhile;
+* :func:`plaintext_broker` (both): a warning when the hub would speak plain MQTT to a broker
+  on another machine, its password and every resident's events readable on the way.
 
 Addresses are shown without their passwords; reasons are the first line of the driver's own
 message, which names host and port, never credentials.
@@ -36,6 +38,7 @@ __all__ = [
     "Check",
     "broker_problem",
     "database_problem",
+    "plaintext_broker",
     "redacted",
     "run_checks",
     "running_hub_broker",
@@ -93,6 +96,14 @@ def running_hub_broker(settings: Settings) -> tuple[bool, str | None]:
     try:
         answer = httpx.get(f"http://{settings.http}/health", timeout=PROBE_TIMEOUT_S)
         health = answer.json()
+    except httpx.TimeoutException:
+        # Something took the connection and said nothing: a hub whose HTTP is stuck is still
+        # a hub, and connecting as it would take its broker session over.
+        return True, (
+            f"a process at {settings.http} took the connection but did not answer within "
+            f"{PROBE_TIMEOUT_S:g} s: a hub may be running there, so the check does not "
+            "connect to the broker as the hub (that would take its session over)"
+        )
     except (httpx.HTTPError, ValueError):
         return False, None
     if not isinstance(health, dict) or "mqtt" not in health:
@@ -100,6 +111,26 @@ def running_hub_broker(settings: Settings) -> tuple[bool, str | None]:
     if health["mqtt"] is True:
         return True, None
     return True, "the running hub is not connected to its broker (its /health says mqtt: false)"
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
+
+
+def plaintext_broker(url: str) -> str | None:
+    """A warning when ``url`` is plain MQTT (``mqtt://``) to another machine; ``None`` for
+    TLS (``mqtts://``), loopback and the embedded broker."""
+    if url == "embedded":
+        return None
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "mqtt" or host in _LOOPBACK or host.startswith("127."):
+        return None
+    return (
+        f"ANBU_MQTT_URL {redacted(url)} 은 암호화되지 않은 MQTT 입니다: 비밀번호와 어르신의 "
+        "이벤트가 그대로 전송됩니다. mqtts:// (TLS, 8883) 를 쓰세요 / plain MQTT to another "
+        "machine: the hub's password and every event cross the network readable; use "
+        "mqtts:// (deploy/mosquitto has a TLS listener)"
+    )
 
 
 def broker_problem(settings: Settings) -> str | None:
@@ -196,6 +227,9 @@ def run_checks(settings: Settings, echo: Callable[[str], None]) -> int:
             checks.append(Check(broker, where, broker_problem(settings)))
     for check in checks:
         echo(check.line())
+    plaintext = plaintext_broker(settings.mqtt_url)
+    if plaintext is not None:  # reachable or not, worth fixing; not a failure by itself
+        echo(f"warn  {broker}: {plaintext}")
     return 1 if any(check.problem is not None for check in checks) else 0
 
 

@@ -21,7 +21,7 @@ from alerts.clock import Clock
 from alerts.engine import Escalation
 from hub.api.app import create_app
 from hub.changes import ChangeFeed
-from hub.checks import BrokerWatch, redacted
+from hub.checks import BrokerWatch, plaintext_broker, redacted
 from hub.clock_check import ClockCheck
 from hub.health import PROBE_TIMEOUT_S, Health
 from hub.metrics import HubMetrics
@@ -95,6 +95,9 @@ class Hub:
             open_probe_engine(settings.db_url, PROBE_TIMEOUT_S), settings.health_max_behind_s
         )
         self._warn_if_nobody_can_sign_in()
+        plaintext = plaintext_broker(settings.mqtt_url)
+        if plaintext is not None:
+            log.warning("hub.plaintext_broker", hint=plaintext)
         escalation = Escalation(working_calendar(settings))
         self.telemetry = Telemetry.from_settings(settings)
         if self.telemetry is not None:

@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from hub.checks import plaintext_broker
 from tests.conftest import free_port
 from tests.hub.test_settings_errors import clean_env
 
@@ -32,6 +35,8 @@ def lines_of(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
     by_part: dict[str, str] = {}
     for line in result.stdout.strip().splitlines():
         status, part = line.split()[0], line.split()[1]
+        if status == "warn":
+            continue
         by_part[part] = line
         assert status in ("ok", "FAIL"), line
     return by_part
@@ -246,3 +251,71 @@ def test_no_warning_about_sign_in_when_an_admin_user_exists(tmp_path: Path, mosq
     output = "".join(seen) + rest
     assert "hub.started" in output
     assert "hub.no_admin_token" not in output
+
+
+def test_plain_mqtt_to_another_machine_is_warned_about(tmp_path: Path, pg_url: str) -> None:
+    """A TEST-NET address (RFC 5737): nothing answers, the warning comes all the same."""
+    remote = check(tmp_path, ANBU_DB_URL=pg_url, ANBU_MQTT_URL="mqtt://hub:pw-hidden@192.0.2.1")
+    local = check(tmp_path, ANBU_DB_URL=pg_url, ANBU_MQTT_URL=f"mqtt://127.0.0.1:{free_port()}")
+    tls = check(tmp_path, ANBU_DB_URL=pg_url, ANBU_MQTT_URL="mqtts://hub:pw-hidden@192.0.2.1")
+
+    warned = [line for line in remote.stdout.splitlines() if line.startswith("warn")]
+    assert len(warned) == 1 and "mqtts://" in warned[0], remote.stdout
+    assert "pw-hidden" not in remote.stdout + remote.stderr
+    assert not [line for line in local.stdout.splitlines() if line.startswith("warn")]
+    assert not [line for line in tls.stdout.splitlines() if line.startswith("warn")]
+
+
+def test_a_hub_whose_http_hangs_is_not_taken_over(tmp_path: Path, mosquitto: Any) -> None:
+    """A process that takes the connection at ANBU_HTTP and never answers may be a hub
+    whose HTTP is stuck: the check must not connect to the broker as the hub (it did, and
+    took that hub's session over). The stand-in hub here is a client on the hub's id."""
+    import socket
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from hub.mqtt import BrokerAddress
+    from tests.hub.support import wait_until
+
+    address = BrokerAddress.parse(mosquitto.url)
+    hub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="anbu-hub", protocol=mqtt.MQTTv5)
+    connected, dropped = threading.Event(), threading.Event()
+    hub.on_connect = lambda *_: connected.set()
+    hub.on_disconnect = lambda *_: dropped.set()
+    hub.connect(address.host, address.port)
+    hub.loop_start()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    try:
+        wait_until(connected.is_set, timeout=10)
+        result = check(tmp_path, ANBU_MQTT_URL=mosquitto.url, ANBU_HTTP=f"127.0.0.1:{port}")
+        parts = lines_of(result)
+        assert result.returncode == 1
+        assert "did not answer" in parts["브로커"], parts
+        assert not dropped.is_set(), "the check connected as the hub and took its session"
+    finally:
+        listener.close()
+        hub.loop_stop()
+        hub.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("mqtt://hub:pw@10.0.0.5:1883", True),
+        ("mqtt://broker.district.example", True),
+        ("mqtt://127.0.0.1:1883", False),
+        ("mqtt://localhost", False),
+        ("mqtt://[::1]:1883", False),
+        ("mqtts://hub:pw@10.0.0.5:8883", False),
+        ("embedded", False),
+    ],
+)
+def test_plaintext_broker_means_plain_mqtt_off_this_machine(url: str, warned: bool) -> None:
+    warning = plaintext_broker(url)
+    assert (warning is not None) is warned
+    assert warning is None or ":pw@" not in warning
