@@ -178,6 +178,14 @@ class _Current(Collector):
                 " thread waited (reading nothing more from the broker meanwhile)",
                 value=getattr(bridge, "waits", 0),
             )
+            dropped = getattr(bridge, "broker_dropped", None)
+            if dropped is not None:
+                yield GaugeMetricFamily(
+                    "anbu_broker_dropped_messages",
+                    "Messages the broker dropped since it started (a client's queue over its"
+                    " max_queued_messages), as Mosquitto's $SYS tree counts them",
+                    value=float(dropped),
+                )
         worker = getattr(hub, "worker", None)
         if worker is not None:
             yield from _worker(worker)

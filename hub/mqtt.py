@@ -11,6 +11,12 @@ acknowledged before it is stored (MQTT 5 Receive Maximum, :data:`RECEIVE_MAXIMUM
 more meanwhile, so the broker keeps what follows in the hub's session. Acknowledgements and
 pings wait too; past the keepalive the broker drops the connection and, the session being
 persistent, delivers everything unacknowledged again on the next one.
+
+What the broker drops is made visible: a broker keeps at most ``max_queued_messages`` for a
+client that is away (deploy/mosquitto/anbu.conf), and drops the rest without telling the
+client. The bridge follows Mosquitto's own count (:data:`BROKER_DROPPED_TOPIC`, published
+every ``sys_interval``), warns when it grows and hands it to ``/health`` and ``/metrics``;
+a broker that publishes no ``$SYS`` tree (or an ACL that refuses it) leaves it unknown.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # How many unacknowledged messages the broker may have in flight to us; the ingest worker
 # commits them in batches, so this bounds the batch size.
 RECEIVE_MAXIMUM = 1000
+BROKER_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
+"""Mosquitto's count of messages it dropped (a queue over its bound) since it started."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +106,8 @@ class MqttBridge:
         self.connected = threading.Event()
         self.waits = 0
         """How often a message found the ingest queue full and the network thread waited."""
+        self.broker_dropped: int | None = None
+        """The broker's count of messages it dropped since it started; None: not told."""
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -138,6 +148,25 @@ class MqttBridge:
         self._stopping.set()
         self._client.disconnect()
         self._client.loop_stop()
+
+    def _broker_dropped(self, payload: bytes) -> None:
+        try:
+            count = int(payload.decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            return
+        before = self.broker_dropped
+        self.broker_dropped = count
+        grew = count - (before if before is not None and before <= count else 0)
+        if grew > 0:
+            log.warning(
+                "mqtt.broker_dropped",
+                dropped=grew,
+                since_broker_start=count,
+                hint=(
+                    "브로커가 메시지를 버렸습니다 (대기열 초과): max_queued_messages 를 늘리세요 "
+                    "/ the broker dropped messages (a queue over max_queued_messages)"
+                ),
+            )
 
     def ack(self, message: Incoming) -> None:
         """Acknowledge ``message`` if it came on the current connection.
@@ -183,6 +212,7 @@ class MqttBridge:
             client.subscribe(self._subscription, options=options)
         else:
             client.subscribe(self._subscription, qos=1)
+        client.subscribe(BROKER_DROPPED_TOPIC, qos=0)
         self.connected.set()
         log.info("mqtt.connected", host=self._address.host, port=self._address.port)
 
@@ -207,6 +237,9 @@ class MqttBridge:
             generation = self._generation
         try:
             topic = message.topic
+            if topic == BROKER_DROPPED_TOPIC:
+                self._broker_dropped(bytes(message.payload))
+                return
         except UnicodeDecodeError:
             # Brokers should refuse such topics; if one slips through it is dead-lettered.
             # paho exposes no raw-topic accessor, hence the private attribute.

@@ -270,6 +270,8 @@ class Hub:
         )
         # The hub's clock against its devices' (hub/clock_check.py): degraded beyond the bound.
         report["clock"] = clock = self.clock_check.report()
+        # What the broker dropped since it started (hub/mqtt.py); None: it does not say.
+        report["broker_dropped"] = self.bridge.broker_dropped
         if not clock["ok"]:
             report["problems"] = [*report["problems"], "clock_skew"]
             report["status"] = "degraded"

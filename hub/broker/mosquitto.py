@@ -19,6 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from hub.broker.base import (
@@ -54,10 +55,13 @@ class MosquittoBroker(Broker):
         *,
         binary: str | None = None,
         security: BrokerSecurity | None = None,
+        settings: Sequence[str] = (),
     ) -> None:
         super().__init__(LOCALHOST, port)
         self._binary = binary
         self.security = security
+        # Lines that replace the generated ones they name (e.g. a small max_queued_messages).
+        self._settings = tuple(settings)
         self._owns_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else self._make_tempdir()
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -122,6 +126,8 @@ class MosquittoBroker(Broker):
             "log_timestamp true",
             "log_timestamp_format %Y-%m-%dT%H:%M:%S",
         ]
+        named = {line.split()[0] for line in self._settings}
+        lines = [line for line in lines if line.split()[0] not in named] + list(self._settings)
         self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def start(self) -> None:
