@@ -580,12 +580,29 @@ def _vital_key(event: VitalReading) -> str:
 
 
 def acknowledge(turn: _Turn, event: Acknowledge) -> None:
-    """Someone took the alert on; only the centre's acknowledgement stops emergency re-alerts."""
+    """Someone took the alert on; only the centre's acknowledgement stops emergency re-alerts.
+
+    Two kinds that never look alike: the centre's (접수) and, on an emergency, a guardian's
+    (보호자 확인 중): a guardian on the way is not the centre answering, so the emergency
+    stays open for the centre (it was shown as 접수됨 while the centre was still being
+    re-alerted). The centre's acknowledgement after a guardian's on an inactivity alert
+    makes it the centre's (the guardian's resolve timer no longer runs).
+    """
     alert = turn.state.alerts.get(event.alert_id)
     if alert is None:
         return
+    centre = event.role in _CENTRE_ROLES
+    if alert.kind == "emergency" and not centre:
+        if event.by not in alert.guardian_checking:
+            alert.guardian_checking = [*alert.guardian_checking, event.by]
+            turn.emit(RecordTimeline(alert.alert_id, "guardian_checking", event.by))
+        return
+    if alert.state == "acknowledged" and (alert.acknowledged_role in _CENTRE_ROLES or not centre):
+        if centre:
+            alert.next_realert_at = None
+        return  # taken on already: a second acknowledgement records nothing
     turn.emit(AcknowledgeAlert(alert.alert_id, alert.kind, event.by, event.role))
-    if alert.state == "open":
+    if alert.state == "open" or centre:
         alert.state = "acknowledged"
         alert.acknowledged_by = event.by
         alert.acknowledged_at = turn.now

@@ -61,6 +61,10 @@ class AlertState(BaseModel):
     acknowledged_at: AwareDatetime | None = None
     acknowledged_role: Role | None = None
     """Who took it on decides what acknowledging holds back (see ``ack_resolve_overdue``)."""
+    guardian_checking: list[str] = Field(default_factory=list)
+    """Emergency: guardians who said they are checking (보호자 확인 중). That holds nothing at
+    the centre: the alert stays open, its answer timer and re-alerts run until the centre
+    acknowledges (접수)."""
     next_realert_at: AwareDatetime | None = None
     realerts: int = 0
     cancel_requested: bool = False
@@ -146,7 +150,12 @@ class ResidentState(BaseModel):
                 "timers": self.timers.copy_mutable(),
                 "devices": {key: dev.model_copy() for key, dev in self.devices.items()},
                 "alerts": {
-                    key: alert.model_copy(update={"told": list(alert.told)})
+                    key: alert.model_copy(
+                        update={
+                            "told": list(alert.told),
+                            "guardian_checking": list(alert.guardian_checking),
+                        }
+                    )
                     for key, alert in self.alerts.items()
                 },
             }

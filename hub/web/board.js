@@ -14,6 +14,7 @@ const STEP = { called_resident: "어르신과 통화", no_answer: "받지 않음
 const OUTCOME = { false_alarm: "오경보", resolved_by_phone: "전화로 해결", visited: "방문 확인",
   transported: "이송", resolved_by_guardian: "보호자 확인", other: "기타" };
 const WHAT = { opened: "경보 발생", acknowledged: "접수", resolved: "종료",
+  guardian_checking: "보호자 확인 중 (관제센터 접수 아님)",
   cancel_requested: "어르신의 취소 요청",
   held_quiet_hours: "보호자 방해 금지 시간: 알림 보류", delivery_failed: "문자 전달 실패",
   delivery_unknown: "문자 전달 미확인", backup_guardian_paged: "예비 보호자에게 연락",

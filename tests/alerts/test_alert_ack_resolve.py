@@ -90,3 +90,25 @@ def test_the_alert_keeps_the_ack_resolve_within_it_opened_with(
     vr.state.policy = DEFAULT_POLICY.with_overrides({"ack_resolve_within": "PT5H"})
     vr.send(Acknowledge(_alert_id(vr), by="딸", role="guardian"))
     assert stages(vr.advance(1 * H)) == [("control_center", "ack_resolve_within")]
+
+
+def test_the_centre_takes_over_an_alert_a_guardian_acknowledged(
+    make_resident: MakeResident,
+) -> None:
+    """The centre's acknowledgement after a guardian's makes the alert the centre's (it kept
+    the guardian's, and the guardian's hold still paged the centre it had been taken by);
+    a repeated acknowledgement records nothing."""
+    policy = DEFAULT_POLICY.with_overrides({"control_center_after": "PT13H"})
+    vr = make_resident(policy=policy)
+    vr.advance(12 * H + 10 * M)
+    alert_id = _alert_id(vr)
+    vr.send(Acknowledge(alert_id, by="딸", role="guardian"))
+    assert vr.send(Acknowledge(alert_id, by="아들", role="guardian")) == ()
+
+    vr.send(Acknowledge(alert_id, by="operator-3", role="control_center"))
+
+    alert = vr.state.alerts[alert_id]
+    assert (alert.acknowledged_by, alert.acknowledged_role) == ("operator-3", "control_center")
+    assert vr.send(Acknowledge(alert_id, by="operator-4", role="control_center")) == ()
+    later = vr.advance(3 * H)
+    assert ("control_center", "ack_resolve_within") not in stages(later)

@@ -126,21 +126,30 @@ def test_realert_every_minute_until_the_centre_acknowledges(resident: VirtualRes
 
 
 def test_guardian_acknowledgement_does_not_stop_realerts(resident: VirtualResident) -> None:
+    """A guardian on the way (보호자 확인 중) is not the centre answering (접수): the emergency
+    stays open for the centre, its re-alerts go on (it was marked acknowledged, shown as 접수됨
+    on the board while the centre was still being re-alerted)."""
     alert_id, _ = raise_emergency(resident)
     resident.advance(timedelta(seconds=10))
-    resident.send(Acknowledge(alert_id, by="daughter", role="guardian"))
+    tapped = resident.send(Acknowledge(alert_id, by="daughter", role="guardian"))
+    again = resident.send(Acknowledge(alert_id, by="daughter", role="guardian"))
 
     actions = resident.advance(MINUTE)
 
+    assert tapped == (RecordTimeline(alert_id, "guardian_checking", "daughter"),)
+    assert again == (), "a second tap records nothing"
     assert told(actions) == [
         ("control_center", "emergency_realert", "realert-1"),
         ("supervisor", "emergency_supervisor", "realert-1"),
     ]
     alert = resident.state.alerts[alert_id]
-    assert (alert.acknowledged_by, alert.acknowledged_at) == (
-        "daughter",
-        T0 + timedelta(seconds=10),
-    )
+    assert (alert.state, alert.acknowledged_by, alert.acknowledged_role) == ("open", None, None)
+    assert alert.guardian_checking == ["daughter"]
+    centre = resident.send(Acknowledge(alert_id, by="operator-7", role="control_center"))
+    assert centre == (AcknowledgeAlert(alert_id, "emergency", "operator-7", "control_center"),)
+    alert = resident.state.alerts[alert_id]
+    assert (alert.state, alert.acknowledged_role) == ("acknowledged", "control_center")
+    assert told(resident.advance(timedelta(hours=1))) == []
 
 
 def test_supervisor_acknowledgement_stops_realerts(resident: VirtualResident) -> None:

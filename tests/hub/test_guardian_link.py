@@ -83,6 +83,37 @@ def test_guardian_ack_by_link_holds_the_centre_then_it_proceeds(start_hub: Any) 
     assert anonymous.post(f"/api/v1/links/{token}/resolve").status_code == 409
 
 
+def test_a_guardians_tap_on_an_emergency_leaves_it_to_the_centre(start_hub: Any) -> None:
+    """보호자 확인 중 is not 접수: after a guardian's tap the emergency stays open (it was
+    shown as acknowledged) and the centre is re-alerted until it acknowledges."""
+    clock = FakeClock(TUESDAY_10)
+    running = start_hub(clock=clock)
+    running.resident("r1", official=False)
+    device = running.device("r1", "spk1")
+    device.emergency()
+    running.taken(device)
+    running.settle()
+    (line,) = [
+        m for m in read_sms(running.sms_log) if m["role"] == "guardian" and m["kind"] == "emergency"
+    ]
+    match = LINK.search(line["body"])
+    assert match, line["body"]
+    anonymous = httpx.Client(base_url=running.base, timeout=10)
+
+    tapped = anonymous.post(f"/api/v1/links/{match.group(1)}/ack")
+    assert tapped.status_code == 200, tapped.text
+    assert tapped.json()["state"] == "open", "the centre has not answered"
+    anonymous.post(f"/api/v1/links/{match.group(1)}/ack")  # a second tap
+    running.run_until(TUESDAY_10 + timedelta(seconds=61))
+
+    realerts = [m for m in read_sms(running.sms_log) if m["role"] == "control_center"]
+    assert len(realerts) >= 2, "the centre's re-alert goes on after the guardian's tap"
+    alert = running.http.get(f"/api/v1/alerts/{line['alert_id']}").json()
+    assert alert["state"] == "open"
+    steps = [t["what"] for t in alert["timeline"]]
+    assert steps.count("guardian_checking") == 1 and "acknowledged" not in steps
+
+
 def test_links_refuse_forgeries_and_other_alerts(start_hub: Any) -> None:
     running = start_hub(clock=FakeClock(TUESDAY_10))
     running.resident("r1", policy=POLICY, official=False)
