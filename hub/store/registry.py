@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from hub.store.districts import ensure_district
 from hub.store.tables import contacts, devices, residents
 
 __all__ = [
@@ -59,6 +60,9 @@ def resident_name(conn: Connection, resident_id: str) -> str | None:
 
 
 def add_resident(conn: Connection, **values: Any) -> None:
+    """Insert a resident; its district becomes one of the hub's first if it is not yet
+    (:func:`hub.store.districts.ensure_district`: the column is a foreign key)."""
+    ensure_district(conn, str(values["district"]))
     conn.execute(insert(residents).values(**values))
 
 

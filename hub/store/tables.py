@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -27,7 +28,13 @@ residents = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("name", String(100), nullable=False),
-    Column("district", String(100), nullable=False),
+    # A district of the hub's (migration 0007); renaming a district carries its residents.
+    Column(
+        "district",
+        String(100),
+        ForeignKey("districts.name", name="residents_district_fkey", onupdate="CASCADE"),
+        nullable=False,
+    ),
     Column("phone", String(32)),
     Column("address", String(300)),
     Column("policy", JSON, nullable=False),
@@ -230,9 +237,11 @@ trend_findings = Table(
 )
 
 # The districts (시군구) residents and officials belong to, by the canonical name their
-# ``district`` columns hold (hub/districts.py resolves what people type to it). Seeded from
-# districts.csv with each 행정표준코드; ``verified`` is false for a name the migration from free
-# text kept because it matched none (data is never dropped; an operator renames it).
+# ``district`` columns hold, a foreign key since migration 0007 (hub/districts.py resolves
+# what people type to it). Seeded from districts.csv with each 행정표준코드; ``verified`` is
+# false for a name kept because it matched none (by migration 0006, or written by something
+# other than the entry points: hub/store/districts.ensure_district); data is never dropped,
+# an operator renames it, and renaming carries its residents and officials.
 districts = Table(
     "districts",
     metadata,
@@ -251,7 +260,11 @@ api_users = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(100), nullable=False),
     Column("role", String(16), nullable=False),
-    Column("district", String(100)),
+    Column(
+        "district",
+        String(100),
+        ForeignKey("districts.name", name="api_users_district_fkey", onupdate="CASCADE"),
+    ),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from hub.store.districts import ensure_district
 from hub.store.tables import api_users
 from protocol.vocab import StaffRole
 
@@ -45,7 +46,10 @@ def add_user(
     token_hash: str,
     now: datetime,
 ) -> int:
-    """Store a new user and return their id."""
+    """Store a new user and return their id (their district, a foreign key, is made one of
+    the hub's first if it is not: :func:`hub.store.districts.ensure_district`)."""
+    if district is not None:
+        ensure_district(conn, district)
     result = conn.execute(
         insert(api_users).values(
             name=name, role=role, district=district, token_hash=token_hash, created_at=now
