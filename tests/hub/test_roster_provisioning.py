@@ -230,7 +230,11 @@ def registered(db_url: str) -> set[str]:
 
 
 def test_the_cli_on_its_own_provisions_and_an_unreachable_broker_is_said_per_device(
-    secure: SecureBroker, cli_env: CliRunner, db_url: str, tmp_path: Path
+    secure: SecureBroker,
+    cli_env: CliRunner,
+    db_url: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     engine = open_engine(db_url)
     migrate(engine)
@@ -249,8 +253,17 @@ def test_the_cli_on_its_own_provisions_and_an_unreachable_broker_is_said_per_dev
     assert result.exit_code == 0, result.output
     assert "this command" in result.output
     assert "3 devices provisioned, 0 not" in result.output
-    check_config_file(secure, configs / "gn-1.spk1.toml", result.output)
+    passwords = [
+        BrokerAddress.parse(
+            check_config_file(secure, configs / f"{name}.toml", result.output)["mqtt_url"]
+        ).password
+        for name in sorted(NEW_DEVICES)
+    ]
     assert device_clients(secure) == NEW_DEVICES
+    logged = "".join(capfd.readouterr())
+    for secret in [*passwords, secure.admin_password]:
+        assert secret is not None
+        assert secret not in logged, "a password reached the logs"
 
     # The broker is down for the next file: the residents are registered, and each device
     # is named with the command that provisions it once the broker is back.
