@@ -114,12 +114,17 @@ class Escalation:
     def __init__(self, calendar: WorkingCalendar) -> None:
         self.calendar = calendar
 
-    def decide(self, state: ResidentState, event: Input, now: datetime) -> Decision:
+    def decide(
+        self, state: ResidentState, event: Input, now: datetime, *, handed_over: bool = False
+    ) -> Decision:
         """Apply ``event`` at ``now``, then fire every rule due at or before ``now``.
 
-        ``state`` is not modified; the returned state is a new object.
+        ``state`` is not modified; the returned state is a new object. ``handed_over``: the
+        caller gives ``state`` up (a state this engine returned that nothing else holds, as
+        in one transaction of the hub's): it is decided on in place instead of copied first,
+        which decides exactly the same and saves the copy.
         """
-        turn = _Turn(state.clone(), _utc(now), self.calendar)
+        turn = _Turn(state if handed_over else state.clone(), _utc(now), self.calendar)
         learn_days(turn)
         _apply(turn, event)
         pending = _settle(turn)
@@ -631,6 +636,21 @@ def resolve(turn: _Turn, event: Resolve) -> None:
         state.closed_emergencies = kept[-_CLOSED_EMERGENCIES_KEPT:]
         if "guardian" in alert.told:
             turn.tell(alert, "guardian", "emergency_closed", "closed", turn.now)
+        # The resident's inactivity alert was the same incident: closed with its outcome,
+        # and silence counted from now (someone has just seen to the resident).
+        for folded in [a for a in state.alerts.values() if a.kind == "inactivity"]:
+            del state.alerts[folded.alert_id]
+            turn.emit(
+                ResolveAlert(
+                    folded.alert_id,
+                    folded.kind,
+                    reason="folded_into_emergency",
+                    by=event.by,
+                    outcome=event.outcome,
+                )
+            )
+        state.inactivity_reset_at = turn.now
+        state.asked = []
     if alert.kind == "inactivity":
         state.inactivity_reset_at = turn.now
         state.asked = []
@@ -757,8 +777,15 @@ def routine_guardian_due(turn: _Turn, chosen: Plan) -> _Due | None:
 
 
 def inactivity_rules(turn: _Turn) -> list[_Due | None]:
-    """The fixed rule's check-in and guardian stage, or the routine rule's once it decides."""
+    """The fixed rule's check-in and guardian stage, or the routine rule's once it decides.
+
+    None while an emergency is open: one incident, one alert. The centre is already on it;
+    a "괜찮으세요?" spoken a second after "살려줘", or an inactivity SMS beside the emergency
+    SMS, only confuses the people working it.
+    """
     state = turn.state
+    if _open_alert(state, "emergency") is not None:
+        return []
     if not routine_ready(state):
         return [checkin_due(turn), guardian_after(turn)]
     if _open_alert(state, "inactivity") is not None:
@@ -833,6 +860,8 @@ def control_center_after(turn: _Turn, alert: AlertState) -> _Due | None:
     """
     if alert.kind != "inactivity" or alert.stage != "guardian" or alert.basis_at is None:
         return None
+    if _open_alert(turn.state, "emergency") is not None:
+        return None  # the centre has the emergency: the same incident, not a second alert
     held = ack_resolve_overdue(alert)
     if held is not None:
         return _Due(held, lambda: _escalate_to_centre(turn, alert, "ack_resolve_within"))

@@ -247,6 +247,8 @@ def test_away_mode_pauses_inactivity_but_not_emergencies(make_resident: MakeResi
     assert vr.advance(48 * H) == ()
     opened = only(vr.send(Emergency("spk-1", vr.clock.now(), "e-1", "voice")), OpenAlert)
     assert [a.kind for a in opened] == ["emergency"]
+    vr.advance(H)
+    vr.send(Resolve(opened[0].alert_id, by="관제 김", outcome="false_alarm"))
 
     rest = vr.run_until(away_until + 12 * H)
     checkin_at = [s.at for s in vr.history if only(s.actions, SendCheckin)]
