@@ -18,7 +18,12 @@ Definitions (as the field counts them):
   the door), or the fall was found by others.
 * **Night guardian SMS**: non-emergency guardian messages handed over between 23:00 and 07:00
   in Korea, as a share of all guardian messages.
-* **Surfaced**: a slow decline put on the district official's work list (a trend finding).
+* **Surfaced**: a slow decline put on the district official's work list (a trend finding)
+  within 7 days of its start (and, reported beside it, within 14 days, and the median days to
+  the first finding). A decline whose 7 days run past the end of the window cannot be judged
+  either way: it is counted apart (``censored``), not as missed.
+* **False trends**: trend findings on households with no slow decline, per 100
+  household-months of those households: what an official's work list carries for nothing.
 """
 
 from __future__ import annotations
@@ -263,7 +268,11 @@ def figures(
     emergencies: list[IncidentOutcome] = []
     declines: list[tuple[IncidentOutcome, HouseholdResult]] = []
     sms = night = checkins = 0
+    steady = false_trends = 0
     for hh in rows:
+        if not any(inc.kind == "slow_decline" for inc in hh.incidents):
+            steady += 1
+            false_trends += sum(1 for at, _ in hh.trends if start <= at < end)
         for alert in hh.false_alarms:
             if start <= alert.opened_at < end:
                 cause = alert.explained_by or "routine"
@@ -297,7 +306,10 @@ def figures(
         },
         "falls": _falls(falls),
         "emergencies": _delays(emergencies),
-        "slow_decline": _declines(declines),
+        "slow_decline": _declines(declines, end),
+        "false_trends_per_100_household_months": (
+            _round(100 * false_trends / (months * steady / len(rows))) if steady else None
+        ),
         "guardian_sms": sms,
         "night_guardian_sms_share": _round(100 * night / sms) if sms else None,
         "checkins_per_household_day": (round(checkins / (months * 30), 3) if months else None),
@@ -330,15 +342,29 @@ def _delays(items: list[IncidentOutcome]) -> dict[str, Any]:
     }
 
 
-def _declines(items: list[tuple[IncidentOutcome, HouseholdResult]]) -> dict[str, Any]:
-    surfaced = 0
+def _declines(
+    items: list[tuple[IncidentOutcome, HouseholdResult]], end: datetime
+) -> dict[str, Any]:
+    surfaced = within_14 = censored = 0
+    delays: list[float] = []
     for inc, hh in items:
-        limit = inc.start + timedelta(days=7)
-        surfaced += int(any(inc.start <= at <= limit for at, _ in hh.trends))
+        first = min((at for at, _ in hh.trends if at >= inc.start), default=None)
+        days = None if first is None else (first - inc.start).total_seconds() / 86400
+        if inc.start + timedelta(days=7) > end:
+            censored += 1
+            continue
+        surfaced += int(days is not None and days <= 7)
+        within_14 += int(days is not None and days <= 14)
+        if days is not None:
+            delays.append(days)
+    judged = len(items) - censored
     return {
-        "count": len(items),
+        "count": judged,
+        "censored": censored,
         "surfaced_within_7_days": surfaced,
-        "surfaced_share": _round(100 * surfaced / len(items)) if items else None,
+        "surfaced_share": _round(100 * surfaced / judged) if judged else None,
+        "surfaced_within_14_days": within_14,
+        "surfaced_median_days": _round(statistics.median(delays)) if delays else None,
         "alerted_within_24h": sum(
             1 for inc, _ in items if (inc.time_to_detect_s or math.inf) <= 86400
         ),

@@ -253,6 +253,7 @@ SUMMARY_COLUMNS = (
     "checked median h",
     "night guardian SMS",
     "declines surfaced <= 7 d",
+    "false trends /100 hm",
     "emergency delay median s",
     "check-ins /household-day",
 )
@@ -272,6 +273,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
                 _cell(falls["checked_median_h"]),
                 _cell(fig["night_guardian_sms_share"], "%"),
                 f"{decl['surfaced_within_7_days']}/{decl['count']}",
+                _cell(fig["false_trends_per_100_household_months"]),
                 _cell(fig["emergencies"]["delay_median_s"]),
                 _cell(fig["checkins_per_household_day"]),
             ]
