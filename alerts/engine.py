@@ -779,12 +779,10 @@ def routine_guardian_due(turn: _Turn, chosen: Plan) -> _Due | None:
 def inactivity_rules(turn: _Turn) -> list[_Due | None]:
     """The fixed rule's check-in and guardian stage, or the routine rule's once it decides.
 
-    None while an emergency is open: one incident, one alert. The centre is already on it;
-    a "괜찮으세요?" spoken a second after "살려줘", or an inactivity SMS beside the emergency
-    SMS, only confuses the people working it.
+    None while an emergency is in hand (:func:`emergency_in_hand`): one incident, one alert.
     """
     state = turn.state
-    if _open_alert(state, "emergency") is not None:
+    if emergency_in_hand(turn):
         return []
     if not routine_ready(state):
         return [checkin_due(turn), guardian_after(turn)]
@@ -801,6 +799,20 @@ def inactivity_rules(turn: _Turn) -> list[_Due | None]:
         guardian = chosen.guardian_at and max(chosen.guardian_at, settle)
         chosen = replace(chosen, checkin_at=checkin, guardian_at=guardian)
     return [routine_checkin_due(turn, chosen), routine_guardian_due(turn, chosen)]
+
+
+def emergency_in_hand(turn: _Turn) -> bool:
+    """An emergency is open, and opened less than its ``control_center_after`` ago.
+
+    The centre is already on it: a "괜찮으세요?" spoken a second after "살려줘", or an
+    inactivity SMS beside the emergency SMS, only confuses the people working it. Bounded,
+    because a stale alert must never hide a new incident: an emergency left open for a day
+    (acknowledged and forgotten) no longer holds the resident's inactivity watch back.
+    """
+    alert = _open_alert(turn.state, "emergency")
+    return (
+        alert is not None and turn.now < _utc(alert.opened_at) + alert.policy.control_center_after
+    )
 
 
 def _rest(turn: _Turn) -> Callable[[date], bool]:
@@ -860,7 +872,7 @@ def control_center_after(turn: _Turn, alert: AlertState) -> _Due | None:
     """
     if alert.kind != "inactivity" or alert.stage != "guardian" or alert.basis_at is None:
         return None
-    if _open_alert(turn.state, "emergency") is not None:
+    if emergency_in_hand(turn):
         return None  # the centre has the emergency: the same incident, not a second alert
     held = ack_resolve_overdue(alert)
     if held is not None:

@@ -86,3 +86,18 @@ def test_after_the_emergency_a_new_silence_pages_again(make_resident: MakeReside
 
     assert any(isinstance(a, SendCheckin) for a in later)
     assert any(isinstance(a, OpenAlert) and a.kind == "inactivity" for a in later)
+
+
+def test_an_emergency_left_open_for_a_day_no_longer_hides_a_silence(
+    resident: VirtualResident,
+) -> None:
+    """A stale alert must never hide a new incident: acknowledged and forgotten, the
+    emergency holds inactivity back only for the policy's control_center_after (24 h)."""
+    alert_id = emergency(resident)
+    resident.send(Acknowledge(alert_id, by="관제 김", role="control_center"))
+
+    held = resident.advance(24 * H - timedelta(minutes=1))
+    after = resident.advance(4 * H)
+
+    assert inactivity_work(held) == []
+    assert any(isinstance(a, OpenAlert) and a.kind == "inactivity" for a in after)
