@@ -782,8 +782,9 @@ def inactivity_rules(turn: _Turn) -> list[_Due | None]:
     None while an emergency is in hand (:func:`emergency_in_hand`): one incident, one alert.
     """
     state = turn.state
-    if emergency_in_hand(turn):
-        return []
+    held_until = emergency_hold_end(turn)
+    if held_until is not None:
+        return [_Due(held_until, lambda: None)]  # a wake-up: the watch resumes then
     if not routine_ready(state):
         return [checkin_due(turn), guardian_after(turn)]
     if _open_alert(state, "inactivity") is not None:
@@ -809,10 +810,16 @@ def emergency_in_hand(turn: _Turn) -> bool:
     because a stale alert must never hide a new incident: an emergency left open for a day
     (acknowledged and forgotten) no longer holds the resident's inactivity watch back.
     """
+    return emergency_hold_end(turn) is not None
+
+
+def emergency_hold_end(turn: _Turn) -> datetime | None:
+    """When the open emergency stops holding the inactivity watch back; None: it does not."""
     alert = _open_alert(turn.state, "emergency")
-    return (
-        alert is not None and turn.now < _utc(alert.opened_at) + alert.policy.control_center_after
-    )
+    if alert is None:
+        return None
+    end = _utc(alert.opened_at) + alert.policy.control_center_after
+    return end if turn.now < end else None
 
 
 def _rest(turn: _Turn) -> Callable[[date], bool]:
