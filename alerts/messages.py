@@ -32,7 +32,7 @@ _CATALOG: dict[MessageKey, str] = {
         "[안부 관제] {name} 어르신 활동이 {time} 이후 확인되지 않습니다. 확인 바랍니다."
     ),
     "inactivity_official": (
-        "[안부] {name} 어르신 활동이 {time} 이후 확인되지 않아 관제센터가 확인 중입니다."
+        "[안부] {name} 어르신 활동이 {time} 이후 확인되지 않아 관제센터에 알렸습니다."
     ),
     "inactivity_guardian_reminder": (
         "[안부] {name} 어르신 활동이 {time} 이후 확인되지 않아 관제센터에 알렸습니다."
@@ -41,7 +41,8 @@ _CATALOG: dict[MessageKey, str] = {
         "[안부 관제] {name} 어르신: 보호자가 {time}에 확인 중이라 했으나 미해결입니다."
     ),
     "activity_resumed": "[안부] {name} 어르신 활동이 {time}에 다시 확인되었습니다.",
-    "emergency_alert": "[안부 긴급] {name} 어르신의 긴급 호출이 {time}에 접수되었습니다.",
+    # Not "접수": that is the centre's acknowledgement, which has not happened yet.
+    "emergency_alert": "[안부 긴급] {name} 어르신이 {time}에 긴급 호출을 하셨습니다.",
     "emergency_realert": (
         "[안부 긴급 재알림] {name} 어르신 긴급 호출({time})이 아직 접수되지 않았습니다."
     ),
