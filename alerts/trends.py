@@ -37,9 +37,9 @@ home or one that ended in hospital is one low day, a visitor one busy day, a dec
 several low days. The finding also needs the median day of the last week at most
 :data:`_DROP_SHOWN` of the baseline: most days down, and a drop worth the visit.
 
-The chart starts once two weeks are learned (:data:`_MIN_BASELINE_DAYS`): a baseline of a
-week or less is too uncertain to test against (its mean alone is off by a third of a day's
-spread), and every false finding costs the official a call.
+The chart starts on the fourteenth day seen (:data:`_MIN_BASELINE_DAYS`: a week learned, a
+week held), its young baseline's uncertainty put into the dispersion (above); the week's
+median guards the first weeks against a baseline that happened to start high.
 
 **The baseline does not learn a decline.** Each day is held for a week (:data:`_HOLD`) before
 it joins the baseline, so the week under test is never part of the mean it is tested
@@ -318,8 +318,8 @@ def _activity_dropped(chart: _Counts, count: int, night: float) -> float | None:
     finding (see the module docstring), the last week's share of the baseline."""
     chart.held.append(count)
     found = None
-    # Charted once two weeks are learned (three weeks seen: two learned, one held).
-    if chart.mean is not None and chart.days >= _MIN_BASELINE_DAYS:
+    # Charted from the fourteenth day seen: a week learned, a week held.
+    if chart.mean is not None and chart.days + _HOLD >= _MIN_BASELINE_DAYS:
         step = nb_step(chart.mean, _dispersion(chart), count) + night
         cusum = max(0.0, chart.cusum + max(_MIN_STEP, min(_MAX_STEP, step)))
         # Disarmed, the chart runs on against the new level but never past a finding.
