@@ -308,7 +308,9 @@ def figures(
         "emergencies": _delays(emergencies),
         "slow_decline": _declines(declines, end),
         "false_trends_per_100_household_months": (
-            _round(100 * false_trends / (months * steady / len(rows))) if steady else None
+            _round(100 * false_trends / (months * steady / len(rows)))
+            if steady and months
+            else None
         ),
         "guardian_sms": sms,
         "night_guardian_sms_share": _round(100 * night / sms) if sms else None,
