@@ -43,9 +43,9 @@ from alerts.routine import (
     OWN_SOURCES,
     RestDay,
     Routine,
+    Silence,
     asleep_at,
     surprise,
-    unusual_at,
     usual_wake,
 )
 from alerts.state import ResidentState
@@ -205,23 +205,7 @@ def _plan(
     out = state.last_source == "door"
     own_basis = _own_basis(state, basis)
 
-    def when(
-        start: datetime, threshold: float, own: bool, out_: bool, urgent: bool = True
-    ) -> datetime | None:
-        # Urgency only on all signals, at home: a resident at home for days gives no door or
-        # voice while the motion sensor sees them, and one who went out is not lying at home.
-        lowered = urgent and not own and not out_ and policy.routine_urgency > 0
-        return unusual_at(
-            routine,
-            start,
-            threshold,
-            zone,
-            rest,
-            own=own,
-            out=out_,
-            deadline=cap if lowered else None,
-            urgency=policy.routine_urgency if lowered else 0.0,
-        )
+    when = _Asker(routine, zone, rest, cap, policy.routine_urgency)
 
     ask_any = when(basis, ask, False, out)
     ask_own = when(own_basis, own_ask, True, False) if own_basis < basis else None
@@ -263,6 +247,41 @@ def _plan(
             state, guardian_at, cap, harm, decided_from, stronger, zone
         )
     return Plan(decided_from, own_only, checkin_at, min(guardian_at, cap), harm)
+
+
+class _Asker:
+    """When a silence reaches a threshold, for one plan: the same silence is asked for
+    several thresholds, so each is measured once (answers as :func:`unusual_at`'s)."""
+
+    def __init__(
+        self, routine: Routine, zone: ZoneInfo, rest: RestDay, cap: datetime, urgency: float
+    ) -> None:
+        self._routine = routine
+        self._zone = zone
+        self._rest = rest
+        self._cap = cap
+        self._urgency = urgency
+        self._silences: dict[tuple[datetime, object, bool, bool], Silence] = {}
+
+    def __call__(
+        self, start: datetime, threshold: float, own: bool, out: bool, urgent: bool = True
+    ) -> datetime | None:
+        # Urgency only on all signals, at home: a resident at home for days gives no door or
+        # voice while the motion sensor sees them, and one who went out is not lying at home.
+        lowered = urgent and not own and not out and self._urgency > 0
+        key = (start, start.tzinfo, own, lowered)
+        silence = self._silences.get(key)
+        if silence is None:
+            silence = self._silences[key] = Silence(
+                self._routine,
+                start,
+                self._zone,
+                self._rest,
+                own=own,
+                deadline=self._cap if lowered else None,
+                urgency=self._urgency if lowered else 0.0,
+            )
+        return silence.reaches(threshold, out=out)
 
 
 def _past_guardians_night(

@@ -424,52 +424,132 @@ def unusual_at(
     the resident is usually awake, to ``(1 - urgency) * threshold`` at ``deadline`` (see
     *Urgency* in the module docstring); the answer is then never later than ``deadline``.
     """
-    t0 = start.timestamp()
-    first, rates = _hourly(routine, start, zone, rest_day, own)
-    need = threshold / (OUT_FACTOR if out else 1.0)
-    end = deadline.timestamp() if deadline is not None else math.inf
-    if end <= t0:
-        return start
-    # (start, end, gain in nats per second, whether the hour lowers the threshold)
-    pieces: list[tuple[float, float, float, bool]] = []
-    offset = start.astimezone(zone).utcoffset()
-    shift = offset.total_seconds() if offset is not None else 0.0  # as _hourly takes it
-    for n, rate in enumerate(rates[1:], start=1):  # from the next hour, as in surprise()
-        lo = max(t0, first + 3600 * n)
-        hi = min(first + 3600 * (n + 1), end)
-        if hi <= lo:
-            if lo >= end:
-                break
-            continue
+    silence = Silence(routine, start, zone, rest_day, own=own, deadline=deadline, urgency=urgency)
+    return silence.reaches(threshold, out=out)
+
+
+# (start, end, gain in nats per second, whether the hour lowers the threshold)
+_Piece = tuple[float, float, float, bool]
+
+
+class Silence:
+    """One silence, measured once and asked for several thresholds (:func:`unusual_at`).
+
+    A plan asks the same silence for its check-in, its alert and the alert with unanswered
+    check-ins counted in; measuring the hours once serves them all. The hours past the first
+    do not depend on where in its hour the silence began, so they are kept per starting hour
+    (:func:`_hours`) and shared by every sign of life in that hour; only the deadline cuts
+    them short. The arithmetic is the same, in the same order, as measuring afresh.
+    """
+
+    __slots__ = ("_deadline", "_end", "_pieces", "_start", "_t0", "_urgency", "_waking")
+
+    def __init__(
+        self,
+        routine: Routine,
+        start: datetime,
+        zone: ZoneInfo,
+        rest_day: RestDay,
+        *,
+        own: bool = False,
+        deadline: datetime | None = None,
+        urgency: float = 0.0,
+    ) -> None:
+        self._start = start
+        self._deadline = deadline
+        self._urgency = urgency
+        self._t0 = t0 = start.timestamp()
+        self._end = end = deadline.timestamp() if deadline is not None else math.inf
+        self._pieces: tuple[_Piece, ...] | list[_Piece] = ()
+        self._waking: float = 0
+        if end <= t0:
+            return
+        first, rates = _hourly(routine, start, zone, rest_day, own)
+        offset = start.astimezone(zone).utcoffset()
+        shift = offset.total_seconds() if offset is not None else 0.0  # as _hourly takes it
+        lowering = urgency > 0
+        pieces, waking_before = _hours(
+            first, shift, tuple(rates), routine.bed, routine.wake, lowering
+        )
+        if end == math.inf:
+            self._pieces = pieces
+            return  # no deadline: nothing lowers the threshold
+        # The hours that begin before the deadline; the last one is cut at it.
+        count = 0
+        while count < len(pieces) and pieces[count][0] < end:
+            count += 1
+        kept = list(pieces[:count])
+        waking = waking_before[count]
+        if kept and kept[-1][1] > end:
+            lo, hi, gain, awake = kept[-1]
+            hi = min(hi, end)
+            minute = int((lo + hi) / 2 + shift) // 60 % _MIN_PER_DAY
+            awake = lowering and not _asleep_minute(routine, minute)
+            kept[-1] = (lo, hi, gain, awake)
+            waking = waking_before[count - 1] + (hi - lo) if awake else waking_before[count - 1]
+        if lowering:
+            # A deadline past the profile's 48 hours (a policy with a longer centre time): its
+            # waking hours count too, so the threshold still reaches its floor at the deadline.
+            t = kept[-1][1] if kept else t0
+            while t < end:
+                hi = min(t + 3600, end)
+                if not _asleep_minute(routine, int((t + hi) / 2 + shift) // 60 % _MIN_PER_DAY):
+                    waking += hi - t
+                t = hi
+        self._pieces = kept
+        self._waking = waking
+
+    def reaches(self, threshold: float, *, out: bool = False) -> datetime | None:
+        """When the silence reaches surprise ``threshold`` (after a door: ``out``)."""
+        need = threshold / (OUT_FACTOR if out else 1.0)
+        if self._end <= self._t0:
+            return self._start
+        waking = self._waking
+        slope = self._urgency * need / waking if waking > 0 else 0.0
+        total = lowered = 0.0
+        for lo, hi, gain, awake in self._pieces:
+            k = slope if awake else 0.0
+            # The first x in [lo, hi] with total + gain*(x - lo) >= need - lowered - k*(x - lo).
+            short = need - lowered - total
+            if short <= 0:
+                return _at(lo)
+            x = lo + short / (gain + k) if gain + k > 0 else math.inf
+            if x <= hi:
+                return _at(x)
+            total += gain * (hi - lo)
+            lowered += k * (hi - lo)
+        deadline = self._deadline
+        if deadline is not None and self._end - self._t0 <= 3600 * _HORIZON_H:
+            return deadline
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _hours(
+    first: int,
+    shift: float,
+    rates: tuple[float, ...],
+    bed: int | None,
+    wake: int | None,
+    lowering: bool,
+) -> tuple[tuple[_Piece, ...], tuple[float, ...]]:
+    """The hours of a silence begun in the local hour at epoch ``first``, from the next hour
+    on (as in :func:`surprise`), with no deadline; and the waking seconds before each (summed
+    in order, as a sum over the hours kept would be). Cached: every sign of life in the same
+    hour of the same profile starts a silence with these hours."""
+    pieces: list[_Piece] = []
+    waking_before: list[float] = [0]
+    waking: float = 0
+    for n, rate in enumerate(rates[1:], start=1):
+        lo = first + 3600 * n
+        hi = first + 3600 * (n + 1)
         minute = int((lo + hi) / 2 + shift) // 60 % _MIN_PER_DAY
-        awake = urgency > 0 and not _asleep_minute(routine, minute)
+        awake = lowering and not _asleep_between(bed, wake, minute)
         pieces.append((lo, hi, rate / 3600, awake))
-    waking = sum(hi - lo for lo, hi, _, awake in pieces if awake)
-    if urgency > 0 and deadline is not None:
-        # A deadline past the profile's 48 hours (a policy with a longer centre time): its
-        # waking hours count too, so the threshold still reaches its floor at the deadline.
-        t = pieces[-1][1] if pieces else t0
-        while t < end:
-            hi = min(t + 3600, end)
-            if not _asleep_minute(routine, int((t + hi) / 2 + shift) // 60 % _MIN_PER_DAY):
-                waking += hi - t
-            t = hi
-    slope = urgency * need / waking if waking > 0 and deadline is not None else 0.0
-    total = lowered = 0.0
-    for lo, hi, gain, awake in pieces:
-        k = slope if awake else 0.0
-        # The first x in [lo, hi] with total + gain*(x - lo) >= need - lowered - k*(x - lo).
-        short = need - lowered - total
-        if short <= 0:
-            return _at(lo)
-        x = lo + short / (gain + k) if gain + k > 0 else math.inf
-        if x <= hi:
-            return _at(x)
-        total += gain * (hi - lo)
-        lowered += k * (hi - lo)
-    if deadline is not None and end - t0 <= 3600 * _HORIZON_H:
-        return deadline
-    return None
+        if awake:
+            waking = waking + (hi - lo)
+        waking_before.append(waking)
+    return tuple(pieces), tuple(waking_before)
 
 
 def _at(epoch: float) -> datetime:
@@ -487,10 +567,16 @@ def asleep_at(routine: Routine, at: datetime, zone: ZoneInfo, margin_min: int = 
 
 def _asleep_minute(routine: Routine, minute: int, margin_min: int = 0) -> bool:
     """:func:`asleep_at` for a local minute of the day."""
-    if routine.bed is None or routine.wake is None:
+    return _asleep_between(routine.bed, routine.wake, minute, margin_min)
+
+
+def _asleep_between(
+    usual_bed: int | None, usual_wake: int | None, minute: int, margin_min: int = 0
+) -> bool:
+    if usual_bed is None or usual_wake is None:
         return False
-    bed = (routine.bed + _NOON - margin_min) % _MIN_PER_DAY
-    wake = (routine.wake + margin_min) % _MIN_PER_DAY
+    bed = (usual_bed + _NOON - margin_min) % _MIN_PER_DAY
+    wake = (usual_wake + margin_min) % _MIN_PER_DAY
     if bed <= wake:
         return bed <= minute < wake
     return minute >= bed or minute < wake
