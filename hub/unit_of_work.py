@@ -107,7 +107,18 @@ class Decider:
         self, conn: Connection, resident_id: str, core_input: Input, now: datetime, work: Batch
     ) -> Decision:
         state = self.state(conn, resident_id, work)
-        decision = self._escalation.decide(state, core_input, now)
+        # The state this transaction's last decision made, and nothing else holds (not the
+        # committed cache, not a copy sharing its lists): the core may decide on it in place.
+        # A transaction that fails throws it away with the rest of the batch.
+        earlier = work.decisions.get(resident_id)
+        if earlier is None or earlier.state is not state:
+            decision = self._escalation.decide(state, core_input, now)
+        else:
+            self._escalation.hand_over(state)
+            try:
+                decision = self._escalation.decide(state, core_input, now)
+            finally:
+                self._escalation.hand_over(None)  # an offer a stand-in core did not take
         self._carry.all(conn, resident_id, decision, now, work.ledger)
         work.states[resident_id] = decision.state
         work.decisions[resident_id] = decision

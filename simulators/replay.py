@@ -45,7 +45,7 @@ from protocol.topics import TopicError, parse_topic
 
 __all__ = ["BATCH", "ReplayStats", "replay"]
 
-BATCH = 500
+BATCH = 5000
 _ALONE = frozenset({"emergency", "status"})
 # Numbers for the control centre and its supervisor when the settings give none, so their
 # pages show in the output like everyone else's.
