@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, case, select, update
+from sqlalchemy import Connection, bindparam, case, select, update
 
 from hub.store.tables import contacts, outbox
 
@@ -163,12 +163,20 @@ def awaiting_receipt(conn: Connection, since: datetime, limit: int) -> list[Acce
     return [Accepted(*row) for row in rows]
 
 
+# Built once, one per value of ``backup``: every notification reads its addressees.
+_CONTACTS_OF = {
+    backup: select(contacts.c.id, contacts.c.phone, contacts.c.quiet_hours)
+    .where(
+        (contacts.c.resident_id == bindparam("b_resident"))
+        & (contacts.c.role == bindparam("b_role"))
+    )
+    .where(contacts.c.backup.is_(backup))
+    .order_by(contacts.c.id)
+    for backup in (False, True)
+}
+
+
 def contacts_of(conn: Connection, resident_id: str, role: str, *, backup: bool) -> list[Contact]:
     """The resident's contacts of ``role`` (backups, or not), in the order they were added."""
-    rows = conn.execute(
-        select(contacts.c.id, contacts.c.phone, contacts.c.quiet_hours)
-        .where((contacts.c.resident_id == resident_id) & (contacts.c.role == role))
-        .where(contacts.c.backup.is_(backup))
-        .order_by(contacts.c.id)
-    )
+    rows = conn.execute(_CONTACTS_OF[backup], {"b_resident": resident_id, "b_role": role})
     return [Contact(*row) for row in rows]

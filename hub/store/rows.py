@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from hub.store.tables import alert_timeline, outbox
 
@@ -43,6 +43,22 @@ class Sent:
     event_at: datetime | None
 
 
+# Built once: every decision carried out writes these, and building, cache-keying and
+# binding a fresh statement per row cost several times the database work itself.
+_OUTBOX_BY_KEY = select(outbox.c.id).where(outbox.c.key == bindparam("b_key"))
+_ADD_OUTBOX = insert(outbox)
+_ADD_TIMELINE = insert(alert_timeline)
+_EVER_TOLD = (
+    select(outbox.c.id)
+    .where(
+        (outbox.c.alert_id == bindparam("b_alert"))
+        & (outbox.c.recipient == bindparam("b_phone"))
+        & (outbox.c.state != "withdrawn")
+    )
+    .limit(1)
+)
+
+
 def idempotency_key(*parts: str) -> str:
     """A row's unique key: a digest, so phone numbers never appear in keys or logs."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
@@ -50,14 +66,14 @@ def idempotency_key(*parts: str) -> str:
 
 def has_outbox(conn: Connection, key: str) -> bool:
     """Whether an outbox row with this key exists (sent, pending or withdrawn)."""
-    return conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first() is not None
+    return conn.execute(_OUTBOX_BY_KEY, {"b_key": key}).first() is not None
 
 
 def add_outbox(conn: Connection, key: str, **values: Any) -> None:
     """A pending outbox row, unless one with this key exists."""
     if has_outbox(conn, key):
         return
-    conn.execute(insert(outbox).values(key=key, state="pending", attempts=0, **values))
+    conn.execute(_ADD_OUTBOX, {"key": key, "state": "pending", "attempts": 0, **values})
 
 
 def add_timeline(
@@ -65,7 +81,7 @@ def add_timeline(
 ) -> None:
     """One line of an alert's timeline."""
     conn.execute(
-        insert(alert_timeline).values(alert_id=alert_id, at=now, what=what, by=by, note=note)
+        _ADD_TIMELINE, {"alert_id": alert_id, "at": now, "what": what, "by": by, "note": note}
     )
 
 
@@ -118,13 +134,5 @@ def settle_held(conn: Connection, alert_id: str, now: datetime, *, withdraw: boo
 
 def ever_told(conn: Connection, alert_id: str, phone: str) -> bool:
     """Whether this alert ever went (or goes) to ``phone``, not only held and withdrawn."""
-    found = conn.execute(
-        select(outbox.c.id)
-        .where(
-            (outbox.c.alert_id == alert_id)
-            & (outbox.c.recipient == phone)
-            & (outbox.c.state != "withdrawn")
-        )
-        .limit(1)
-    ).first()
+    found = conn.execute(_EVER_TOLD, {"b_alert": alert_id, "b_phone": phone}).first()
     return found is not None
