@@ -109,21 +109,28 @@ class Decision:
 
 
 class Escalation:
-    """Applies the escalation rules; holds only the (immutable) working calendar."""
+    """Applies the escalation rules; holds the (immutable) working calendar, and for the
+    length of one call a state handed over to it (:meth:`hand_over`)."""
 
     def __init__(self, calendar: WorkingCalendar) -> None:
         self.calendar = calendar
+        self._handed_over: ResidentState | None = None
 
-    def decide(
-        self, state: ResidentState, event: Input, now: datetime, *, handed_over: bool = False
-    ) -> Decision:
+    def hand_over(self, state: ResidentState | None) -> None:
+        """The next :meth:`decide` of ``state`` may work on it in place instead of a copy:
+        the caller gives it up (a state this engine returned that nothing else holds, as in
+        one transaction of the hub's). Decides exactly the same; saves the copy. ``None``
+        withdraws an offer not taken."""
+        self._handed_over = state
+
+    def decide(self, state: ResidentState, event: Input, now: datetime) -> Decision:
         """Apply ``event`` at ``now``, then fire every rule due at or before ``now``.
 
-        ``state`` is not modified; the returned state is a new object. ``handed_over``: the
-        caller gives ``state`` up (a state this engine returned that nothing else holds, as
-        in one transaction of the hub's): it is decided on in place instead of copied first,
-        which decides exactly the same and saves the copy.
+        ``state`` is not modified; the returned state is a new object (unless ``state`` was
+        handed over, see :meth:`hand_over`: then it is that one, decided on in place).
         """
+        handed_over = state is self._handed_over
+        self._handed_over = None
         turn = _Turn(state if handed_over else state.clone(), _utc(now), self.calendar)
         learn_days(turn)
         _apply(turn, event)
