@@ -13,10 +13,12 @@ with the text cleaned (or without it). Nor for its ``id`` (missing or not an id)
 under one made from its own bytes, so a redelivery of it is still a duplicate. Nor for its
 ``trigger`` (missing, or one this hub does not know, from a newer or a foreign device): it is
 taken as ``sensor``, "a device raised it", the only claim the hub can make, with the device's
-own word in the stored payload. A call for help is paged for being one; what it says about
-itself is a detail. Still refused: an emergency that is not a JSON object, names another
-protocol version, or carries a ``cancel_of`` that names nothing (a cancel that cannot say what
-it takes back is not taken: the emergency it meant stays with the centre, the safe side).
+own word in the stored payload, unless it carries another kind's fields (an activity's
+``source``: a message published to the wrong topic). A call for help is paged for being
+one; what it says about itself is a detail. Still refused: an emergency that is not a JSON
+object, names another protocol version, or carries a ``cancel_of`` that names nothing (a
+cancel that cannot say what it takes back is not taken: the emergency it meant stays with the
+centre, the safe side).
 """
 
 from __future__ import annotations
@@ -201,7 +203,7 @@ def _emergency_all_the_same(
         refused.reason != "unsupported_version"
         and wrong is not None
         and wrong <= _REPAIRABLE
-        and ("trigger" in data or _OTHER_KINDS_FIELDS.isdisjoint(data))
+        and ("trigger" not in wrong or _OTHER_KINDS_FIELDS.isdisjoint(data))
     ):
         mended = _mended(data, payload, wrong, refused.reason, now)
     retried = refused if mended is None else _validate(route.kind, mended[0])
@@ -230,8 +232,8 @@ _OTHER_KINDS_FIELDS: Final = frozenset(
     for field in model.model_fields
     if field not in MODELS_BY_KIND["emergency"].model_fields
 )
-"""Fields only other kinds of message have: with one of them and no ``trigger``, a message
-on the emergency topic is another kind's, published to the wrong topic."""
+"""Fields only other kinds of message have: with one of them and no usable ``trigger``, a
+message on the emergency topic is another kind's, published to the wrong topic."""
 UNKNOWN_TRIGGER: Final = "sensor"
 """The trigger an emergency is taken with when its own is missing or unknown."""
 

@@ -193,8 +193,11 @@ def test_only_calls_for_help_are_taken_in_spite_of_their_fields() -> None:
     assert isinstance(result, Rejection) and result.reason == "invalid_payload"
 
 
-def test_another_kinds_message_on_the_emergency_topic_stays_refused() -> None:
+@pytest.mark.parametrize("trigger", [None, 5, "teleport"])
+def test_another_kinds_message_on_the_emergency_topic_stays_refused(trigger: object) -> None:
     """An activity published to the emergency topic by mistake is not a call for help."""
-    body = {"v": 1, "id": "a-1", "ts": NOW.isoformat(), "source": "voice"}
+    body = {"v": 1, "id": "a-1", "ts": NOW.isoformat(), "source": "voice", "trigger": trigger}
+    if trigger is None:
+        del body["trigger"]
     result = parse(TOPIC, json.dumps(body).encode(), now=NOW)
     assert isinstance(result, Rejection) and result.reason == "invalid_payload"
