@@ -64,7 +64,7 @@ from alerts.state import AlertState, DeviceState, ResidentState
 from alerts.timers import timer_signal, watched
 from alerts.unattended import unattended
 from alerts.vitals import Finding, classify, record_weight
-from protocol.vocab import RESIDENT_WAS_FINE, AlertKind, Stage
+from protocol.vocab import ONE_TIME_STEPS, RESIDENT_WAS_FINE, AlertKind, Stage
 from protocol.vocab import ContactRole as Role
 
 __all__ = [
@@ -667,8 +667,14 @@ def resolve(turn: _Turn, event: Resolve) -> None:
 
 def record_step(turn: _Turn, event: RecordStep) -> None:
     """A control-centre step (called, no answer, dispatched, 119) goes on the timeline."""
-    if event.alert_id in turn.state.alerts:
-        turn.emit(RecordTimeline(event.alert_id, event.step, by=event.by, note=event.note))
+    alert = turn.state.alerts.get(event.alert_id)
+    if alert is None:
+        return
+    if event.step in ONE_TIME_STEPS:
+        if event.step in alert.steps_taken:
+            return
+        alert.steps_taken = [*alert.steps_taken, event.step]
+    turn.emit(RecordTimeline(event.alert_id, event.step, by=event.by, note=event.note))
 
 
 # --- timed rules --------------------------------------------------------------------------

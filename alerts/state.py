@@ -65,6 +65,9 @@ class AlertState(BaseModel):
     """Emergency: guardians who said they are checking (보호자 확인 중). That holds nothing at
     the centre: the alert stays open, its answer timer and re-alerts run until the centre
     acknowledges (접수)."""
+    steps_taken: list[str] = Field(default_factory=list)
+    """The centre's one-time steps already recorded (:data:`ONE_TIME_STEPS`): a second click
+    on "119 신고" is the same call, not another."""
     next_realert_at: AwareDatetime | None = None
     realerts: int = 0
     cancel_requested: bool = False
@@ -154,6 +157,7 @@ class ResidentState(BaseModel):
                         update={
                             "told": list(alert.told),
                             "guardian_checking": list(alert.guardian_checking),
+                            "steps_taken": list(alert.steps_taken),
                         }
                     )
                     for key, alert in self.alerts.items()

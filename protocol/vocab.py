@@ -22,12 +22,14 @@ __all__ = [
     "ID_REGEX",
     "KOREA_TZ",
     "KST",
+    "ONE_TIME_STEPS",
     "OUTCOMES",
     "PHONE_SEPARATORS",
     "RESIDENT_WAS_FINE",
     "STAFF_ROLES",
     "STAGES",
     "AlertKind",
+    "CentreStep",
     "ContactRole",
     "DeviceKind",
     "Outcome",
@@ -69,6 +71,12 @@ RESIDENT_WAS_FINE: Final[frozenset[Outcome]] = frozenset(
     {"false_alarm", "resolved_by_phone", "resolved_by_guardian"}
 )
 """Outcomes that say the resident was well: a guardian's SMS still held can be withdrawn."""
+
+CentreStep = Literal["called_resident", "no_answer", "dispatched", "called_119", "note"]
+"""What the centre records doing on an alert (the board's buttons)."""
+ONE_TIME_STEPS: Final[frozenset[CentreStep]] = frozenset({"called_119", "dispatched"})
+"""Steps done once per alert: clicked twice they were recorded (and reported) twice. Calling
+the resident and getting no answer may well happen again, and are recorded each time."""
 
 # ID_REGEX for JSON Schema and pydantic (where `$` is the end of input), ID_PATTERN for
 # Python's re, where `$` would also match before a trailing newline.

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from protocol.vocab import (
     ID_REGEX,
+    CentreStep,
     ContactRole,
     DeviceKind,
     Outcome,
@@ -199,7 +200,7 @@ class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     by: str = Field(default="관제센터", min_length=1, max_length=100)
-    step: Literal["called_resident", "no_answer", "dispatched", "called_119", "note"]
+    step: CentreStep
     note: str | None = Field(default=None, max_length=1000)
 
 

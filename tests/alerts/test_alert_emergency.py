@@ -277,3 +277,16 @@ def test_only_the_last_closed_emergencies_are_remembered(resident: VirtualReside
         resident.send(Resolve(alert_id, by="operator-7", outcome="false_alarm"))
     assert len(resident.state.closed_emergencies) == 20
     assert resident.state.closed_emergencies[-1] == alert_id
+
+
+def test_119_clicked_twice_is_one_call(resident: VirtualResident) -> None:
+    """A one-time step recorded twice was counted twice in the district report."""
+    alert_id, _ = raise_emergency(resident)
+
+    steps = [
+        resident.send(RecordStep(alert_id, by="관제 김", step=step))
+        for step in ("called_119", "called_119", "called_resident", "called_resident")
+    ]
+
+    assert [len(actions) for actions in steps] == [1, 0, 1, 1]
+    assert resident.state.alerts[alert_id].steps_taken == ["called_119"]
