@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import structlog
 
 from hub.broker_admin import BrokerAdmin, BrokerAdminError, Command
-from hub.mqtt import BrokerAddress
+from hub.mqtt import BROKER_DROPPED_TOPIC, BrokerAddress
 from hub.settings import Settings
 from protocol.topics import ALERTS_TOPIC, EVENT_KINDS, PREFIX, cmd_topic, device_topic
 
@@ -88,10 +88,13 @@ def device_acls(resident: str, device: str) -> list[dict[str, Any]]:
 
 
 def hub_acls() -> list[dict[str, Any]]:
-    """Read every device topic; write commands and alert changes."""
+    """Read every device topic and the broker's count of what it dropped; write commands and
+    alert changes."""
     return [
         _acl("subscribePattern", f"{PREFIX}/#"),
         _acl("publishClientReceive", f"{PREFIX}/#"),
+        _acl("subscribeLiteral", BROKER_DROPPED_TOPIC),
+        _acl("publishClientReceive", BROKER_DROPPED_TOPIC),
         _acl("publishClientSend", f"{PREFIX}/+/+/cmd"),
         _acl("publishClientSend", ALERTS_TOPIC),
     ]

@@ -442,3 +442,9 @@ def test_the_edge_agent_link_connects_over_tls_with_the_config_the_hub_made(
     finally:
         link.stop(announce_offline=False)
         outbox.close()
+
+
+def test_the_hub_reads_what_the_secure_broker_dropped(start_secure_hub: Any) -> None:
+    """The hub's role may read Mosquitto's dropped count ($SYS), nothing else of $SYS."""
+    running = start_secure_hub()
+    wait_until(lambda: running.http.get("/health").json()["broker_dropped"] is not None, 20)
