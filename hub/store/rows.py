@@ -58,6 +58,23 @@ _EVER_TOLD = (
     .limit(1)
 )
 
+# A guardian's non-emergency SMS held (their night, their quiet hours) about one alert.
+_HELD = (
+    (outbox.c.alert_id == bindparam("b_alert"))
+    & (outbox.c.role == "guardian")
+    & (outbox.c.kind != "emergency")
+    & (outbox.c.state == "pending")
+    & (outbox.c.attempts == 0)
+    & outbox.c.calling.is_(None)
+    & (outbox.c.next_attempt_at > bindparam("b_now"))
+)
+_WITHDRAW_HELD = (
+    update(outbox)
+    .where(_HELD)
+    .values(state="withdrawn", error="the alert ended while the message was held")
+)
+_RELEASE_HELD = update(outbox).where(_HELD).values(next_attempt_at=bindparam("b_now"))
+
 
 def idempotency_key(*parts: str) -> str:
     """A row's unique key: a digest, so phone numbers never appear in keys or logs."""
@@ -115,21 +132,8 @@ def sent_row(conn: Connection, row_id: int) -> Sent | None:
 def settle_held(conn: Connection, alert_id: str, now: datetime, *, withdraw: bool) -> int:
     """A guardian's non-emergency SMS still held about ``alert_id``: withdrawn, or released
     now; returns how many rows changed."""
-    held = (
-        (outbox.c.alert_id == alert_id)
-        & (outbox.c.role == "guardian")
-        & (outbox.c.kind != "emergency")
-        & (outbox.c.state == "pending")
-        & (outbox.c.attempts == 0)
-        & outbox.c.calling.is_(None)
-        & (outbox.c.next_attempt_at > now)
-    )
-    values: dict[str, Any]
-    if withdraw:
-        values = {"state": "withdrawn", "error": "the alert ended while the message was held"}
-    else:
-        values = {"next_attempt_at": now}
-    return int(conn.execute(update(outbox).where(held).values(**values)).rowcount)
+    statement = _WITHDRAW_HELD if withdraw else _RELEASE_HELD
+    return int(conn.execute(statement, {"b_alert": alert_id, "b_now": now}).rowcount)
 
 
 def ever_told(conn: Connection, alert_id: str, phone: str) -> bool:
