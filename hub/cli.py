@@ -180,6 +180,30 @@ def bench_edge(
     run_edge_bench(events=events, idle_s=idle, output=output)
 
 
+@bench_app.command("replay")
+def bench_replay(
+    policy: Annotated[
+        list[Path] | None,
+        typer.Option("--policy", help="Policy YAML to replay under (repeatable)."),
+    ] = None,
+    households: Annotated[int, typer.Option(help="Households in the recorded trace.")] = 100,
+    days: Annotated[int, typer.Option(help="Days the trace covers.")] = 15,
+    seed: Annotated[int, typer.Option(help="The simulator's seed for the trace.")] = 1,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-replay.json"
+    ),
+) -> None:
+    """Trace replay rate (lines/s, CPU s) under each policy, on a stored simulator run.
+
+    Example: anbu bench replay --policy simulators/policies/routine.yaml
+    """
+    import simulators
+    from simulators.bench_replay import run_replay_bench
+
+    policies = policy or [Path(simulators.__file__).parent / "policies" / "default.yaml"]
+    run_replay_bench(policies, output, households=households, days=days, seed=seed, out=typer.echo)
+
+
 @app.command()
 def edge(
     device_kind: Annotated[str, typer.Option("--device-kind", help="speaker, phone or sensors")],

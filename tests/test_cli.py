@@ -70,3 +70,15 @@ def test_help_lists_every_interface_command() -> None:
     assert result.exit_code == 0
     for command in ("demo", "hub", "edge", "simulate", "bench"):
         assert command in result.output
+
+
+def test_bench_replay_writes_its_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench-replay.json"
+    result = runner.invoke(
+        app, ["bench", "replay", "--households", "3", "--days", "2", "--output", str(out)]
+    )
+
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    (run,) = figures["replay"]
+    assert run["lines"] == figures["lines"] > 0 and run["lines_per_s"] > 0
