@@ -197,11 +197,12 @@ def bench_replay(
 
     Example: anbu bench replay --policy simulators/policies/routine.yaml
     """
-    import simulators
-    from simulators.bench_replay import run_replay_bench
+    from simulators import bench_replay
 
-    policies = policy or [Path(simulators.__file__).parent / "policies" / "default.yaml"]
-    run_replay_bench(policies, output, households=households, days=days, seed=seed, out=typer.echo)
+    policies = policy or [Path(bench_replay.__file__).parent / "policies" / "default.yaml"]
+    bench_replay.run_replay_bench(
+        policies, output, households=households, days=days, seed=seed, out=typer.echo
+    )
 
 
 @app.command()
