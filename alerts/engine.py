@@ -486,6 +486,11 @@ def emergency_raised(turn: _Turn, event: Emergency) -> None:
                 existing.alert_id, "emergency_repeated", by=event.device, note=event.trigger
             )
         )
+        if emergency_hold_end(turn) is None:
+            # Open for longer than its control_center_after (acknowledged and forgotten):
+            # a new call for help must not vanish into its timeline. The centre is
+            # re-alerted now, and every interval until someone acknowledges again.
+            existing.next_realert_at = turn.now
         return
     alert_id = make_alert_id(state.resident, "emergency", f"{event.device}|{event.event_id}")
     if alert_id in state.closed_emergencies:
@@ -643,9 +648,17 @@ def resolve(turn: _Turn, event: Resolve) -> None:
         state.closed_emergencies = kept[-_CLOSED_EMERGENCIES_KEPT:]
         if "guardian" in alert.told:
             turn.tell(alert, "guardian", "emergency_closed", "closed", turn.now)
-        # The resident's inactivity alert was the same incident: closed with its outcome,
-        # and silence counted from now (someone has just seen to the resident).
-        for folded in [a for a in state.alerts.values() if a.kind == "inactivity"]:
+        # The resident's inactivity alert of the same incident (opened before the emergency
+        # stopped holding the watch back) is closed with its outcome, and silence counted
+        # from now (someone has just seen to the resident). One opened later is a new
+        # incident: resolving a forgotten emergency must not close it.
+        hold_end = _utc(alert.opened_at) + alert.policy.control_center_after
+        same = [
+            a
+            for a in state.alerts.values()
+            if a.kind == "inactivity" and _utc(a.opened_at) < hold_end
+        ]
+        for folded in same:
             del state.alerts[folded.alert_id]
             turn.emit(
                 ResolveAlert(
@@ -656,8 +669,9 @@ def resolve(turn: _Turn, event: Resolve) -> None:
                     outcome=event.outcome,
                 )
             )
-        state.inactivity_reset_at = turn.now
-        state.asked = []
+        if same or turn.now < hold_end:
+            state.inactivity_reset_at = turn.now
+            state.asked = []
     if alert.kind == "inactivity":
         state.inactivity_reset_at = turn.now
         state.asked = []

@@ -101,3 +101,37 @@ def test_an_emergency_left_open_for_a_day_no_longer_hides_a_silence(
 
     assert inactivity_work(held) == []
     assert any(isinstance(a, OpenAlert) and a.kind == "inactivity" for a in after)
+
+
+def test_resolving_a_forgotten_emergency_leaves_a_later_silence_open(
+    resident: VirtualResident,
+) -> None:
+    """An inactivity alert opened after the emergency stopped holding the watch back is a
+    new incident: closing the old emergency must not close it, nor restart the silence."""
+    alert_id = emergency(resident)
+    resident.send(Acknowledge(alert_id, by="관제 김", role="control_center"))
+    resident.advance(30 * H)  # the hold ended at 24 h; the silence paged the guardian since
+    (inactivity,) = [a.alert_id for a in resident.state.alerts.values() if a.kind == "inactivity"]
+    reset_before = resident.state.inactivity_reset_at
+
+    closed = resident.send(Resolve(alert_id, by="관제 김", outcome="false_alarm"))
+
+    assert [a.alert_id for a in closed if isinstance(a, ResolveAlert)] == [alert_id]
+    assert inactivity in resident.state.alerts
+    assert resident.state.inactivity_reset_at == reset_before
+
+
+def test_a_new_call_for_help_under_a_forgotten_emergency_alerts_the_centre_again(
+    resident: VirtualResident,
+) -> None:
+    alert_id = emergency(resident)
+    resident.send(Acknowledge(alert_id, by="관제 김", role="control_center"))
+    resident.advance(30 * H)
+
+    again = resident.send(Emergency("spk-1", resident.clock.now(), "e-2", "voice"))
+
+    assert ("control_center", "emergency_realert") in [
+        (a.role, a.message) for a in again if isinstance(a, Notify)
+    ]
+    resident.send(Acknowledge(alert_id, by="관제 박", role="control_center"))
+    assert resident.state.alerts[alert_id].next_realert_at is None, "acknowledged again"
