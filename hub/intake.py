@@ -77,7 +77,7 @@ def _differences(event: Event, earlier: Event | str) -> list[str]:
     after: Any = event.message
     if isinstance(earlier, Event):
         before: Any = earlier.message
-        timeless = earlier.taken_despite is not None or event.taken_despite is not None
+        timeless = earlier.ts_replaced or event.ts_replaced
     else:
         again = parse(
             f"anbu/v1/{event.resident}/{event.device}/{event.kind}",
@@ -87,7 +87,7 @@ def _differences(event: Event, earlier: Event | str) -> list[str]:
         if isinstance(again, Rejection):
             return ["payload"]
         before = again.message
-        timeless = again.taken_despite is not None or event.taken_despite is not None
+        timeless = again.ts_replaced or event.ts_replaced
     fields = [name for name in type(after).model_fields if not (timeless and name == "ts")]
     return [name for name in fields if getattr(before, name, None) != getattr(after, name)]
 

@@ -10,7 +10,7 @@ whose ``taken_despite`` holds the rejection it would have had: the hub pages it 
 issue as a dead letter for the record and the device's own time in the stored payload. Nor
 for its ``text``: one with characters no text may hold, too long, or not a string is taken
 with the text cleaned (or without it). Nor for its ``id`` (missing or not an id): it is taken
-under one made from its own bytes, so a redelivery of it is still a duplicate. Nor for its
+under one made from its content, so a redelivery of it is still a duplicate. Nor for its
 ``trigger`` (missing, or one this hub does not know, from a newer or a foreign device): it is
 taken as ``sensor``, "a device raised it", the only claim the hub can make, with the device's
 own word in the stored payload, unless it carries another kind's fields (an activity's
@@ -24,6 +24,7 @@ centre, the safe side).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -85,6 +86,8 @@ class Event:
     kind: EventKind
     message: Payload
     taken_despite: Rejection | None = None
+    ts_replaced: bool = False
+    """``message.ts`` is the time it was taken at, not the device's (its own was unusable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,7 @@ def parse(
     message = _validate(route.kind, data)
     if isinstance(message, Rejection):
         if route.kind == "emergency":
-            return _emergency_all_the_same(route, data, payload, message, now, max_future, max_age)
+            return _emergency_all_the_same(route, data, message, now, max_future, max_age)
         return message
     return _within_bounds(route, message, now, max_future, max_age)
 
@@ -148,7 +151,7 @@ def _within_bounds(
     if route.kind != "emergency":
         return issue
     taken = message.model_copy(update={"ts": now})
-    return Event(route.resident, route.device, route.kind, taken, _paged_anyway(issue, now))
+    return Event(route.resident, route.device, route.kind, taken, _paged_anyway(issue, now), True)
 
 
 def _out_of_range(
@@ -183,7 +186,6 @@ def _paged_anyway(issue: Rejection, at: datetime) -> Rejection:
 def _emergency_all_the_same(
     route: _Route,
     data: dict[str, Any],
-    payload: bytes,
     refused: Rejection,
     now: datetime | None,
     max_future: timedelta,
@@ -192,7 +194,7 @@ def _emergency_all_the_same(
     """An emergency refused only for fields that do not make it less of a call for help
     (:data:`_REPAIRABLE`: its time, text, id, trigger or version marker), taken all the
     same: with ``now`` as its time, its text cleaned (or left out), an id made from its
-    bytes, ``sensor`` as its trigger. What it said about itself is kept in the stored
+    content, ``sensor`` as its trigger. What it said about itself is kept in the stored
     payload and the issue in ``taken_despite``. Refused for anything else (a ``cancel_of``
     that names nothing), it stays refused."""
     wrong = _wrong_fields(route.kind, data)
@@ -205,7 +207,7 @@ def _emergency_all_the_same(
         and wrong <= _REPAIRABLE
         and ("trigger" not in wrong or _OTHER_KINDS_FIELDS.isdisjoint(data))
     ):
-        mended = _mended(data, payload, wrong, refused.reason, now)
+        mended = _mended(data, wrong, refused.reason, now)
     retried = refused if mended is None else _validate(route.kind, mended[0])
     if mended is None or wrong is None or isinstance(retried, Rejection):
         return refused
@@ -221,7 +223,7 @@ def _emergency_all_the_same(
             f"{refused.detail}; an emergency: paged all the same ({_repairs(wrong)}), the "
             "device's own message kept in the stored payload",
         )
-    return Event(route.resident, route.device, route.kind, retried, note)
+    return Event(route.resident, route.device, route.kind, retried, note, replacement is not None)
 
 
 _REPAIRABLE: Final = frozenset({"ts", "text", "id", "trigger", "v"})
@@ -240,7 +242,6 @@ UNKNOWN_TRIGGER: Final = "sensor"
 
 def _mended(
     data: dict[str, Any],
-    payload: bytes,
     wrong: set[str],
     reason: RejectionReason,
     now: datetime | None,
@@ -266,7 +267,11 @@ def _mended(
         else:
             repaired["text"] = cleaned
     if "id" in wrong:
-        repaired["id"] = "x-" + hashlib.sha256(payload).hexdigest()[:32]
+        # From its content, canonically written: a redelivery another way serialised (key
+        # order, spacing) is the same message. (Two presses from a device that sends
+        # neither an id nor a time cannot be told apart from a redelivery: one page.)
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        repaired["id"] = "x-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
     if "trigger" in wrong:
         repaired["trigger"] = UNKNOWN_TRIGGER
     if "v" in wrong:

@@ -388,6 +388,24 @@ def test_an_emergency_with_an_unknown_trigger_or_no_usable_id_is_paged_once(
         assert "emergency" in list(kinds)
 
 
+def test_a_repaired_emergency_under_a_reused_id_is_still_a_new_call(hub: Hub) -> None:
+    """A device whose every emergency is repaired (an unknown trigger) and whose id counter
+    restarted: the second press, days later, differs in its time, which was its own (only a
+    replaced time does not count). It was dropped as a duplicate, never paged."""
+    first = {"v": 1, "id": "e-1", "ts": START.isoformat(), "trigger": "pendant"}
+    hub.ingest([incoming("emergency", first)])
+    with hub.engine.connect() as conn:
+        (alert_id,) = conn.execute(select(alerts.c.id)).scalars()
+    hub.core.operator_input(alert_id, Resolve(alert_id, "관제 김", "transported"), NOW)
+    pages = hub.pages()
+    later = START + timedelta(days=3)
+
+    hub.ingest([incoming("emergency", {**first, "ts": later.isoformat()})], later)
+
+    assert hub.pages() > pages, "the second call for help is paged"
+    assert "conflicting_duplicate" in [reason for reason, _ in hub.dead()]
+
+
 def test_a_pool_timeout_is_the_database_away_not_a_bad_message(hub: Hub) -> None:
     """When no connection comes in time the batch is not acknowledged and is retried later
     (it was taken for a bad message: retried one by one, then an ``internal_error`` dead

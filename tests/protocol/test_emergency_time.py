@@ -142,7 +142,7 @@ def test_an_emergency_is_taken_whatever_its_trigger(fields: dict[str, Any], reas
 
 @pytest.mark.parametrize("bad_id", [None, "", "x" * 65, 12, "e-1\x00", ["e-1"]])
 def test_an_emergency_is_taken_whatever_its_id(bad_id: object) -> None:
-    """Taken under an id made from its bytes: the same message delivered again is a
+    """Taken under an id made from its content: the same message delivered again is a
     duplicate, another call for help is not."""
     body: dict[str, Any] = {"v": 1, "ts": NOW.isoformat(), "trigger": "button"}
     if bad_id is not None:
@@ -150,9 +150,13 @@ def test_an_emergency_is_taken_whatever_its_id(bad_id: object) -> None:
     raw = json.dumps(body).encode()
     other = json.dumps(body | {"text": "또"}).encode()
 
-    first, again, second = (parse(TOPIC, x, now=NOW) for x in (raw, raw, other))
+    reserialised = json.dumps(dict(reversed(body.items())), indent=1).encode()
+    first, again, second, resent = (
+        parse(TOPIC, x, now=NOW) for x in (raw, raw, other, reserialised)
+    )
 
     assert isinstance(first, Event) and isinstance(again, Event) and isinstance(second, Event)
+    assert isinstance(resent, Event) and resent.message.id == first.message.id
     assert ID_PATTERN.match(first.message.id) and first.message.id.startswith("x-")
     assert first.message.id == again.message.id != second.message.id
     assert first.taken_despite is not None
