@@ -122,6 +122,12 @@ class DeviceClocks:
             return timedelta(0)
         return consensus[0]
 
+    def moved(self, by: timedelta) -> None:
+        """The hub's own time moved by ``by``: every distance heard moves with it."""
+        with self._lock:
+            self._heard = {key: (d + by, at) for key, (d, at) in self._heard.items()}
+            self._previous = {key: (ts, arr + by) for key, (ts, arr) in self._previous.items()}
+
     def agreeing(self, distance: timedelta) -> int:
         """How many devices heard live put the hub's clock within :data:`AGREE` of ``distance``."""
         with self._lock:
@@ -185,7 +191,24 @@ class ClockCheck:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.check_references()
+            self.confirm_step()
             self._stop.wait(CHECK_EVERY_S)
+
+    def confirm_step(self) -> bool:
+        """Take a held step of the wall clock when the devices confirm it (see
+        :mod:`hub.steady_clock`): most of them, and at least :data:`MIN_VOTERS`, put the
+        hub's time what it holds away from theirs. Returns whether it was taken."""
+        if self._steady is None:
+            return False
+        held = self._steady.held
+        consensus = self.devices.consensus()
+        if abs(held) < MIN_SHIFT or consensus is None:
+            return False
+        if abs(consensus[0] - held) > AGREE or self.devices.agreeing(consensus[0]) < MIN_VOTERS:
+            return False
+        released = self._steady.release()
+        self.devices.moved(-released)
+        return True
 
     def check_references(self) -> References:
         """Ask the database and NTP now (at most a few seconds); kept for the reports."""

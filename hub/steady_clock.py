@@ -19,6 +19,12 @@ its own time, which follows the wall clock's rate but not its steps:
   the intake compares with the hub's time, are not affected by the hub's step at all:
   :mod:`hub.clock_check` keeps judging them as before).
 
+A step the devices confirm is taken at once (:meth:`SteadyClock.release`, called by
+:mod:`hub.clock_check`): when most of them, and at least three, put the hub's time exactly
+what it holds away from theirs, the wall clock was right and real time did pass (a board
+without a real-time clock booted on its last shutdown time, then NTP set it): holding it
+would make every silence look that much shorter and page hours late.
+
 Drift below :data:`STEP` is followed as it comes (NTP's slewing, a few hundred ppm).
 What is held lives in this process only: a hub restarted after a step starts on the wall
 clock, and its devices' consensus (:mod:`hub.clock_check`) then tells it how far that is from
@@ -99,6 +105,17 @@ class SteadyClock:
             now = max(now, self._last_now)
             self._last_wall, self._last_elapsed, self._last_now = wall, reading, now
             return now
+
+    def release(self) -> timedelta:
+        """Take what is held at once (the hub's time becomes the wall clock's, backwards too):
+        for when something confirms the wall clock (its devices, :mod:`hub.clock_check`).
+        Returns what was released (the hub's time moved by minus that)."""
+        with self._lock:
+            released, self._held = self._held, timedelta(0)
+            self._last_now = self._last_wall
+        if released:
+            log.warning("clock.step_taken", released_s=round(released.total_seconds(), 1))
+        return released
 
     @property
     def held(self) -> timedelta:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hub.clock_check import ClockCheck, DeviceClocks
 from hub.steady_clock import SLEW, STEP, SteadyClock
 
 START = datetime(2026, 9, 21, 0, 0, tzinfo=UTC)
@@ -120,3 +122,46 @@ def test_real_time_is_never_measured_more_than_slew_long_or_short(
             # (1e-5: timedelta keeps microseconds)
             assert seconds * (1 - SLEW) - 1e-5 <= measured <= seconds * (1 + SLEW) + 1e-5
         last = now
+
+
+def _devices_heard(clocks: DeviceClocks, machine: Machine, hub: SteadyClock, true_of: Any) -> None:
+    """Three devices, two live heartbeats each, 300 s apart, stamped by ``true_of(wall)``."""
+    for _ in range(2):
+        for n in range(3):
+            clocks.heard("r", f"d{n}", true_of(machine.wall), hub.now())
+        machine.run(300)
+
+
+def test_a_step_the_devices_confirm_is_taken() -> None:
+    """A board without a real-time clock boots on its last shutdown time, then NTP sets it
+    8 h forward: real time passed, and the devices (on the right time) say so. Holding the
+    step would make every silence look 8 h shorter and page hours late."""
+    machine = Machine()
+    hub = machine.clock()
+    clocks = DeviceClocks(monotonic=lambda: machine.boot)
+    check = ClockCheck(clocks, None, hub.now, 300, hub)
+    hub.now()
+    machine.step(timedelta(hours=8))
+    hub.now()
+    assert hub.held == -timedelta(hours=8)
+    _devices_heard(clocks, machine, hub, lambda wall: wall)
+
+    assert check.confirm_step()
+
+    assert hub.held == timedelta(0)
+    assert abs(hub.now() - machine.wall) < timedelta(seconds=1)
+    assert clocks.shift() == timedelta(0), "the devices agree with the hub's time again"
+
+
+def test_a_step_the_devices_do_not_confirm_stays_held() -> None:
+    machine = Machine()
+    hub = machine.clock()
+    clocks = DeviceClocks(monotonic=lambda: machine.boot)
+    check = ClockCheck(clocks, None, hub.now, 300, hub)
+    hub.now()
+    machine.step(timedelta(hours=13))  # the wall clock is wrong; devices keep the right time
+    hub.now()
+    _devices_heard(clocks, machine, hub, lambda wall: wall - timedelta(hours=13))
+
+    assert not check.confirm_step()
+    assert hub.held < -timedelta(hours=12)
