@@ -96,7 +96,7 @@ def running_hub_broker(settings: Settings) -> tuple[bool, str | None]:
     try:
         answer = httpx.get(f"http://{settings.http}/health", timeout=PROBE_TIMEOUT_S)
         health = answer.json()
-    except httpx.TimeoutException:
+    except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
         # Something took the connection and said nothing: a hub whose HTTP is stuck is still
         # a hub, and connecting as it would take its broker session over.
         return True, (

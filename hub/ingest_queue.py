@@ -9,10 +9,12 @@ more arrives than the worker takes:
   flood of other messages can neither shed an emergency nor make it wait behind the flood;
   taken before normal messages, **one device at a time in turn**, so a device flooding its
   own emergency topic (broken, or compromised: the broker lets it publish there) cannot make
-  another resident's call for help wait behind its thousands. A device has at most
-  :data:`URGENT_PER_DEVICE` emergencies waiting: beyond that its QoS 0 ones are shed and
-  counted (``emergency``; what it says is already being paged, from the first of them), its
-  QoS 1 ones wait like any QoS 1 message. Other devices' emergencies are never shed: when the
+  another resident's call for help that is already queued wait behind its thousands. A device
+  has at most :data:`URGENT_PER_DEVICE` emergencies waiting: beyond that its QoS 0 ones are
+  shed and counted (``emergency``; what it says is already being paged, from the first of
+  them), its QoS 1 ones wait like any QoS 1 message — and then the network thread waits with
+  them, so a QoS 1 flood still holds back what the broker has not yet delivered (the
+  broker's per-client limits bound it). Other devices' emergencies are never shed: when the
   whole lane is full the caller waits.
 * **normal** (everything else): at most ``bound`` messages. When full, a QoS 0 message is
   shed and counted by kind (QoS 0 carries no promise, and a device that floods with it must
@@ -72,7 +74,8 @@ class IngestQueue(Generic[C]):
         self._urgent_count = 0
         self._normal: deque[Incoming] = deque()
         self.shed: Counter[str] = Counter()
-        """QoS 0 messages shed because the normal lane was full, by kind."""
+        """QoS 0 messages shed, by kind: the normal lane was full, or (``emergency``) their
+        device already had URGENT_PER_DEVICE emergencies waiting."""
 
     def put_control(self, item: C | None) -> None:
         """A call or the stop marker (``None``): never refused."""
