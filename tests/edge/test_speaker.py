@@ -136,8 +136,9 @@ def test_checkin_is_spoken_and_answered_over_mqtt(
             expires_ts=T0 + timedelta(minutes=10),
         )
         publish(mosquitto.host, mosquitto.port, topic, to_json(ask))
-        # The text-to-speech stand-in creates the file before it writes the line.
-        wait_until(lambda: (agent.tick() or True) and _spoken_line(spoken), timeout=10)
+        # The text-to-speech stand-in creates the file before it writes the line. A deadline,
+        # not a pace: a Python child starting on a loaded 2-core runner took over 10 s once.
+        wait_until(lambda: (agent.tick() or True) and _spoken_line(spoken), timeout=30)
         assert _spoken_line(spoken) == prompt
 
         clock.advance(timedelta(minutes=2))
