@@ -31,6 +31,23 @@ LIBFAKETIME = (
 )
 
 
+def hub_env(mosquitto_url: str, db_url: str, sms: Path) -> dict[str, str]:
+    """The environment of a faked hub: this run's broker and database, a `log:` SMS file."""
+    from tests.conftest import free_port
+
+    env = dict(os.environ)
+    env.update(
+        ANBU_MQTT_URL=mosquitto_url,
+        ANBU_DB_URL=db_url,
+        ANBU_HTTP=f"127.0.0.1:{free_port()}",
+        ANBU_ADMIN_TOKEN=ADMIN_TOKEN,
+        ANBU_SMS=f"log:{sms}",
+        ANBU_CONTROL_CENTER_PHONES='["+8220000000"]',
+        ANBU_SIDO="대전광역시",
+    )
+    return env
+
+
 def libfaketime() -> str | None:
     """Debian's libfaketime, where the package put it for this architecture."""
     return next((path for path in LIBFAKETIME if Path(path).exists()), None)

@@ -9,7 +9,6 @@ silent and every guardian was paged within seconds.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from datetime import UTC, datetime
@@ -19,16 +18,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port
 from tests.hub.faketime_support import (
     RESIDENTS,
     FakedHub,
     dead_letter_counts,
     hub_clock,
+    hub_env,
     libfaketime,
     register,
 )
-from tests.hub.support import ADMIN_TOKEN, Device, read_sms, wait_until
+from tests.hub.support import Device, read_sms, wait_until
 
 SENDING_S = 36.0
 STEPS = {6.0: "+13h", 18.0: "+12h"}  # seconds into the run: the wall clock's new offset
@@ -48,16 +47,7 @@ def test_a_step_of_the_hub_clock_while_it_runs_pages_no_guardian(
         )
     sms = tmp_path / "sms.jsonl"
     offset_file = tmp_path / "faketime"
-    env = dict(os.environ)
-    env.update(
-        ANBU_MQTT_URL=mosquitto.url,
-        ANBU_DB_URL=db_url,
-        ANBU_HTTP=f"127.0.0.1:{free_port()}",
-        ANBU_ADMIN_TOKEN=ADMIN_TOKEN,
-        ANBU_SMS=f"log:{sms}",
-        ANBU_CONTROL_CENTER_PHONES='["+8220000000"]',
-        ANBU_SIDO="대전광역시",
-    )
+    env = hub_env(mosquitto.url, db_url, sms)
     hub = FakedHub(env, "+0", tmp_path / "hub.log", offset_file=offset_file)
     devices: list[Device] = []
     try:

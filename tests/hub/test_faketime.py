@@ -11,7 +11,6 @@ leave Python's waits alone.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from datetime import UTC, datetime
@@ -21,15 +20,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port
 from tests.hub.faketime_support import (
     RESIDENTS,
     FakedHub,
     dead_letter_counts,
     hub_clock,
+    hub_env,
     register,
 )
-from tests.hub.support import ADMIN_TOKEN, Device, read_sms, wait_until
+from tests.hub.support import Device, read_sms, wait_until
 
 SENDING_S = 30.0
 
@@ -51,16 +50,7 @@ def test_a_hub_clock_moved_pages_the_emergency_and_no_guardian(
             pytrace=False,
         )
     sms = tmp_path / "sms.jsonl"
-    env = dict(os.environ)
-    env.update(
-        ANBU_MQTT_URL=mosquitto.url,
-        ANBU_DB_URL=db_url,
-        ANBU_HTTP=f"127.0.0.1:{free_port()}",
-        ANBU_ADMIN_TOKEN=ADMIN_TOKEN,
-        ANBU_SMS=f"log:{sms}",
-        ANBU_CONTROL_CENTER_PHONES='["+8220000000"]',
-        ANBU_SIDO="대전광역시",
-    )
+    env = hub_env(mosquitto.url, db_url, sms)
     hub = FakedHub(env, offset, tmp_path / "hub.log")
     devices: list[Device] = []
     try:
