@@ -1,9 +1,11 @@
 """The escalation engine: one resident's state + one input + ``now`` -> new state and actions.
 
 Owns the rules of the default escalation policy (check-in, guardian, control centre,
-emergency re-alerts, device health, monitoring lost, activity resumed, vitals out of range)
-and the order they fire in. Pure: no I/O, no clock; the same arguments always give the same
-:class:`Decision`, so a hub that crashes before committing can simply decide again.
+device health, monitoring lost, activity resumed, vitals out of range) and the order they
+fire in; an emergency's own rules (re-alerts, the supervisor, the official) are
+:mod:`alerts.emergency`'s, fired from here. Pure: no I/O, no clock; the same arguments
+always give the same :class:`Decision`, so a hub that crashes before committing can simply
+decide again.
 
 Each rule is one function named as the domain names it. A timed rule returns a
 :class:`_Due` (when it is due, and what firing it does) or ``None`` when nothing is pending;
@@ -19,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import assert_never
 
-from alerts import trends
+from alerts import emergency, trends
 from alerts.actions import (
     AcknowledgeAlert,
     Action,
@@ -83,9 +85,6 @@ _CENTRE_ROLES: frozenset[Role] = frozenset({"control_center", "supervisor"})
 
 # How many closed emergency ids to remember; redeliveries come within hours, not weeks.
 _CLOSED_EMERGENCIES_KEPT = 20
-
-# Outcomes of a closed inactivity alert that say the resident was fine all along: that day
-# is still learned as part of their routine; any other outcome marks it as an incident's.
 
 # How long after a device comes back the routine rule waits for its outbox to replay.
 _REPLAY_GRACE = timedelta(minutes=10)
@@ -244,6 +243,22 @@ class _Turn:
                 urgent=urgent,
                 hold_until_latest=latest,
                 not_before=not_before,
+            )
+        )
+        _mark_told(alert, role)
+
+    def route(
+        self, alert: AlertState, role: Role, message: MessageKey, step: str, about: datetime
+    ) -> None:
+        """Tell ``role`` in working hours; otherwise queue it for their next working-day
+        digest (officials and the health centre are paged only in working hours)."""
+        if self.calendar.is_working_time(self.now):
+            self.tell(alert, role, message, step, about)
+            return
+        deliver_at = self.calendar.next_working_start(self.now)
+        self.emit(
+            QueueDigest(
+                alert.alert_id, alert.kind, alert.stage, role, message, step, deliver_at, about
             )
         )
         _mark_told(alert, role)
@@ -472,59 +487,31 @@ def monitoring_restored(turn: _Turn, alert: AlertState) -> None:
 
 
 def emergency_raised(turn: _Turn, event: Emergency) -> None:
-    """Help was asked for: the centre, guardians and (in hours) the official, at once.
+    """Help was asked for: the centre and guardians at once (:func:`emergency.raised`; the
+    official hears once the centre has it).
 
     While an emergency alert is open, further evidence (a second "살려줘", a fall after a
-    button press) goes on its timeline: the people already paged are not paged again. An
-    event that already had its alert closed is a redelivery and changes nothing.
+    button press) goes on its timeline (:func:`emergency.repeated`). An event that already
+    had its alert closed is a redelivery and changes nothing.
     """
     state = turn.state
     existing = _open_alert(state, "emergency")
     if existing is not None:
-        turn.emit(
-            RecordTimeline(
-                existing.alert_id, "emergency_repeated", by=event.device, note=event.trigger
-            )
-        )
-        if emergency_hold_end(turn) is None:
-            # Open for longer than its control_center_after (acknowledged and forgotten):
-            # a new call for help must not vanish into its timeline. The centre is
-            # re-alerted now, and every interval until someone acknowledges again.
-            existing.next_realert_at = turn.now
+        emergency.repeated(turn, existing, event.device, event.trigger)
         return
     alert_id = make_alert_id(state.resident, "emergency", f"{event.device}|{event.event_id}")
     if alert_id in state.closed_emergencies:
         return  # the same event delivered again after it was handled and closed
-    at = _event_time(event.at, turn.now)
-    alert = turn.open_alert(
-        alert_id,
-        "emergency",
-        "control_center",
-        at,
-        event.trigger,
-        next_realert_at=turn.now + state.policy.emergency_ack_within,
-    )
-    turn.tell(alert, "control_center", "emergency_alert", "open", at)
-    turn.tell(alert, "guardian", "emergency_alert", "open", at)
-    route_official(turn, alert, "emergency_alert", "open", at)
+    emergency.raised(turn, alert_id, event.trigger, _event_time(event.at, turn.now))
 
 
 def emergency_cancel_requested(turn: _Turn, event: Emergency) -> None:
-    """The resident takes an emergency back; the centre is told but still confirms by phone.
-
-    The alert stays open and re-alerts continue: a cancel can be said under duress or by
-    someone else, so only a person closes an emergency.
-    """
+    """The resident takes an emergency back (:func:`emergency.cancel_requested`)."""
     alert = _open_alert(turn.state, "emergency")
-    if alert is None:
+    if alert is None or event.cancel_of is None:
         return
-    turn.emit(
-        RecordTimeline(alert.alert_id, "cancel_requested", by=event.device, note=event.cancel_of)
-    )
-    if not alert.cancel_requested:
-        alert.cancel_requested = True
-        about = _event_time(event.at, turn.now)
-        turn.tell(alert, "control_center", "emergency_cancel_requested", "cancel", about)
+    about = _event_time(event.at, turn.now)
+    emergency.cancel_requested(turn, alert, event.device, event.cancel_of, about)
 
 
 def vital_reading(turn: _Turn, event: VitalReading) -> None:
@@ -610,13 +597,11 @@ def acknowledge(turn: _Turn, event: Acknowledge) -> None:
         return
     centre = event.role in _CENTRE_ROLES
     if alert.kind == "emergency" and not centre:
-        if event.by not in alert.guardian_checking:
-            alert.guardian_checking = [*alert.guardian_checking, event.by]
-            turn.emit(RecordTimeline(alert.alert_id, "guardian_checking", event.by))
+        emergency.guardian_checking(turn, alert, event.by)
         return
     if alert.state == "acknowledged" and (alert.acknowledged_role in _CENTRE_ROLES or not centre):
-        if centre:
-            alert.next_realert_at = None
+        if centre and alert.kind == "emergency":
+            emergency.answered(turn, alert)  # again, after a new call re-alerted the centre
         return  # taken on already: a second acknowledgement records nothing
     turn.emit(AcknowledgeAlert(alert.alert_id, alert.kind, event.by, event.role))
     if alert.state == "open" or centre:
@@ -624,8 +609,8 @@ def acknowledge(turn: _Turn, event: Acknowledge) -> None:
         alert.acknowledged_by = event.by
         alert.acknowledged_at = turn.now
         alert.acknowledged_role = event.role
-    if event.role in _CENTRE_ROLES:
-        alert.next_realert_at = None
+    if centre and alert.kind == "emergency":
+        emergency.answered(turn, alert)
 
 
 def resolve(turn: _Turn, event: Resolve) -> None:
@@ -646,32 +631,8 @@ def resolve(turn: _Turn, event: Resolve) -> None:
     if alert.kind == "emergency":
         kept = [*state.closed_emergencies, alert.alert_id]
         state.closed_emergencies = kept[-_CLOSED_EMERGENCIES_KEPT:]
-        if "guardian" in alert.told:
-            turn.tell(alert, "guardian", "emergency_closed", "closed", turn.now)
-        # The resident's inactivity alert of the same incident (opened before the emergency
-        # stopped holding the watch back) is closed with its outcome, and silence counted
-        # from now (someone has just seen to the resident). One opened later is a new
-        # incident: resolving a forgotten emergency must not close it.
-        hold_end = _utc(alert.opened_at) + alert.policy.control_center_after
-        same = [
-            a
-            for a in state.alerts.values()
-            if a.kind == "inactivity" and _utc(a.opened_at) < hold_end
-        ]
-        for folded in same:
-            del state.alerts[folded.alert_id]
-            turn.emit(
-                ResolveAlert(
-                    folded.alert_id,
-                    folded.kind,
-                    reason="folded_into_emergency",
-                    by=event.by,
-                    outcome=event.outcome,
-                )
-            )
-        if same or turn.now < hold_end:
-            state.inactivity_reset_at = turn.now
-            state.asked = []
+        emergency.closed(turn, alert)
+        emergency.fold_incident(turn, alert, event.by, event.outcome)
     if alert.kind == "inactivity":
         state.inactivity_reset_at = turn.now
         state.asked = []
@@ -843,10 +804,7 @@ def emergency_in_hand(turn: _Turn) -> bool:
 def emergency_hold_end(turn: _Turn) -> datetime | None:
     """When the open emergency stops holding the inactivity watch back; None: it does not."""
     alert = _open_alert(turn.state, "emergency")
-    if alert is None:
-        return None
-    end = _utc(alert.opened_at) + alert.policy.control_center_after
-    return end if turn.now < end else None
+    return None if alert is None else emergency.hold_end(alert, turn.now)
 
 
 def _rest(turn: _Turn) -> Callable[[date], bool]:
@@ -947,24 +905,21 @@ def _escalate_to_centre(turn: _Turn, alert: AlertState, reason: str) -> None:
     turn.tell(alert, "guardian", "inactivity_guardian_reminder", "guardian_reminder", basis)
 
 
-def emergency_ack_overdue(turn: _Turn, alert: AlertState) -> _Due | None:
-    """Not acknowledged by the centre in time: alert the centre again and tell the supervisor.
+def emergency_rules(turn: _Turn, alert: AlertState) -> list[_Due | None]:
+    """An open emergency's timed rules (:mod:`alerts.emergency`), in the order they fire
+    when due together: the centre's re-alert, the supervisor, the official's backstop."""
+    return [
+        _timed(emergency.realert_at(alert), lambda: emergency.realert(turn, alert)),
+        _timed(emergency.supervisor_at(alert), lambda: emergency.tell_supervisor(turn, alert)),
+        _timed(
+            emergency.official_unanswered_at(alert),
+            lambda: emergency.tell_official_unanswered(turn, alert),
+        ),
+    ]
 
-    Repeats every ``emergency_ack_within`` counted from the re-alert, so a hub coming back
-    from an outage sends one re-alert, not one per missed interval.
-    """
-    if alert.kind != "emergency" or alert.next_realert_at is None:
-        return None
-    about = alert.basis_at or alert.opened_at
 
-    def fire() -> None:
-        alert.realerts += 1
-        step = f"realert-{alert.realerts}"
-        alert.next_realert_at = turn.now + alert.policy.emergency_ack_within
-        turn.tell(alert, "control_center", "emergency_realert", step, about)
-        turn.tell(alert, "supervisor", "emergency_supervisor", step, about)
-
-    return _Due(alert.next_realert_at, fire)
+def _timed(at: datetime | None, fire: Callable[[], None]) -> _Due | None:
+    return None if at is None else _Due(at, fire)
 
 
 def device_offline(turn: _Turn, device_id: str, device: DeviceState) -> _Due | None:
@@ -1010,27 +965,14 @@ def route_official(
     turn: _Turn, alert: AlertState, message: MessageKey, step: str, about: datetime
 ) -> None:
     """Officials are paged only in working hours; otherwise it waits for their digest."""
-    _in_working_hours(turn, alert, "official", message, step, about)
+    turn.route(alert, "official", message, step, about)
 
 
 def route_health_center(
     turn: _Turn, alert: AlertState, message: MessageKey, step: str, about: datetime
 ) -> None:
     """The health centre, like officials, is paged only in working hours, else in a digest."""
-    _in_working_hours(turn, alert, "health_center", message, step, about)
-
-
-def _in_working_hours(
-    turn: _Turn, alert: AlertState, role: Role, message: MessageKey, step: str, about: datetime
-) -> None:
-    if turn.calendar.is_working_time(turn.now):
-        turn.tell(alert, role, message, step, about)
-        return
-    deliver_at = turn.calendar.next_working_start(turn.now)
-    turn.emit(
-        QueueDigest(alert.alert_id, alert.kind, alert.stage, role, message, step, deliver_at, about)
-    )
-    _mark_told(alert, role)
+    turn.route(alert, "health_center", message, step, about)
 
 
 # --- firing in time order -----------------------------------------------------------------
@@ -1041,7 +983,7 @@ def _pending(turn: _Turn) -> list[_Due]:
     found = [*inactivity_rules(turn), monitoring_lost(turn)]
     found += [device_offline(turn, d, dev) for d, dev in sorted(state.devices.items())]
     for alert in state.alerts.values():
-        found += [control_center_after(turn, alert), emergency_ack_overdue(turn, alert)]
+        found += [control_center_after(turn, alert), *emergency_rules(turn, alert)]
     return [due for due in found if due is not None]
 
 

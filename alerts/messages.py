@@ -49,6 +49,18 @@ _CATALOG: dict[MessageKey, str] = {
     "emergency_supervisor": (
         "[안부 긴급] {name} 어르신 긴급 호출({time})이 제시간에 접수되지 않았습니다."
     ),
+    "emergency_supervisor_answered": (
+        "[안부 긴급] {name} 어르신 긴급 호출({time})이 관제센터에 접수되었습니다."
+    ),
+    # Officials hear of an emergency once the centre has it (or, failing that, as it closes
+    # or when it has gone unanswered for the policy's control_center_after).
+    "emergency_official": "[안부 긴급] {name} 어르신 긴급 호출({time}), 관제센터 확인 중입니다.",
+    "emergency_official_closed": (
+        "[안부 긴급] {name} 어르신 긴급 호출({time})을 관제센터가 종료했습니다."
+    ),
+    "emergency_official_unanswered": (
+        "[안부 긴급] {name} 어르신 긴급 호출({time})이 관제센터에 접수되지 않았습니다."
+    ),
     "emergency_cancel_requested": (
         "[안부] {name} 어르신 긴급 호출 취소 요청({time}). 전화로 확인해 주세요."
     ),
@@ -82,6 +94,10 @@ _DIGEST_LINE: dict[MessageKey, str] = {
     "emergency_alert": "{time} 긴급 호출 접수",
     "emergency_realert": "{time} 긴급 호출 접수 지연",
     "emergency_supervisor": "{time} 긴급 호출 접수 지연",
+    "emergency_supervisor_answered": "{time} 긴급 호출 접수",
+    "emergency_official": "{time} 긴급 호출 접수(관제센터 확인 중)",
+    "emergency_official_closed": "{time} 긴급 호출(관제센터 종료)",
+    "emergency_official_unanswered": "{time} 긴급 호출 미접수(관제센터 확인 필요)",
     "emergency_cancel_requested": "{time} 긴급 호출 취소 요청",
     "emergency_closed": "{time} 긴급 상황 종료",
     "monitoring_lost": "{time}부터 모든 기기 연결 끊김",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from alerts.policy import Policy
 from alerts.routine import Routine
@@ -70,10 +70,33 @@ class AlertState(BaseModel):
     on "119 신고" is the same call, not another."""
     next_realert_at: AwareDatetime | None = None
     realerts: int = 0
+    answer_due_at: AwareDatetime | None = None
+    """Emergency: when the centre's acknowledgement (접수) is due; None once it has come.
+    Unanswered past it, the supervisor is told (:mod:`alerts.emergency`)."""
+    supervisor_misses: int = 0
+    """Emergency: how many times the supervisor was told the centre missed its answer."""
+    supervisor_waiting: bool = False
+    """Emergency: the supervisor was told of a miss and not yet that the centre answered."""
     cancel_requested: bool = False
     own_only: bool = False
     """Inactivity raised on the resident's own signals while others (motion, a radio on a
     timer) went on: only one of the resident's own signals closes it."""
+
+    @model_validator(mode="after")
+    def _answer_due_of_an_older_state(self) -> AlertState:
+        """An emergency saved before ``answer_due_at`` existed and still re-alerting is still
+        unanswered: its answer was due at its next re-alert, or (the old rule told the
+        supervisor at every re-alert) the supervisor already knows. New states never need
+        this: re-alerts run only while an answer is due."""
+        if self.kind != "emergency" or self.next_realert_at is None or self.answer_due_at:
+            return self
+        if "supervisor" in self.told:
+            self.answer_due_at = self.opened_at
+            self.supervisor_misses = max(self.supervisor_misses, 1)
+            self.supervisor_waiting = True
+        else:
+            self.answer_due_at = self.next_realert_at
+        return self
 
 
 class ResidentState(BaseModel):

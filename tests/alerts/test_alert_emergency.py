@@ -1,4 +1,8 @@
-"""Emergencies: page at once, never twice, re-alert every 60 s until the centre acknowledges."""
+"""Emergencies: page at once, never twice, re-alert every 60 s until the centre acknowledges.
+
+The supervisor's and the official's part (told once, after the centre's answer) are in
+``test_supervisor_once.py`` and ``test_official_after_ack.py``.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +44,9 @@ def raise_emergency(vr: VirtualResident, event_id: str = "e-1") -> tuple[str, tu
     return make_alert_id("r-1", "emergency", f"spk-1|{event_id}"), actions
 
 
-def test_emergency_in_working_hours_pages_everyone_at_once(resident: VirtualResident) -> None:
+def test_emergency_pages_the_centre_and_guardians_at_once(resident: VirtualResident) -> None:
+    """In working hours too, the official is not among them: they hear once the centre has
+    it (``test_official_after_ack.py``)."""
     resident.advance(timedelta(hours=1))  # Monday 10:00 KST
     now = resident.clock.now()
 
@@ -66,15 +72,6 @@ def test_emergency_in_working_hours_pages_everyone_at_once(resident: VirtualResi
             step="open",
             event_at=now,
         ),
-        Notify(
-            alert_id=alert_id,
-            kind="emergency",
-            stage="control_center",
-            role="official",
-            message="emergency_alert",
-            step="open",
-            event_at=now,
-        ),
     )
     alert = resident.state.alerts[alert_id]
     assert alert.next_realert_at == now + MINUTE
@@ -83,10 +80,13 @@ def test_emergency_in_working_hours_pages_everyone_at_once(resident: VirtualResi
 
 def test_emergency_at_night_goes_to_the_officials_digest(make_resident: MakeResident) -> None:
     vr = make_resident(start=datetime(2026, 11, 27, 23, 30, tzinfo=SEOUL))
-    _, actions = raise_emergency(vr)
+    alert_id, actions = raise_emergency(vr)
     assert [role for role, _, _ in told(actions)] == ["control_center", "guardian"]
-    (queued,) = only(actions, QueueDigest)
-    assert queued.message == "emergency_alert"
+    assert only(actions, QueueDigest) == [], "not before the centre has it"
+    vr.advance(30 * timedelta(seconds=1))
+    acked = vr.send(Acknowledge(alert_id, by="operator-7", role="control_center"))
+    (queued,) = only(acked, QueueDigest)
+    assert queued.message == "emergency_official"
     assert queued.deliver_at == datetime(2026, 11, 30, 9, tzinfo=SEOUL)  # Friday night: Monday
 
 
@@ -107,19 +107,13 @@ def test_realert_every_minute_until_the_centre_acknowledges(resident: VirtualRes
 
     realert_times = [s.at - T0 for s in resident.history if isinstance(s.event, Tick)]
     assert realert_times == [n * MINUTE for n in range(1, 6)]
-    assert told(actions) == [
-        (role, message, f"realert-{n}")
-        for n in range(1, 6)
-        for role, message in (
-            ("control_center", "emergency_realert"),
-            ("supervisor", "emergency_supervisor"),
-        )
-    ]
+    centre = [(r, m, step) for r, m, step in told(actions) if r == "control_center"]
+    assert centre == [("control_center", "emergency_realert", f"realert-{n}") for n in range(1, 6)]
     assert resident.state.alerts[alert_id].realerts == 5
 
     ack = resident.send(Acknowledge(alert_id, by="operator-7", role="control_center"))
 
-    assert ack == (AcknowledgeAlert(alert_id, "emergency", "operator-7", "control_center"),)
+    assert ack[0] == AcknowledgeAlert(alert_id, "emergency", "operator-7", "control_center")
     alert = resident.state.alerts[alert_id]
     assert (alert.state, alert.next_realert_at) == ("acknowledged", None)
     assert told(resident.advance(timedelta(hours=1))) == []
@@ -140,13 +134,13 @@ def test_guardian_acknowledgement_does_not_stop_realerts(resident: VirtualReside
     assert again == (), "a second tap records nothing"
     assert told(actions) == [
         ("control_center", "emergency_realert", "realert-1"),
-        ("supervisor", "emergency_supervisor", "realert-1"),
+        ("supervisor", "emergency_supervisor", "supervisor-1"),
     ]
     alert = resident.state.alerts[alert_id]
     assert (alert.state, alert.acknowledged_by, alert.acknowledged_role) == ("open", None, None)
     assert alert.guardian_checking == ["daughter"]
     centre = resident.send(Acknowledge(alert_id, by="operator-7", role="control_center"))
-    assert centre == (AcknowledgeAlert(alert_id, "emergency", "operator-7", "control_center"),)
+    assert centre[0] == AcknowledgeAlert(alert_id, "emergency", "operator-7", "control_center")
     alert = resident.state.alerts[alert_id]
     assert (alert.state, alert.acknowledged_role) == ("acknowledged", "control_center")
     assert told(resident.advance(timedelta(hours=1))) == []
@@ -165,7 +159,7 @@ def test_catch_up_after_outage_realerts_once(resident: VirtualResident) -> None:
 
     actions = resident.send(Tick())
 
-    assert [step for _, _, step in told(actions)] == ["realert-1", "realert-1"]
+    assert [step for _, _, step in told(actions)] == ["realert-1", "supervisor-1"]
     assert resident.state.alerts[alert_id].next_realert_at == T0 + 11 * MINUTE
 
 
@@ -247,7 +241,7 @@ def test_a_new_emergency_after_resolve_pages_again(resident: VirtualResident) ->
 
     assert second != first
     assert len(only(actions, OpenAlert)) == 1
-    assert len(told(actions)) == 3
+    assert len(told(actions)) == 2  # the centre and the guardian; the official after 접수
 
 
 def test_naive_event_time_is_taken_as_now_not_dropped(resident: VirtualResident) -> None:

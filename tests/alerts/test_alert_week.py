@@ -124,9 +124,10 @@ def test_what_the_official_got_and_when(week: list[Step]) -> None:
         # hears on Monday, across the holiday and the weekend, as about the Saturday call.
         (kst(28, 9), "inactivity_official"),
         (kst(28, 9), "activity_resumed"),
-        (kst(28, 9), "emergency_alert"),
-        # Monday 10:00 emergency in office hours.
-        (kst(28, 10), "emergency_alert"),
+        (kst(28, 9), "emergency_official"),
+        # Monday 10:00 emergency in office hours: the official hears once the centre has
+        # it (acknowledged at 10:02:30), "관제센터 확인 중".
+        (kst(28, 10) + timedelta(seconds=150), "emergency_official"),
         # Quiet from Monday 11:00: control-centre stage Tuesday 11:00, office open.
         (kst(29, 11), "inactivity_official"),
     ]
@@ -163,6 +164,26 @@ def test_emergencies_realert_until_acknowledged(week: list[Step]) -> None:
         (EMERGENCIES[0] + 2 * one_minute, "realert-2"),
         (EMERGENCIES[1] + one_minute, "realert-1"),
         (EMERGENCIES[1] + 2 * one_minute, "realert-2"),
+    ]
+
+
+def test_the_supervisor_hears_of_each_late_answer_once_and_of_the_answer(
+    week: list[Step],
+) -> None:
+    told = [
+        (s.at, a.message, a.step)
+        for s in week
+        for a in s.actions
+        if isinstance(a, Notify) and a.role == "supervisor"
+    ]
+    answered_at = timedelta(seconds=150)
+    assert told == [
+        (at + offset, message, step)
+        for at in EMERGENCIES
+        for offset, message, step in (
+            (timedelta(minutes=1), "emergency_supervisor", "supervisor-1"),
+            (answered_at, "emergency_supervisor_answered", "supervisor-answered-1"),
+        )
     ]
 
 
