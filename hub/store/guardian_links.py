@@ -2,10 +2,10 @@
 
 Owns ``links`` (a link row written when a guardian's message is composed, read when its token
 comes back, marked when it was used), the link key the hub keeps in ``hub_secrets`` when none
-is configured, and the reads :mod:`hub.guardians` makes of ``alerts``, ``residents``,
-``contacts`` and ``outbox`` to show an alert to a guardian and to find which alert an SMS
-reply answers. Signing tokens and deciding what a guardian may do stay in :mod:`hub.links`
-and :mod:`hub.guardians`.
+is configured, and the reads :mod:`hub.guardians` makes of ``alerts``, ``alert_timeline``,
+``residents``, ``contacts`` and ``outbox`` to show an alert to a guardian and to find which
+alert an SMS reply answers. Signing tokens and deciding what a guardian may do stay in
+:mod:`hub.links` and :mod:`hub.guardians`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from hub.store.tables import alerts, contacts, hub_secrets, links, outbox, residents
+from hub.store.tables import alert_timeline, alerts, contacts, hub_secrets, links, outbox, residents
 
 __all__ = [
     "AlertStatus",
     "GuardianAlert",
     "GuardianPage",
     "LinkRow",
+    "TimelineMark",
     "add_link",
     "alert_status",
     "contact_name",
@@ -29,6 +30,7 @@ __all__ = [
     "guardian_alert",
     "guardian_pages",
     "mark_used",
+    "marks_of",
     "read_link_key",
     "save_link_key",
 ]
@@ -50,7 +52,7 @@ class LinkRow:
 
 @dataclass(frozen=True)
 class GuardianAlert:
-    """An alert with its resident's name, as a guardian's page shows it."""
+    """An alert with its resident's name and phone, as a guardian's page shows it."""
 
     id: str
     resident_id: str
@@ -59,6 +61,21 @@ class GuardianAlert:
     state: str
     stage: str
     opened_at: datetime
+    resident_phone: str | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineMark:
+    """One line of an alert's timeline a guardian's page reads: who took it on, the centre's
+    one-time steps, a guardian's "checking" (``note`` is the role for ``acknowledged``, the
+    reason for ``resolved``)."""
+
+    what: str
+    by: str | None
+    note: str | None
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,10 @@ def guardian_alert(conn: Connection, alert_id: str) -> GuardianAlert | None:
             alerts.c.state,
             alerts.c.stage,
             alerts.c.opened_at,
+            residents.c.phone,
+            alerts.c.acknowledged_by,
+            alerts.c.resolved_at,
+            alerts.c.outcome,
         )
         .join(residents, residents.c.id == alerts.c.resident_id)
         .where(alerts.c.id == alert_id)
@@ -172,7 +193,22 @@ def guardian_alert(conn: Connection, alert_id: str) -> GuardianAlert | None:
         state=row.state,
         stage=row.stage,
         opened_at=row.opened_at,
+        resident_phone=row.phone,
+        acknowledged_by=row.acknowledged_by,
+        resolved_at=row.resolved_at,
+        outcome=row.outcome,
     )
+
+
+def marks_of(conn: Connection, alert_id: str, whats: frozenset[str]) -> list[TimelineMark]:
+    """The alert's timeline lines of the kinds in ``whats``, oldest first."""
+    rows = conn.execute(
+        select(alert_timeline.c.what, alert_timeline.c.by, alert_timeline.c.note)
+        .where(alert_timeline.c.alert_id == alert_id)
+        .where(alert_timeline.c.what.in_(sorted(whats)))
+        .order_by(alert_timeline.c.id)
+    )
+    return [TimelineMark(row.what, row.by, row.note) for row in rows]
 
 
 def alert_status(conn: Connection, alert_id: str) -> AlertStatus | None:
