@@ -8,14 +8,18 @@ itself is the engine's, covered in virtual time by ``tests/alerts/test_alert_ack
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import select
 
 from alerts.clock import FakeClock
 from alerts.messages import sms_bytes
+from hub.store.tables import residents
 from tests.hub.support import KST, read_sms, wait_until
 
 TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
@@ -144,3 +148,168 @@ def test_links_refuse_forgeries_and_other_alerts(start_hub: Any) -> None:
     assert page.status_code == 200
     assert "김영희 어르신" in page.text
     assert anonymous.get(f"/g/{tampered}").status_code == 403
+
+
+# --- the page's words and away mode -------------------------------------------------------
+
+TESTID = re.compile(r'data-testid="([a-z-]+)"[^>]*>([^<]*)')
+
+
+def _said(client: httpx.Client, token: str) -> dict[str, str]:
+    """What the link's page says, by test id (the text before any inner tag)."""
+    page = client.get(f"/g/{token}")
+    assert page.status_code == 200, page.text
+    return dict(TESTID.findall(page.text))
+
+
+def _emergency_link(running: Any) -> tuple[str, str]:
+    device = running.device("r1", "spk1")
+    device.emergency()
+    running.taken(device)
+    running.settle()
+    device.close()
+    (line,) = [
+        m for m in read_sms(running.sms_log) if m["role"] == "guardian" and m["kind"] == "emergency"
+    ]
+    match = LINK.search(line["body"])
+    assert match, line["body"]
+    return match.group(1), line["alert_id"]
+
+
+def test_the_page_says_what_the_centre_is_doing_through_an_emergency(start_hub: Any) -> None:
+    """A guardian's tap on an emergency is theirs (관제센터도 계속 확인합니다), not the
+    centre's 접수; then 접수, 출동 and the end with its result, as the centre works it."""
+    running = start_hub(clock=FakeClock(TUESDAY_10))
+    running.resident("r1", official=False)
+    token, alert_id = _emergency_link(running)
+    anonymous = httpx.Client(base_url=running.base, timeout=10)
+
+    said = _said(anonymous, token)
+    assert said["status"] == "관제센터에 알렸습니다 — 아직 접수 전입니다."
+    assert said["next"] == (
+        "관제센터가 접수할 때까지 1분마다 다시 알리고, 늦어지면 책임자에게도 알립니다."
+    )
+    assert anonymous.post(f"/api/v1/links/{token}/ack").status_code == 200
+    said = _said(anonymous, token)
+    assert said["status"] == "보호자님이 확인 중이라고 알렸습니다 — 관제센터도 계속 확인합니다."
+    assert "접수" not in said["status"]
+    assert said["next"].startswith("관제센터가 접수할 때까지")
+    assert 'data-act="ack"' not in anonymous.get(f"/g/{token}").text, "tapped once already"
+    # Away mode waits for the emergency to end: it never pauses one.
+    refused = anonymous.post(f"/api/v1/links/{token}/away", json={"last_day": "2026-11-30"})
+    assert refused.status_code == 409, refused.text
+    assert "away-form" not in anonymous.get(f"/g/{token}").text
+
+    running.http.post(f"/api/v1/alerts/{alert_id}/ack").raise_for_status()
+    assert _said(anonymous, token)["status"] == "관제센터가 접수해 확인하고 있습니다."
+    running.http.post(
+        f"/api/v1/alerts/{alert_id}/actions", json={"step": "dispatched"}
+    ).raise_for_status()
+    said = _said(anonymous, token)
+    assert said["status"] == "관제센터 요원이 어르신 댁으로 출동했습니다."
+    assert "김영희 어르신: 긴급 호출 (출동)" in anonymous.get(f"/api/v1/links/{token}").text
+    running.http.post(
+        f"/api/v1/alerts/{alert_id}/resolve", json={"outcome": "visited"}
+    ).raise_for_status()
+    said = _said(anonymous, token)
+    assert said["status"] == "종료되었습니다 — 직접 방문해 확인했습니다."
+    assert said["next"] == "더 하실 일은 없습니다. 고맙습니다."
+    assert "away-form" in anonymous.get(f"/g/{token}").text
+
+
+def _inactivity_link(running: Any) -> str:
+    running.resident("r1", policy=POLICY, official=False)
+    running.run_until(TUESDAY_10 + timedelta(seconds=3))
+    return _guardian_link(read_sms(running.sms_log))
+
+
+def _policy_version(running: Any) -> int:
+    with running.hub.engine.connect() as conn:
+        version: int = conn.execute(
+            select(residents.c.policy_version).where(residents.c.id == "r1")
+        ).scalar_one()
+    return version
+
+
+def test_away_mode_from_the_link_is_bounded_and_idempotent(start_hub: Any) -> None:
+    running = start_hub(clock=FakeClock(TUESDAY_10))
+    token = _inactivity_link(running)
+    anonymous = httpx.Client(base_url=running.base, timeout=10)
+    away = f"/api/v1/links/{token}/away"
+
+    for day in ("2026-11-23", "2027-01-24"):  # yesterday; 61 days ahead
+        refused = anonymous.post(away, json={"last_day": day, "reason": "hospital"})
+        assert refused.status_code == 422, (day, refused.text)
+        assert "60일" in refused.json()["detail"]
+    assert anonymous.post(away, json={"last_day": "2026-12-01", "reason": "x"}).status_code == 422
+    assert running.http.get("/api/v1/residents/r1").json()["policy"]["away_until"] is None
+    before = _policy_version(running)
+
+    first = anonymous.post(away, json={"last_day": "2027-01-23", "reason": "hospital"})
+    assert first.status_code == 200, first.text
+    assert datetime.fromisoformat(first.json()["away_until"]) == datetime(2027, 1, 24, tzinfo=KST)
+    assert first.json()["state"] == "resolved", "the guardian knows where the resident is"
+    assert _policy_version(running) == before + 1
+    again = anonymous.post(away, json={"last_day": "2027-01-23", "reason": "hospital"})
+    assert again.status_code == 200, again.text
+    assert again.json()["away_until"] == first.json()["away_until"]
+    assert _policy_version(running) == before + 1, "the same away mode again is no change"
+    profile = running.http.get("/api/v1/residents/r1").json()
+    assert profile["state"] == "away"
+    assert profile["policy"]["checkin_after"] == "PT2S", "the rest of the policy stays"
+    alert = running.http.get(f"/api/v1/alerts/{first.json()['alert_id']}").json()
+    notes = [t for t in alert["timeline"] if t["what"] == "note"]
+    assert [(t["note"], t["by"]) for t in notes] == [
+        ("입원: 1월 23일까지 외출 설정 (보호자 링크)", "보호자 담당자")
+    ]
+    # A shorter stay later is a change: a new version with the new end.
+    shorter = anonymous.post(away, json={"last_day": "2026-11-24"})
+    assert shorter.status_code == 200, shorter.text
+    assert datetime.fromisoformat(shorter.json()["away_until"]) == datetime(
+        2026, 11, 25, tzinfo=KST
+    )
+    assert _policy_version(running) == before + 2
+
+
+def test_an_expired_or_altered_link_sets_no_away_mode(start_hub: Any) -> None:
+    clock = FakeClock(TUESDAY_10)
+    running = start_hub(clock=clock)
+    token = _inactivity_link(running)
+    anonymous = httpx.Client(base_url=running.base, timeout=10)
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    body = {"last_day": "2026-11-25", "reason": "family"}
+    assert anonymous.post(f"/api/v1/links/{tampered}/away", json=body).status_code == 403
+
+    clock.set(TUESDAY_10 + timedelta(hours=25))  # the link was made at 10:00:03 for 24 h
+    expired = anonymous.post(f"/api/v1/links/{token}/away", json=body)
+    assert expired.status_code == 410, expired.text
+    assert expired.json()["detail"] == "링크가 만료되었습니다"
+    page = anonymous.get(f"/g/{token}")
+    assert page.status_code == 410
+    assert "링크가 만료되었습니다" in page.text
+    assert 'href="tel:+8220000000"' in page.text, "the centre can still be called"
+    assert running.http.get("/api/v1/residents/r1").json()["policy"]["away_until"] is None
+
+
+def test_the_link_token_is_never_logged(
+    start_hub: Any, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Neither the hub's structured log lines nor any library's log record carry it (the
+    test's own HTTP client logs its URLs, token and all: that one is left out)."""
+    caplog.set_level(logging.DEBUG)
+    running = start_hub(clock=FakeClock(TUESDAY_10))
+    token = _inactivity_link(running)
+    anonymous = httpx.Client(base_url=running.base, timeout=10)
+    anonymous.get(f"/g/{token}")
+    anonymous.post(f"/api/v1/links/{token}/ack")
+    anonymous.post(f"/api/v1/links/{token}/away", json={"last_day": "2026-11-25"})
+    anonymous.post(f"/api/v1/links/{token}/away", json={"last_day": "2020-01-01"})
+    anonymous.get(f"/g/{token[:-2]}AA")
+    running.settle()
+    printed = capsys.readouterr()
+    assert "outbox.sms" in printed.out + printed.err, "the hub's log lines were not captured"
+    assert token not in printed.out + printed.err
+    records = [
+        r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
+    ]
+    assert not [line for line in records if token in line]
