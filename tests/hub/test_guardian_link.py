@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +19,8 @@ from sqlalchemy import select
 
 from alerts.clock import FakeClock
 from alerts.messages import sms_bytes
+from hub.api import guardian as words
+from hub.guardians import away_bounds, away_end
 from hub.store.tables import residents
 from tests.hub.support import KST, read_sms, wait_until
 
@@ -313,3 +315,40 @@ def test_the_link_token_is_never_logged(
         r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
     ]
     assert not [line for line in records if token in line]
+
+
+def test_the_pages_times_and_numbers_read_as_people_write_them() -> None:
+    assert [words.span(timedelta(seconds=s)) for s in (5, 60, 61, 5400, 86400 * 2 + 3 * 3600)] == [
+        "1분",
+        "1분",
+        "2분",
+        "1시간 30분",
+        "2일 3시간",
+    ]
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=KST)
+    assert [words.ago(now - timedelta(minutes=m), now) for m in (0, 5, 60, 135, 3000)] == [
+        "방금",
+        "5분 전",
+        "1시간 전",
+        "2시간 15분 전",
+        "2일 전",
+    ]
+    assert words.when(datetime(2026, 11, 24, 0, 5, tzinfo=KST), "Asia/Seoul") == (
+        "11월 24일 오전 12:05"
+    )
+    assert words.when(datetime(2026, 11, 24, 4, 30, tzinfo=UTC), "Asia/Seoul") == (
+        "11월 24일 오후 1:30"
+    )
+    assert words.phone_link("+8220000000") == ("tel:+8220000000", "02-000-0000")
+    assert words.phone_link("02-1234-5678") == ("tel:+82212345678", "02-1234-5678")
+    assert words.phone_link("010-1234-5678") == ("tel:+821012345678", "010-1234-5678")
+    assert words.phone_link("+1 555 0100") is None
+    assert words.phone_link(None) is None
+    # Away mode's last day is inclusive: it ends at the next local midnight, also across
+    # a month and a year.
+    assert away_end(date(2026, 12, 31), "Asia/Seoul") == datetime(2027, 1, 1, tzinfo=KST)
+    assert words.away_text(datetime(2027, 1, 1, tzinfo=KST), "Asia/Seoul") == "12월 31일까지"
+    assert away_bounds(datetime(2026, 11, 24, 15, 30, tzinfo=UTC), "Asia/Seoul") == (
+        date(2026, 11, 25),
+        date(2027, 1, 24),
+    ), "15:30 UTC is already the next day in Korea"
