@@ -176,3 +176,37 @@ def test_timers_survive_a_hub_restart(start_hub: Any) -> None:
     assert abs(_elapsed(_by_role(read_sms(second.sms_log))["control_center"][0], start) - 6) <= (
         TOLERANCE_S
     )
+
+
+def test_outside_working_hours_the_officials_emergency_waits_for_the_centres_answer(
+    start_hub: Any,
+) -> None:
+    """The official's digest gets the emergency once the centre has it, and says so; the
+    supervisor hears once of the three minutes without an answer."""
+    clock = FakeClock(SATURDAY_10)
+    running = start_hub(clock=clock)
+    # Stages far off, so the digest holds the emergency alone.
+    far = {"checkin_after": "PT71H", "guardian_after": "PT72H", "control_center_after": "PT96H"}
+    running.resident("r6", policy=far)
+    device = running.device("r6", "spk1")
+    device.emergency()
+    running.taken(device)
+    device.close()
+    running.run_until(SATURDAY_10 + timedelta(minutes=3))
+    with running.hub.engine.connect() as conn:
+        assert conn.execute(select(digest_items)).all() == [], "not before the centre has it"
+    assert len(_by_role(read_sms(running.sms_log)).get("supervisor", [])) == 1
+
+    (alert,) = running.http.get("/api/v1/alerts", params={"resident": "r6"}).json()
+    acked = running.http.post(f"/api/v1/alerts/{alert['id']}/ack", json={"by": "관제 김"})
+    assert acked.status_code == 200, acked.text
+    running.settle()
+    with running.hub.engine.connect() as conn:
+        items = [(i.message, i.deliver_at) for i in conn.execute(select(digest_items))]
+    monday_9 = datetime(2026, 11, 30, 9, 0, tzinfo=KST)
+    assert items == [("emergency_official", monday_9)]
+    assert "official" not in _by_role(read_sms(running.sms_log))
+
+    running.run_until(monday_9 + timedelta(minutes=1))
+    (digest,) = wait_until(lambda: _by_role(read_sms(running.sms_log)).get("official"), 5)
+    assert "긴급 호출 접수(관제센터 확인 중)" in digest["body"]
