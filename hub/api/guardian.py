@@ -374,7 +374,7 @@ def status_of(view: AlertView) -> tuple[str, str, str]:  # noqa: PLR0911 - one p
     if view.kind == "emergency":
         if who:
             sentence = f"{who} 확인 중이라고 알렸습니다 — 관제센터도 계속 확인합니다."
-            return "보호자 확인 중", sentence, "urgent"
+            return "보호자 확인 중 · 관제센터 접수 전", sentence, "urgent"
         return "관제센터 접수 전", "관제센터에 알렸습니다 — 아직 접수 전입니다.", "urgent"
     if view.stage == "control_center":
         return "관제센터에 알림", "관제센터에 알렸습니다. 곧 어르신께 연락합니다.", "urgent"

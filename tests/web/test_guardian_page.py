@@ -50,11 +50,11 @@ def _register(running: Any) -> None:
         ).raise_for_status()
 
 
-def _link_for(running: Any, recipient: str) -> str:
+def _link_for(running: Any, recipient: str, kind: str = "inactivity") -> str:
     (line,) = [
         m
         for m in read_sms(running.sms_log)
-        if m["role"] == "guardian" and m["kind"] == "inactivity" and m["to"] == recipient
+        if m["role"] == "guardian" and m["kind"] == kind and m["to"] == recipient
     ]
     match = LINK.search(line["body"])
     assert match, line["body"]
@@ -137,3 +137,39 @@ def test_guardian_page_on_a_phone_tap_then_away_mode(start_hub: Any, page: Page)
     assert (alert["state"], alert["outcome"]) == ("resolved", "resolved_by_guardian")
     notes = [t["note"] for t in alert["timeline"] if t["what"] == "note"]
     assert notes == ["가족 집에 머묾: 12월 4일까지 외출 설정 (보호자 링크)"]
+
+
+def test_guardian_tap_on_an_emergency_does_not_read_as_the_centres(
+    start_hub: Any, page: Page
+) -> None:
+    running = start_hub(clock=FakeClock(TUESDAY_10))
+    _register(running)
+    device = running.device("r1", "spk1")
+    device.emergency()
+    running.taken(device)
+    running.settle()
+    device.close()
+    token = _link_for(running, "+821011112222", kind="emergency")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_page(page, running, f"/g/{token}")
+    expect(page.get_by_test_id("summary")).to_contain_text("김순자 어르신")
+    expect(page.get_by_test_id("summary")).to_contain_text("긴급 호출 (관제센터 접수 전)")
+    expect(page.get_by_test_id("since")).to_have_text("11월 24일 오전 10:00 (방금)")
+    expect(page.get_by_test_id("call-centre")).to_have_attribute("href", "tel:+8220000000")
+    # An emergency is closed by the centre, and away mode never pauses one.
+    expect(page.get_by_role("button", name=re.compile("괜찮습니다"))).to_have_count(0)
+    expect(page.get_by_test_id("away-form")).to_have_count(0)
+
+    page.get_by_role("button", name="제가 확인해 볼게요").click()
+    expect(page.locator("#done")).to_contain_text("전달되었습니다")
+    expect(page.get_by_test_id("status")).to_have_text(
+        "보호자님이 확인 중이라고 알렸습니다 — 관제센터도 계속 확인합니다."
+    )
+    expect(page.get_by_test_id("summary")).to_contain_text("(보호자 확인 중 · 관제센터 접수 전)")
+    expect(page.get_by_test_id("next")).to_have_text(
+        "관제센터가 접수할 때까지 1분마다 다시 알리고, 늦어지면 책임자에게도 알립니다."
+    )
+    shot(page, "guardian-390-emergency")
+    alert_id = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()[0]["id"]
+    assert running.http.get(f"/api/v1/alerts/{alert_id}").json()["state"] == "open"
