@@ -199,7 +199,10 @@ def _actions(view: AlertView) -> str:
     if view.state == "resolved":
         return ""
     buttons = []
-    if view.checking != "me" and view.centre_has_it is False:
+    # A tap that would change nothing is not offered: the centre has it, or this guardian
+    # (or, on an inactivity alert, another) already said so.
+    taken = view.centre_has_it or (view.kind == "inactivity" and view.state == "acknowledged")
+    if view.checking != "me" and not taken:
         buttons.append('<button type="button" data-act="ack">제가 확인해 볼게요</button>')
     if view.can_resolve:
         buttons.append(

@@ -352,3 +352,34 @@ def test_the_pages_times_and_numbers_read_as_people_write_them() -> None:
         date(2026, 11, 25),
         date(2027, 1, 24),
     ), "15:30 UTC is already the next day in Korea"
+
+
+def test_another_guardians_tap_is_told_without_their_name_and_not_offered_again(
+    start_hub: Any,
+) -> None:
+    running = start_hub(clock=FakeClock(TUESDAY_10))
+    running.resident("r1", policy=POLICY, official=False, guardians=0)
+    for name, phone in (("김철수", "+821011112222"), ("김영수", "+821033334444")):
+        running.http.post(
+            "/api/v1/residents/r1/contacts",
+            json={"role": "guardian", "name": name, "phone": phone},
+        ).raise_for_status()
+    running.run_until(TUESDAY_10 + timedelta(seconds=3))
+    tokens = {}
+    for line in read_sms(running.sms_log):
+        match = LINK.search(line["body"])
+        if line["role"] == "guardian" and match:
+            tokens[line["to"]] = match.group(1)
+    mine, theirs = tokens["+821011112222"], tokens["+821033334444"]
+    anonymous = httpx.Client(base_url=running.base, timeout=10)
+    assert anonymous.post(f"/api/v1/links/{theirs}/ack").status_code == 200
+
+    page = anonymous.get(f"/g/{mine}").text
+    said = dict(TESTID.findall(page))
+    assert said["status"] == "다른 보호자분이 확인 중이라고 알렸습니다."
+    assert "김영수" not in page and "3333" not in page
+    assert 'data-act="ack"' not in page, "a second acknowledgement would change nothing"
+    assert 'data-act="resolve"' in page
+    assert dict(TESTID.findall(anonymous.get(f"/g/{theirs}").text))["status"] == (
+        "보호자님이 확인 중이라고 알렸습니다."
+    )
