@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from hub.store.tables import digest_items, trend_findings
 
@@ -38,36 +38,47 @@ class QueuedItem:
     queued_at: datetime
 
 
+# Built once: the worker asks when the next digest is due after every batch (a replay after
+# every few lines), and building, cache-keying and binding a fresh statement each time cost
+# more than the database work itself.
+_NEXT_DIGEST = select(func.min(digest_items.c.deliver_at)).where(
+    digest_items.c.delivered.is_(False)
+)
+_ITEM_BY_KEY = select(digest_items.c.id).where(digest_items.c.key == bindparam("b_key"))
+_ADD_ITEM = insert(digest_items)
+_ITEMS_DUE = (
+    select(
+        digest_items.c.id,
+        digest_items.c.resident_id,
+        digest_items.c.recipient,
+        digest_items.c.role,
+        digest_items.c.message,
+        digest_items.c.queued_at,
+    )
+    .where(digest_items.c.delivered.is_(False))
+    .where(digest_items.c.deliver_at <= bindparam("b_now"))
+    .order_by(digest_items.c.id)
+)
+_FINDING_BY_ID = select(trend_findings.c.id).where(trend_findings.c.id == bindparam("b_id"))
+_ADD_FINDING = insert(trend_findings)
+
+
 def next_digest_at(conn: Connection) -> datetime | None:
     """When the next undelivered digest item falls due, if any waits."""
-    at: datetime | None = conn.execute(
-        select(func.min(digest_items.c.deliver_at)).where(digest_items.c.delivered.is_(False))
-    ).scalar()
+    at: datetime | None = conn.execute(_NEXT_DIGEST).scalar()
     return at
 
 
 def add_digest_item(conn: Connection, key: str, **values: Any) -> None:
     """An undelivered item unless one with ``key`` exists."""
-    if conn.execute(select(digest_items.c.id).where(digest_items.c.key == key)).first():
+    if conn.execute(_ITEM_BY_KEY, {"b_key": key}).first():
         return
-    conn.execute(insert(digest_items).values(key=key, delivered=False, **values))
+    conn.execute(_ADD_ITEM, {**values, "key": key, "delivered": False})
 
 
 def items_due(conn: Connection, now: datetime) -> list[QueuedItem]:
     """Every undelivered item due by ``now``, in the order they were queued."""
-    rows = conn.execute(
-        select(
-            digest_items.c.id,
-            digest_items.c.resident_id,
-            digest_items.c.recipient,
-            digest_items.c.role,
-            digest_items.c.message,
-            digest_items.c.queued_at,
-        )
-        .where(digest_items.c.delivered.is_(False))
-        .where(digest_items.c.deliver_at <= now)
-        .order_by(digest_items.c.id)
-    ).all()
+    rows = conn.execute(_ITEMS_DUE, {"b_now": now}).all()
     return [
         QueuedItem(r.id, r.resident_id, r.recipient, r.role, r.message, r.queued_at) for r in rows
     ]
@@ -82,10 +93,7 @@ def mark_delivered(conn: Connection, item_ids: Sequence[int]) -> None:
 
 def add_trend_finding(conn: Connection, finding_id: str, **values: Any) -> bool:
     """A finding unless ``finding_id`` is recorded already; whether it was new."""
-    found = conn.execute(
-        select(trend_findings.c.id).where(trend_findings.c.id == finding_id)
-    ).first()
-    if found is not None:
+    if conn.execute(_FINDING_BY_ID, {"b_id": finding_id}).first() is not None:
         return False
-    conn.execute(insert(trend_findings).values(id=finding_id, **values))
+    conn.execute(_ADD_FINDING, {**values, "id": finding_id})
     return True

@@ -59,8 +59,13 @@ _EVER_TOLD = (
 )
 
 # A guardian's non-emergency SMS held (their night, their quiet hours) about one alert.
+# The alert's rows are found by their own index first: SQLite otherwise searches the state
+# index for every pending row, and where nothing is ever sent (a replay; a dispatcher that
+# is down) that is the whole outbox, once per resolved alert.
+_MINE = outbox.alias("mine")
+_OF_ALERT = select(_MINE.c.id).where(_MINE.c.alert_id == bindparam("b_alert"))
 _HELD = (
-    (outbox.c.alert_id == bindparam("b_alert"))
+    outbox.c.id.in_(_OF_ALERT.scalar_subquery())
     & (outbox.c.role == "guardian")
     & (outbox.c.kind != "emergency")
     & (outbox.c.state == "pending")
