@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -121,16 +122,27 @@ class Intake:
         with reading(engine) as conn:
             return cls(engine, decider, registry, last_seq(conn) + 1)
 
-    def ingest(self, batch: list[Incoming], now: datetime, *, due_first: bool = False) -> None:
+    def ingest(
+        self,
+        batch: list[Incoming],
+        now: datetime,
+        *,
+        due_first: bool = False,
+        parsed: Sequence[Event | Rejection] | None = None,
+    ) -> None:
         """Store and decide a batch of MQTT messages in one transaction.
 
         If the batch fails as a whole, each message is retried alone so one bad message
         is dead-lettered instead of holding up the others. ``due_first`` (a replay in virtual
         time, where a batch spans hours): before each of a resident's messages, that
         resident's steps due before it fire at their own times, in the same transaction.
+        ``parsed`` (a replay, which read its trace already): each message as
+        :func:`protocol.parse` made it at its own delivery time; taken only while the hub's
+        clock agrees with its devices' (then ingest would parse it at that very time), else
+        every message is parsed again.
         """
         try:
-            self._ingest_tx(batch, now, due_first)
+            self._ingest_tx(batch, now, due_first, parsed)
         except UNREACHABLE:
             # The database is unreachable: nothing is acknowledged, the caller retries.
             self._decider.forget()
@@ -151,15 +163,24 @@ class Intake:
             for message in batch:
                 self.ingest([message], now, due_first=due_first)
 
-    def _ingest_tx(self, batch: list[Incoming], now: datetime, due_first: bool) -> None:
+    def _ingest_tx(
+        self,
+        batch: list[Incoming],
+        now: datetime,
+        due_first: bool,
+        ahead: Sequence[Event | Rejection] | None,
+    ) -> None:
         # Each message at its own delivery time when it carries one (a replayed trace).
         times = [message.received_at or now for message in batch]
-        self._hear_heartbeats(batch, times)
+        self._hear_heartbeats(batch, times, ahead)
         shift = self.device_clocks.shift()
-        parsed = [
-            parse(message.topic, message.payload, now=at - shift)
-            for message, at in zip(batch, times, strict=True)
-        ]
+        if ahead is not None and not shift and len(ahead) == len(batch):
+            parsed = list(ahead)
+        else:
+            parsed = [
+                parse(message.topic, message.payload, now=at - shift)
+                for message, at in zip(batch, times, strict=True)
+            ]
         with self._decider.unit(now) as (conn, work):
             # What each key already stands for: the stored payload, or the event taken
             # earlier in this batch (filled in by _store_event).
@@ -176,12 +197,24 @@ class Intake:
                     self._fire_before(conn, result.resident, at, work, dues)
                 self._ingest_one(conn, message, result, at, work, contents, shift)
 
-    def _hear_heartbeats(self, batch: list[Incoming], times: list[datetime]) -> None:
-        """Registered devices' heartbeats tell how far the hub's clock is from theirs."""
-        for message, at in zip(batch, times, strict=True):
+    def _hear_heartbeats(
+        self,
+        batch: list[Incoming],
+        times: list[datetime],
+        ahead: Sequence[Event | Rejection] | None,
+    ) -> None:
+        """Registered devices' heartbeats tell how far the hub's clock is from theirs.
+
+        Read without the hub's time bounds (which depend on the shift being measured): a
+        heartbeat parsed within them already (``ahead``) is the same message without them.
+        """
+        known = ahead if ahead is not None and len(ahead) == len(batch) else None
+        for index, (message, at) in enumerate(zip(batch, times, strict=True)):
             if not message.topic.endswith("/heartbeat"):
                 continue
-            beat = parse(message.topic, message.payload)
+            beat = known[index] if known is not None else None
+            if not isinstance(beat, Event):
+                beat = parse(message.topic, message.payload)
             if isinstance(beat, Event) and self._registry.knows_device(beat.resident, beat.device):
                 self.device_clocks.heard(beat.resident, beat.device, beat.message.ts, at)
 

@@ -14,7 +14,8 @@ hub, which keeps them as dead letters, as it would. Nothing else is inferred.
 Speed: lines go to the hub in batches of up to :data:`BATCH` messages, each message at its
 own time, with every resident's due steps fired at their own time before that resident's
 next line (:class:`_Schedule`), so a batch decides exactly what one-by-one delivery would.
-The database is a throwaway SQLite file that need not survive a power cut.
+Each line is parsed once, here, and ingest takes it so parsed (it would parse it again at
+the same time). The database is a throwaway SQLite file that need not survive a power cut.
 """
 
 from __future__ import annotations
@@ -40,13 +41,17 @@ from hub.service import HubCore
 from hub.settings import Settings
 from hub.store.db import migrate, open_engine
 from hub.trace import replay_output
-from protocol import Rejection, parse
+from protocol import Event, Rejection, parse
 from protocol.topics import TopicError, parse_topic
 
 __all__ = ["BATCH", "ReplayStats", "replay"]
 
 BATCH = 5000
-_ALONE = frozenset({"emergency", "status"})
+# An emergency goes in a transaction of its own, as the hub takes a call for help. A status
+# need not: where a batch ends changes no decision's order (each resident's steps fire
+# before that resident's next line, digests at their catch-up), and every batch costs a
+# state copy, load and save per resident in it.
+_ALONE = frozenset({"emergency"})
 # Numbers for the control centre and its supervisor when the settings give none, so their
 # pages show in the output like everyone else's.
 STANDIN_CENTRE = "+8220000000"
@@ -75,6 +80,18 @@ class _Line:
     message: Incoming
     at: datetime
     kind: str
+    resident: str | None
+    parsed: Event | Rejection
+    """The message as the hub parses it at ``at``: read once, handed on to ingest."""
+
+
+class _ReplayCore(HubCore):
+    """The hub's core, handed each line as the replay parsed it (it reads every line)."""
+
+    def ingest_parsed(
+        self, batch: list[Incoming], parsed: list[Event | Rejection], now: datetime
+    ) -> None:
+        self._intake.ingest(batch, now, due_first=True, parsed=parsed)
 
 
 def replay(
@@ -102,7 +119,7 @@ def replay(
         event.listen(db, "connect", _throwaway)
         migrate(db)
         calendar = WorkingCalendar(tz=settings.tz)
-        core = HubCore(db, Escalation(calendar), settings)
+        core = _ReplayCore(db, Escalation(calendar), settings)
         lines = _lines(trace, stats)
         first = next(lines, None)
         if first is not None:
@@ -134,7 +151,7 @@ def _with_standins(settings: Settings) -> Settings:
 
 
 def _register(
-    core: HubCore, roster: Path, overrides: dict[str, Any], at: datetime, stats: ReplayStats
+    core: _ReplayCore, roster: Path, overrides: dict[str, Any], at: datetime, stats: ReplayStats
 ) -> None:
     report = read_roster(roster.read_bytes(), roster.name)
     stats.roster_errors = [e.as_dict() for e in report.errors]
@@ -163,19 +180,16 @@ def _lines(trace: Path, stats: ReplayStats) -> Iterator[_Line]:
                     {"line": number, "reason": "not_utf8", "detail": f"not UTF-8 text: {exc}"}
                 )
                 continue
-            line = _line(number, text, next(mids), stats)
+            line = _line(number, text, next(mids), previous, stats)
             if line is None:
                 continue
-            if previous is not None and line.at < previous:
-                stats.problems.append(
-                    {"line": number, "reason": "out_of_order", "detail": "at before the line above"}
-                )
-                line = _Line(number, _at(line.message, previous), previous, line.kind)
             previous = line.at
             yield line
 
 
-def _line(number: int, text: str, mid: int, stats: ReplayStats) -> _Line | None:
+def _line(
+    number: int, text: str, mid: int, previous: datetime | None, stats: ReplayStats
+) -> _Line | None:
     def problem(reason: str, detail: str) -> None:
         stats.problems.append({"line": number, "reason": reason, "detail": detail})
 
@@ -199,14 +213,19 @@ def _line(number: int, text: str, mid: int, stats: ReplayStats) -> _Line | None:
     if at is None:
         problem("bad_at", "at (or the payload's ts) must be RFC 3339 with an offset")
         return None
+    late = previous is not None and at < previous
+    if previous is not None and late:
+        at = previous  # delivered after the line above, and so judged by the hub
     topic = data["topic"]
     route = parse_topic(topic)
-    kind = "" if isinstance(route, TopicError) else route.kind
+    kind, resident = ("", None) if isinstance(route, TopicError) else (route.kind, route.resident)
     checked = parse(topic, raw, now=at)
     if isinstance(checked, Rejection):
         problem(checked.reason, checked.detail)  # the hub keeps it as a dead letter too
+    if late:
+        problem("out_of_order", "at before the line above")
     message = Incoming(topic, raw, mid, 1, kind == "status", 1, at)
-    return _Line(number, message, at, kind)
+    return _Line(number, message, at, kind, resident, checked)
 
 
 def _read_json(text: str) -> tuple[object, str | None]:
@@ -230,10 +249,6 @@ def _when(value: object, payload: object) -> datetime | None:
         return None
 
 
-def _at(message: Incoming, at: datetime) -> Incoming:
-    return Incoming(message.topic, message.payload, message.mid, message.qos, message.retain, 1, at)
-
-
 class _Schedule:
     """Delivers lines in batches while every resident's due steps fire at their own time.
 
@@ -244,27 +259,29 @@ class _Schedule:
     queued inside it could fall due.
     """
 
-    def __init__(self, core: HubCore, calendar: WorkingCalendar, stats: ReplayStats) -> None:
+    def __init__(self, core: _ReplayCore, calendar: WorkingCalendar, stats: ReplayStats) -> None:
         self.core = core
         self.calendar = calendar
         self.stats = stats
         self.batch: list[Incoming] = []
+        self.parsed: list[Event | Rejection] = []
         self.in_batch: set[str] = set()
         self.boundary: datetime | None = None
         self.due: dict[str, datetime | None] = core.due_of(core.resident_ids())
         self.digest = core.next_digest()
         self.last: datetime | None = None
 
-    def take(self, line: _Line, resident: str | None) -> None:
+    def take(self, line: _Line) -> None:
         if self.boundary is not None and line.at >= self.boundary:
             self.flush()  # first: a step fired in the batch may have queued a digest
         if self.digest is not None and self.digest < line.at:
             self.catch_up(self.digest)
         if self.boundary is None:
             self.boundary = self._next_opening(line.at)
-        if resident is not None:
-            self.in_batch.add(resident)
+        if line.resident is not None:
+            self.in_batch.add(line.resident)
         self.batch.append(line.message)
+        self.parsed.append(line.parsed)
         self.last = line.at
         if line.kind in _ALONE or len(self.batch) >= BATCH:
             self.flush()
@@ -282,11 +299,12 @@ class _Schedule:
         self.boundary = None
         if not self.batch or self.last is None:
             return
-        self.core.ingest(self.batch, self.last, due_first=True)
+        self.core.ingest_parsed(self.batch, self.parsed, self.last)
         self.stats.delivered += len(self.batch)
         self.due.update(self.core.due_of(self.in_batch))
         self.digest = self.core.next_digest()
         self.batch.clear()
+        self.parsed.clear()
         self.in_batch.clear()
 
     def catch_up(self, until: datetime) -> None:
@@ -305,7 +323,7 @@ class _Schedule:
 
 
 def _deliver(
-    core: HubCore,
+    core: _ReplayCore,
     calendar: WorkingCalendar,
     lines: Iterator[_Line],
     stats: ReplayStats,
@@ -313,8 +331,7 @@ def _deliver(
 ) -> None:
     schedule = _Schedule(core, calendar, stats)
     for line in lines:
-        route = parse_topic(line.message.topic)
-        schedule.take(line, None if isinstance(route, TopicError) else route.resident)
+        schedule.take(line)
     schedule.flush()
     end = until or schedule.last
     if end is not None:
