@@ -2,6 +2,9 @@
 
 * ``POST /api/v1/users``: a control-centre operator or a district official, with a token
   shown only in this answer.
+* ``GET /api/v1/users``: every user (never a token or its hash), revoked ones on request.
+* ``POST /api/v1/users/{id}/revoke``: the user's token stops working, and with it every
+  browser session made from it, at their next request.
 * ``GET /api/v1/me``: the caller's name, role and district.
 
 Tokens, roles and the gates themselves are :mod:`hub.api.auth`'s.
@@ -9,14 +12,18 @@ Tokens, roles and the gates themselves are :mod:`hub.api.auth`'s.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Path, status
 
 from hub.api.auth import AdminOnly, AnyUser, create_user
 from hub.api.backend import Backend, Runner
 from hub.api.residents import district_of
 from hub.api.schemas import UserIn
+from hub.store.db import reading, writing
+from hub.store.users import list_users, revoke_user
 
 
 def access_router(backend: Backend, run: Runner) -> APIRouter:
@@ -42,6 +49,28 @@ def access_router(backend: Backend, run: Runner) -> APIRouter:
             "district": district,
             "token": token,
         }
+
+    @router.get("/api/v1/users")
+    def users_list(_: AdminOnly, include_revoked: bool = False) -> list[dict[str, Any]]:
+        """Users in the order they were made; a token is never shown again."""
+        with reading(backend.engine) as conn:
+            rows = list_users(conn, include_revoked=include_revoked)
+        return [dataclasses.asdict(row) for row in rows]
+
+    @router.post("/api/v1/users/{user_id}/revoke")
+    def users_revoke(
+        user_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _: AdminOnly
+    ) -> dict[str, Any]:
+        """Revoke a user (again: no change, the first revocation's time is kept)."""
+
+        def revoke(now: datetime) -> bool | None:
+            with writing(backend.engine) as conn:
+                return revoke_user(conn, user_id, now)
+
+        revoked = run(revoke)
+        if revoked is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {user_id} not found")
+        return {"id": user_id, "revoked": True, "changed": revoked}
 
     @router.get("/api/v1/me")
     def whoami(who: AnyUser) -> dict[str, Any]:

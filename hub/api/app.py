@@ -23,9 +23,11 @@ from hub.api.devices import devices_router
 from hub.api.guardian import guardian_router
 from hub.api.openapi import document_errors
 from hub.api.ops import ops_router
+from hub.api.pages import static_files
 from hub.api.reports import reports_router
 from hub.api.residents import residents_router
 from hub.api.roster import roster_router
+from hub.api.sessions import sessions_router
 from hub.api.worklists import worklists_router
 
 __all__ = ["Backend", "create_app"]
@@ -50,6 +52,8 @@ def create_app(backend: Backend) -> FastAPI:
     app.include_router(reports_router(backend))
     app.include_router(access_router(backend, run))
     app.include_router(alerts_router(backend, run))
+    app.include_router(sessions_router(backend))
+    app.mount("/static", static_files(), name="static")
     document_errors(app)
 
     @app.exception_handler(StarletteHTTPException)

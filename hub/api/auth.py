@@ -1,6 +1,9 @@
 """Who is calling the API, and what their role lets them do.
 
-Roles: ``admin`` (the bootstrap ``ANBU_ADMIN_TOKEN``, and users an admin creates), ``operator``
+A caller is either an API client with a bearer token or a browser with a session cookie
+(:mod:`hub.api.sessions`; a state-changing request made with the cookie must carry its CSRF
+token). Roles: ``admin`` (the bootstrap ``ANBU_ADMIN_TOKEN``, and users an admin creates),
+``operator``
 (the 24 h control centre: every resident and alert), ``official`` (one district's residents
 and alerts, read-only on alert work). Guardians never hold a token: their signed links are
 handled in :mod:`hub.api.guardian`. Tokens are random; only their SHA-256 is stored.
@@ -19,6 +22,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from hub.api import sessions
 from hub.store.db import Engine, reading, writing
 from hub.store.users import add_user, user_by_token_hash
 from protocol.vocab import STAFF_ROLES, StaffRole
@@ -26,7 +30,7 @@ from protocol.vocab import STAFF_ROLES, StaffRole
 Role = StaffRole
 ROLES = STAFF_ROLES
 
-_bearer = HTTPBearer(auto_error=False)
+BEARER = HTTPBearer(auto_error=False)  # pages read it too (hub.api.pages)
 
 
 @dataclass(frozen=True)
@@ -81,13 +85,65 @@ def _unauthorised() -> HTTPException:
     )
 
 
-def authenticate(
+def subject_of_token(request: Request, token: str) -> str | None:
+    """The session subject for a token (the admin's, or a user's hash); ``None`` if unknown."""
+    if not token:
+        return None
+    backend = request.app.state.backend
+    admin = backend.settings.admin_token
+    if admin is not None and hmac.compare_digest(token.encode(), admin.get_secret_value().encode()):
+        return sessions.admin_subject(admin.get_secret_value())
+    with reading(backend.engine) as conn:
+        user = user_by_token_hash(conn, token_hash(token))
+    return None if user is None else token_hash(token)
+
+
+def _principal_of_subject(request: Request, subject: str) -> Principal | None:
+    backend = request.app.state.backend
+    if subject.startswith(sessions.ADMIN_SUBJECT):
+        admin = backend.settings.admin_token
+        if admin is None or not hmac.compare_digest(
+            subject.encode(), sessions.admin_subject(admin.get_secret_value()).encode()
+        ):
+            return None
+        return Principal("admin", "admin")
+    with reading(backend.engine) as conn:
+        user = user_by_token_hash(conn, subject)
+    return None if user is None else Principal(user.name, user.role, user.district)
+
+
+async def _csrf_sent(request: Request) -> str | None:
+    sent = request.headers.get(sessions.CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        # Starlette keeps the parsed form, so the route can still read it.
+        field = (await request.form()).get(sessions.CSRF_FIELD)
+        sent = field if isinstance(field, str) else None
+    return sent
+
+
+async def authenticate(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Principal:
-    """The caller behind the bearer token; 401 without one, 403 for an unknown one."""
+    """The caller behind the bearer token or the session cookie.
+
+    401 with neither (or an expired session), 403 for an unknown token or a cookie request
+    that changes something without its CSRF token.
+    """
     if credentials is None:
-        raise _unauthorised()
+        session = sessions.session_of(request)
+        if session is None:
+            raise _unauthorised()
+        principal = _principal_of_subject(request, session.subject)
+        if principal is None:
+            raise _unauthorised()
+        if request.method in sessions.UNSAFE_METHODS and not sessions.csrf_matches(
+            session, await _csrf_sent(request)
+        ):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF 토큰이 없거나 맞지 않습니다")
+        return principal
     backend = request.app.state.backend
     token = credentials.credentials
     admin = backend.settings.admin_token

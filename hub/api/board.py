@@ -1,8 +1,8 @@
 """Routes behind the control-centre board: the page, its live stream, per-day activity.
 
-* ``GET /board``: the board (static HTML + JS, Korean; no build step). It signs in with a
-  token kept in the tab's session storage and re-reads residents and alerts whenever the
-  stream says something changed.
+* ``GET /board``: the board (a page of :mod:`hub.api.pages` + board.js, Korean; no build
+  step). It runs on the browser session (:mod:`hub.api.sessions`; a ``#token=`` link signs
+  in once) and re-reads residents and alerts whenever the stream says something changed.
 * ``GET /api/v1/stream``: server-sent events, ``event: change`` with the new version within
   0.05 s of any commit; a comment line every 15 s keeps proxies from closing it.
 * ``GET /api/v1/residents/{id}/activity?days=14``: activity events per local day, for the
@@ -21,10 +21,11 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 
-from hub.api.auth import AnyUser
+from hub.api.auth import BEARER, AnyUser, Principal, authenticate
 from hub.api.backend import Backend
+from hub.api.pages import render
 from hub.store import resident_reads
 from hub.store.db import reading
 
@@ -37,8 +38,14 @@ def board_router(backend: Backend) -> APIRouter:
     router = APIRouter()
 
     @router.get("/board", include_in_schema=False)
-    def board_page() -> FileResponse:
-        return FileResponse(_WEB / "board.html", media_type="text/html; charset=utf-8")
+    async def board_page(request: Request) -> HTMLResponse:
+        # The shell loads without a session: a ``#token=`` link (never sent to us) signs in
+        # from the page's script; without either, the script sends the browser to log in.
+        try:
+            who: Principal | None = await authenticate(request, await BEARER(request))
+        except HTTPException:
+            who = None
+        return render(request, "board.html", who)
 
     @router.get("/board.js", include_in_schema=False)
     def board_script() -> FileResponse:

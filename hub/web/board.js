@@ -33,7 +33,6 @@ const NOTE = { voice: "음성", button: "버튼", fall: "낙상 감지", app: "�
   official: "담당 공무원", supervisor: "관제 책임자" };
 const TARGET_S = 60;
 
-let token = null;
 let me = null;
 let residents = [];
 let alerts = [];
@@ -47,10 +46,16 @@ const time = (iso) => iso ? new Date(iso).toLocaleString("ko-KR",
   { timeZone: "Asia/Seoul", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit",
     second: "2-digit" }) : "-";
 
+// The session cookie (HttpOnly) goes with every request; changes carry the CSRF token the
+// hub set beside it (hub/api/sessions.py).
+const csrf = () => (document.cookie.match(/(?:^|; )anbu_csrf=([^;]*)/) || [])[1] || "";
+const toLogin = () => { location.href = `/login?next=${encodeURIComponent(location.pathname)}`; };
+
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options,
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json",
+  const response = await fetch(path, { ...options, credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf(),
       ...(options.headers || {}) } });
+  if (response.status === 401) toLogin();
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     throw new Error(typeof body.detail === "string" ? body.detail : `HTTP ${response.status}`);
@@ -63,21 +68,21 @@ async function api(path, options = {}) {
 async function start() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
   if (fromHash) {
-    sessionStorage.setItem("anbu-token", fromHash);
-    history.replaceState(null, "", location.pathname);  // keep the token out of history
+    // A link with the token (the demo prints one) signs in once; the token then leaves the
+    // address bar and history, and the session cookie carries on.
+    history.replaceState(null, "", location.pathname);
+    const form = new URLSearchParams({ token: fromHash, next: location.pathname });
+    const signed = await fetch("/login", { method: "POST", body: form,
+      credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!signed.ok) return toLogin();
+    location.reload();
+    return;
   }
-  token = sessionStorage.getItem("anbu-token");
-  if (!token) return showLogin("");
   try {
     me = await api("/api/v1/me");
   } catch (error) {
-    sessionStorage.removeItem("anbu-token");
-    return showLogin(error.message);
+    return toLogin();
   }
-  $("login").classList.add("hidden");
-  $("app").classList.remove("hidden");
-  $("who").textContent = `${me.name} · ${me.role === "official" ? `담당 공무원 (${me.district})`
-    : me.role === "operator" ? "관제 요원" : "관리자"}`;
   if (me.role === "official") $("worklists").classList.remove("hidden");
   for (const id of ["f-district", "f-state"]) $(id).onchange = renderResidents;
   $("f-search").oninput = renderResidents;
@@ -113,25 +118,17 @@ async function checkClock() {
   }
 }
 
-function showLogin(message) {
-  $("app").classList.add("hidden");
-  $("login").classList.remove("hidden");
-  $("login-error").textContent = message;
-  $("signin").onclick = () => {
-    sessionStorage.setItem("anbu-token", $("token").value.trim());
-    start();
-  };
-}
 
 // -- live updates ----------------------------------------------------------------------
 
 async function listen() {
   for (;;) {
     try {
-      const response = await fetch("/api/v1/stream",
-        { headers: { Authorization: `Bearer ${token}` } });
+      const response = await fetch("/api/v1/stream", { credentials: "same-origin" });
+      if (response.status === 401) return toLogin();
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       $("live").classList.add("on");
+      $("live").textContent = "실시간 연결됨";
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
       let buffer = "";
@@ -150,6 +147,7 @@ async function listen() {
       console.warn("stream", error);
     }
     $("live").classList.remove("on");
+    $("live").textContent = "연결 끊김 · 다시 연결 중";
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }

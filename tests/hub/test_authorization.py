@@ -39,11 +39,14 @@ POLICY: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/notifications"): STAFF,
     ("GET", "/api/v1/dead-letters"): STAFF,
     ("POST", "/api/v1/users"): {ADMIN},
+    ("GET", "/api/v1/users"): {ADMIN},
+    ("POST", "/api/v1/users/{user_id}/revoke"): {ADMIN},
     ("GET", "/api/v1/me"): EVERYONE,
     ("GET", "/api/v1/stream"): EVERYONE,
     ("GET", "/api/v1/links/{token}"): PUBLIC,
     ("POST", "/api/v1/links/{token}/ack"): PUBLIC,
     ("POST", "/api/v1/links/{token}/resolve"): PUBLIC,
+    ("POST", "/api/v1/links/{token}/away"): PUBLIC,
     ("POST", "/api/v1/sms/replies"): PUBLIC,
     ("POST", "/api/v1/roster"): {ADMIN},
     ("GET", "/api/v1/reports/{district}/{month}"): EVERYONE,
@@ -71,6 +74,7 @@ def _bodies(alert_id: str) -> dict[tuple[str, str], Any]:
         ("POST", "/api/v1/alerts/{alert_id}/actions"): {"step": "note", "note": "확인"},
         ("POST", "/api/v1/users"): {"name": "신규 요원", "role": "operator"},
         ("POST", "/api/v1/alerts/{alert_id}/ack"): {},
+        ("POST", "/api/v1/links/{token}/away"): {"last_day": "2026-11-26", "reason": "family"},
     }
 
 
@@ -115,6 +119,7 @@ def _call(world: dict[str, Any], method: str, path: str, who: str | None) -> htt
         .replace("{token}", world["link"])
         .replace("{district}", "유성구")
         .replace("{month}", "2026-11")
+        .replace("{user_id}", "999999")  # none: an allowed caller hears 404, never 401/403
     )
     headers = {} if who is None else {"Authorization": f"Bearer {world['tokens'][who]}"}
     body = _bodies(world["alert_id"]).get((method, path))
@@ -142,6 +147,7 @@ def test_every_endpoint_for_every_role(world: dict[str, Any], who: str | None) -
                 "/api/v1/links/{token}": {200},
                 "/api/v1/links/{token}/ack": {200, 409},
                 "/api/v1/links/{token}/resolve": {200, 409},
+                "/api/v1/links/{token}/away": {200, 409},
                 "/api/v1/sms/replies": {404},  # replies are off without a reply secret
             }[path]
             ok = code in expected

@@ -1,0 +1,98 @@
+"""The Korean words staff, guardians and reports see for each domain value: one glossary.
+
+The board, the staff pages, the guardian page and the district reports all name an alert
+kind, a stage, an outcome, a centre step, a device kind or a role with these words, so that
+"이송" on the board is "이송" in the monthly report. Each table is typed by its vocabulary
+(:mod:`protocol.vocab`), and tests/protocol/test_glossary.py checks that every value has
+its word. SMS wording is the core's (:mod:`alerts.messages`) and uses these where it names
+the same things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from protocol.vocab import (
+    AlertKind,
+    CentreStep,
+    ContactRole,
+    DeviceKind,
+    Outcome,
+    StaffRole,
+    Stage,
+)
+
+ALERT_KIND_WORDS: Final[dict[AlertKind, str]] = {
+    "emergency": "긴급 호출",
+    "inactivity": "활동 없음",
+    "monitoring_lost": "모니터링 끊김",
+    "device_offline": "기기 끊김",
+    "vital_out_of_range": "건강 수치 이상",
+}
+
+STAGE_WORDS: Final[dict[Stage, str]] = {
+    "checkin": "안부 확인",
+    "guardian": "보호자 단계",
+    "health_center": "보건소 단계",
+    "control_center": "관제센터 단계",
+}
+
+OUTCOME_WORDS: Final[dict[Outcome, str]] = {
+    "false_alarm": "오경보",
+    "resolved_by_phone": "전화로 확인",
+    "visited": "방문 확인",
+    "transported": "병원 이송",
+    "resolved_by_guardian": "보호자 확인",
+    "other": "기타",
+}
+
+STEP_WORDS: Final[dict[CentreStep, str]] = {
+    "called_resident": "어르신과 통화",
+    "no_answer": "받지 않음",
+    "dispatched": "출동",
+    "called_119": "119 신고",
+    "note": "메모",
+}
+
+DEVICE_KIND_SHOWN: Final[dict[DeviceKind, str]] = {
+    "speaker": "AI 스피커",
+    "phone": "휴대전화",
+    "sensors": "가정용 센서",
+}
+
+CONTACT_ROLE_WORDS: Final[dict[ContactRole, str]] = {
+    "guardian": "보호자",
+    "official": "담당 공무원",
+    "control_center": "관제센터",
+    "health_center": "보건소",
+    "supervisor": "관제 책임자",
+}
+
+STAFF_ROLE_WORDS: Final[dict[StaffRole, str]] = {
+    "admin": "관리자",
+    "operator": "관제 요원",
+    "official": "담당 공무원",
+}
+
+ACKNOWLEDGED_BY_CENTRE: Final = "접수"
+"""The centre's acknowledgement; never used for a guardian's tap."""
+GUARDIAN_CHECKING: Final = "보호자 확인 중"
+"""A guardian's "제가 확인해 볼게요": the centre still has to answer an emergency."""
+
+
+def _plain(words: Mapping[Any, str]) -> dict[str, str]:
+    return {str(key): word for key, word in words.items()}
+
+
+def glossary() -> dict[str, dict[str, str]]:
+    """Every table by name, for pages and scripts (the board reads it as JSON)."""
+    return {
+        "alert_kind": _plain(ALERT_KIND_WORDS),
+        "stage": _plain(STAGE_WORDS),
+        "outcome": _plain(OUTCOME_WORDS),
+        "step": _plain(STEP_WORDS),
+        "device_kind": _plain(DEVICE_KIND_SHOWN),
+        "contact_role": _plain(CONTACT_ROLE_WORDS),
+        "staff_role": _plain(STAFF_ROLE_WORDS),
+    }
