@@ -63,6 +63,14 @@ if ! fc-list :lang=ko 2>/dev/null | grep -q .; then
     apt_install fonts-noto-cjk
 fi
 
+# --- axe-core (the browser tests' accessibility check; tests/web/axe/package-lock.json) ---
+stage "axe-core"
+if [ ! -f tests/web/axe/node_modules/axe-core/axe.min.js ]; then
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    npm ci --prefix tests/web/axe --no-audit --no-fund || die "npm ci for axe-core failed"
+fi
+echo "using axe-core $(sed -n 's/.*"version": "\(.*\)".*/\1/p' tests/web/axe/node_modules/axe-core/package.json | head -1)"
+
 # --- victoria-metrics (speaks the InfluxDB v2 write API; the telemetry tests' TSDB) ------
 stage "victoria-metrics"
 if ! command -v victoria-metrics >/dev/null 2>&1; then

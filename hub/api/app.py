@@ -19,15 +19,21 @@ from hub.api.access import access_router
 from hub.api.alerts import alerts_router
 from hub.api.backend import Backend, Runner
 from hub.api.board import board_router
+from hub.api.case_summary_page import case_summary_page_router
 from hub.api.devices import devices_router
 from hub.api.guardian import guardian_router
+from hub.api.history_page import history_page_router
 from hub.api.openapi import document_errors
 from hub.api.ops import ops_router
 from hub.api.pages import static_files
 from hub.api.reports import reports_router
+from hub.api.reports_page import reports_page_router
 from hub.api.residents import residents_router
+from hub.api.residents_page import residents_page_router
 from hub.api.roster import roster_router
+from hub.api.roster_page import roster_page_router
 from hub.api.sessions import sessions_router
+from hub.api.users_page import users_page_router
 from hub.api.worklists import worklists_router
 
 __all__ = ["Backend", "create_app"]
@@ -53,6 +59,12 @@ def create_app(backend: Backend) -> FastAPI:
     app.include_router(access_router(backend, run))
     app.include_router(alerts_router(backend, run))
     app.include_router(sessions_router(backend))
+    app.include_router(history_page_router(backend, run))
+    app.include_router(residents_page_router(backend, run))
+    app.include_router(roster_page_router(backend, run))
+    app.include_router(reports_page_router(backend, run))
+    app.include_router(users_page_router(backend, run))
+    app.include_router(case_summary_page_router(backend, run))
     app.mount("/static", static_files(), name="static")
     document_errors(app)
 

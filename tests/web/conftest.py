@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.hub.conftest import start_hub  # noqa: F401 - re-exported fixture
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 _FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -69,3 +70,42 @@ def shot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def axe_problems(page: Page, *, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the page as it is now, of ``impacts``.
+
+    axe-core comes from npm (tests/web/axe/package-lock.json; ``scripts/test.sh`` runs
+    ``npm ci`` there): injected into the page, run, and each violation returned as
+    "rule (impact): target, ..." so an assertion message says what to fix.
+    """
+    if not AXE.exists():
+        pytest.fail(
+            f"{AXE.name} missing; ./scripts/test.sh installs it (npm ci --prefix tests/web/axe)",
+            pytrace=False,
+        )
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {
+                runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+            });
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact,
+                targets: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+            }));
+        }"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {', '.join(v['targets'])}"
+        for v in found
+        if v["impact"] in impacts
+    ]
+
+
+def sign_in(page: Page, running: Any, token: str, path: str = "/board") -> None:
+    """Log in through the login page as a person would, and land on ``path``."""
+    open_page(page, running, f"/login?next={path}")
+    page.get_by_test_id("token").fill(token)
+    page.get_by_test_id("signin").click()
+    page.wait_for_url(f"**{path}")

@@ -12,7 +12,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.hub.support import ADMIN_TOKEN
-from tests.web.conftest import open_page
+from tests.web.conftest import axe_problems, open_page
 
 
 def _operator(running: Any) -> tuple[int, str]:
@@ -134,3 +134,12 @@ def test_a_page_without_a_session_sends_the_browser_to_log_in_and_back(
     page.get_by_role("button", name="로그아웃").click()
     page.wait_for_url("**/login")
     assert not [c for c in page.context.cookies() if c["name"] == "anbu_session"]
+
+
+def test_the_login_page_passes_the_accessibility_check(start_hub: Any, page: Page) -> None:
+    running = start_hub()
+    open_page(page, running, "/login")
+    assert axe_problems(page) == []
+    page.keyboard.press("Tab")  # the skip link first, then the token field and the button
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "token"
