@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hub.placeholders import placeholder_reason
-from protocol.vocab import ID_REGEX, KOREA_TZ
+from protocol.vocab import ID_REGEX, KOREA_TZ, normalise_phone
 
 # host:port, the host a name, IPv4 or a bracketed IPv6 address.
 _HOST_PORT = re.compile(r"\A(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})\Z")
@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # Lists are JSON in the environment; NoDecode hands the raw text to _json_list, which
     # says so in one line instead of pydantic-settings' traceback.
     control_center_phones: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    control_center_call_number: str | None = Field(
+        default=None,
+        description="The centre's line a guardian's page calls (tel:); default: the first of "
+        "ANBU_CONTROL_CENTER_PHONES, which are the numbers the centre gets SMS on",
+    )
     supervisor_phones: Annotated[list[str], NoDecode] = Field(default_factory=list)
     health_center_phones: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="The health centre's numbers, for every resident"
@@ -163,6 +168,14 @@ class Settings(BaseSettings):
             msg = "JSON 목록이어야 합니다 / must be a JSON list"
             raise ValueError(msg)  # never the value: it may be phone numbers or URLs
         return parsed
+
+    @field_validator("control_center_call_number")
+    @classmethod
+    def _check_call_number(cls, value: str | None) -> str | None:
+        if value is not None and normalise_phone(value) is None:
+            msg = "국내 전화번호여야 합니다 / must be a Korean phone number (02-1234-5678)"
+            raise ValueError(msg)
+        return value
 
     @field_validator("http")
     @classmethod

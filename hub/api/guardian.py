@@ -135,7 +135,10 @@ def guardian_router(backend: Any, run: Run[Any]) -> APIRouter:
 
     @router.get("/g/{token}", include_in_schema=False)
     def link_page(token: str) -> HTMLResponse:
-        centre = phone_link(next(iter(backend.settings.control_center_phones), None))
+        settings = backend.settings
+        centre = phone_link(
+            settings.control_center_call_number or next(iter(settings.control_center_phones), None)
+        )
         try:
             view, now = viewed(lambda now: desk.view(token, now))
         except HTTPException as refused:

@@ -15,12 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from alerts.clock import FakeClock
 from alerts.messages import sms_bytes
 from hub.api import guardian as words
 from hub.guardians import away_bounds, away_end
+from hub.settings import Settings
 from hub.store.tables import residents
 from tests.hub.support import KST, read_sms, wait_until
 
@@ -383,3 +385,16 @@ def test_another_guardians_tap_is_told_without_their_name_and_not_offered_again(
     assert dict(TESTID.findall(anonymous.get(f"/g/{theirs}").text))["status"] == (
         "보호자님이 확인 중이라고 알렸습니다."
     )
+
+
+def test_the_page_calls_the_centres_own_line_when_one_is_set(start_hub: Any) -> None:
+    running = start_hub(clock=FakeClock(TUESDAY_10), control_center_call_number="02-2100-1234")
+    token = _inactivity_link(running)
+    page = httpx.get(f"{running.base}/g/{token}", timeout=10)
+    assert 'href="tel:+82221001234"' in page.text
+    assert 'href="tel:+8220000000"' not in page.text, "not the number the centre gets SMS on"
+
+
+def test_a_call_number_that_is_no_phone_number_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="Korean phone number"):
+        Settings(control_center_call_number="1588")
