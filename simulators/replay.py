@@ -217,11 +217,15 @@ def _line(
     if previous is not None and late:
         at = previous  # delivered after the line above, and so judged by the hub
     topic = data["topic"]
-    route = parse_topic(topic)
-    kind, resident = ("", None) if isinstance(route, TopicError) else (route.kind, route.resident)
     checked = parse(topic, raw, now=at)
-    if isinstance(checked, Rejection):
+    kind, resident = "", None
+    if isinstance(checked, Event):
+        kind, resident = checked.kind, checked.resident  # parse read the topic already
+    else:
         problem(checked.reason, checked.detail)  # the hub keeps it as a dead letter too
+        route = parse_topic(topic)
+        if not isinstance(route, TopicError):
+            kind, resident = route.kind, route.resident
     if late:
         problem("out_of_order", "at before the line above")
     message = Incoming(topic, raw, mid, 1, kind == "status", 1, at)

@@ -9,10 +9,10 @@ database for speed (see the comment on the queries).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, tuple_
+from sqlalchemy import Connection, Dialect, func, insert, select, tuple_
 
 from hub.store.tables import dead_letters, events
 
@@ -72,10 +72,50 @@ def last_seq(conn: Connection) -> int:
     return int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
 
 
+_EVENT_COLUMNS = (
+    "seq",
+    "resident_id",
+    "device_id",
+    "event_id",
+    "kind",
+    "ts",
+    "received_at",
+    "payload",
+)
+_SQLITE_ADD_EVENTS = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)})"  # noqa: S608 (names, not values)
+    f" VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+)
+
+
 def add_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """A batch's event rows in one statement."""
-    if rows:
+    """A batch's event rows in one statement.
+
+    On SQLite straight to the driver, each value bound by its column's own type: a replay
+    writes tens of thousands of rows a minute of virtual time, and the statement machinery
+    around an executemany cost more than the database's work.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
         conn.execute(insert(events), list(rows))
+        return
+    binds = [_binder(name, conn.dialect) for name in _EVENT_COLUMNS]
+    conn.exec_driver_sql(
+        _SQLITE_ADD_EVENTS,
+        [
+            tuple(
+                row[name] if bind is None else bind(row[name])
+                for name, bind in zip(_EVENT_COLUMNS, binds, strict=True)
+            )
+            for row in rows
+        ],
+    )
+
+
+def _binder(name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What the column's type does to a value before the driver gets it (None: nothing)."""
+    return events.c[name].type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def add_dead_letter(
