@@ -3,7 +3,8 @@
 Owns how a :class:`~hub.reports.MonthlyReport` is shown to a district office: the Korean
 labels of alert kinds, stages, outcomes and trends, the rows both renderings share, the CSV
 (:func:`report_csv`) and the self-contained A4 page with inline SVG charts
-(:func:`report_html`). What each figure means is in :mod:`hub.reports`.
+(:func:`report_html`), and the page's content alone (:func:`report_body`) for the staff
+pages' report view. What each figure means is in :mod:`hub.reports`.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from hub.reports import AUTO_RESOLVED, MonthlyReport
+from protocol.glossary import ALERT_KIND_WORDS, OUTCOME_WORDS, STAGE_WORDS
 
 __all__ = [
     "KIND_LABELS",
     "OUTCOME_LABELS",
     "STAGE_LABELS",
     "TREND_LABELS",
+    "report_body",
     "report_csv",
     "report_html",
     "report_sections",
+    "report_title",
 ]
 
 TREND_LABELS = {
@@ -32,26 +36,13 @@ TREND_LABELS = {
     "sleep_shift": "수면 시간대 변화",
     "restless_nights": "밤중 잦은 기상",
 }
-KIND_LABELS = {
-    "emergency": "응급 호출",
-    "inactivity": "무활동",
-    "monitoring_lost": "모니터링 끊김",
-    "device_offline": "기기 연결 끊김",
-    "vital_out_of_range": "생체 신호 이상",
-}
-STAGE_LABELS = {
-    "checkin": "안부 확인",
-    "guardian": "보호자",
-    "health_center": "보건소",
-    "control_center": "관제센터",
-}
-OUTCOME_LABELS = {
-    "false_alarm": "오경보",
-    "resolved_by_phone": "전화 확인으로 해결",
-    "visited": "방문 확인",
-    "transported": "병원 이송",
-    "resolved_by_guardian": "보호자 확인으로 해결",
-    "other": "기타",
+# The glossary's words (protocol/glossary.py), so that a kind, a stage or an outcome reads
+# the same in the report as on the board and in the staff pages.
+KIND_LABELS: dict[str, str] = {str(kind): word for kind, word in ALERT_KIND_WORDS.items()}
+STAGE_LABELS: dict[str, str] = {str(stage): word for stage, word in STAGE_WORDS.items()}
+OUTCOME_LABELS: dict[str, str] = {
+    **{str(outcome): word for outcome, word in OUTCOME_WORDS.items()},
+    # Not a person's outcome, so not in the glossary: the report alone counts it.
     AUTO_RESOLVED: "자동 해제(활동 재개 등)",
 }
 
@@ -286,58 +277,56 @@ def _table(rows: Iterable[tuple[str, str]], head: tuple[str, str]) -> str:
     )
 
 
+def report_title(report: MonthlyReport) -> str:
+    """The report's heading: "안부 서비스 사용현황서 - 유성구 2026년 11월"."""
+    return f"안부 서비스 사용현황서 - {report.district} {_month_label(report)}"
+
+
+def report_body(report: MonthlyReport, *, level: int = 1) -> str:
+    """The report's content as escaped HTML: its heading (``<h{level}>``), the period, the
+    figure tables, the two charts and the definitions, each in a ``<section>``.
+
+    :func:`report_html` puts it in a page of its own; the staff pages' report view
+    (``/reports``) puts it in theirs, so both show and print the same report.
+    """
+    sub = f"h{level + 1}"
+    tables = {name: _table(rows, ("항목", "값")) for name, rows in _sections(report)}
+    definitions = "".join(f"<li>{html.escape(text)}</li>" for text in _DEFINITIONS)
+
+    def section(title: str, content: str) -> str:
+        return f"<section>\n<{sub}>{html.escape(title)}</{sub}>\n{content}\n</section>\n"
+
+    return (
+        f"<header>\n<h{level}>{html.escape(report_title(report))}</h{level}>\n"
+        f'<p class="meta">집계 기간: {html.escape(_period_label(report))}</p>\n</header>\n'
+        + section("이용 현황", tables["이용 현황"])
+        + section("일별 활동 확인 대상자 수", _daily_chart(report.per_day_active_residents))
+        + section("알림 종류별 건수", _kind_chart(report.alerts_by_kind))
+        + section("알림 발생", tables["알림 발생"])
+        + section("응급 대응", tables["응급 대응"])
+        + section("처리 결과", tables["처리 결과"])
+        + section("생활 변화 추이", tables["생활 변화 추이"])
+        + section("산출 기준", f'<ol class="defs">{definitions}</ol>')
+    )
+
+
 def report_html(report: MonthlyReport) -> str:
     """A complete, self-contained Korean HTML page for printing on A4.
 
     No JavaScript and nothing fetched (no fonts, images or style sheets from elsewhere): it
     must print the same from a file on an offline district PC. Charts are inline SVG.
     """
-    title = f"안부 서비스 사용현황서 - {report.district} {_month_label(report)}"
-    tables = {name: _table(rows, ("항목", "값")) for name, rows in _sections(report)}
-    definitions = "".join(f"<li>{html.escape(text)}</li>" for text in _DEFINITIONS)
     return f"""<!DOCTYPE html>
 <html lang="ko">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
+<title>{html.escape(report_title(report))}</title>
 <style>{_CSS}</style>
 </head>
 <body>
-<header>
-<h1>{html.escape(title)}</h1>
-<p class="meta">집계 기간: {html.escape(_period_label(report))}</p>
-</header>
 <main>
-<section>
-<h2>이용 현황</h2>
-{tables["이용 현황"]}
-</section>
-<section>
-<h2>일별 활동 확인 대상자 수</h2>
-{_daily_chart(report.per_day_active_residents)}
-</section>
-<section>
-<h2>알림 종류별 건수</h2>
-{_kind_chart(report.alerts_by_kind)}
-</section>
-<section>
-<h2>알림 발생</h2>
-{tables["알림 발생"]}
-</section>
-<section>
-<h2>응급 대응</h2>
-{tables["응급 대응"]}
-</section>
-<section>
-<h2>처리 결과</h2>
-{tables["처리 결과"]}
-</section>
-<section>
-<h2>산출 기준</h2>
-<ol class="defs">{definitions}</ol>
-</section>
-</main>
+{report_body(report)}</main>
 </body>
 </html>
 """

@@ -455,8 +455,11 @@ def test_csv_has_a_bom_korean_headers_and_a_per_day_section(engine: Engine) -> N
     assert figures["모니터링 대상자 수(명)"] == "3"
     assert figures["기기 가동률(%)"] == "90.3"  # 1943 / 2151
     assert figures["활동 확인 일수 비율(%)"] == "15.0"
-    assert figures["알림 종류별: 응급 호출(건)"] == "4"
-    assert figures["최고 단계별: 관제센터(건)"] == "4"
+    assert figures["알림 종류별: 긴급 호출(건)"] == "4"
+    assert figures["최고 단계별: 관제센터 단계(건)"] == "4"
+    # The glossary's words (protocol/glossary.py), as the board and staff pages say them.
+    assert "알림 종류별: 건강 수치 이상(건)" in figures
+    assert "처리 결과: 전화로 확인(건)" in figures
     assert figures["접수까지 걸린 시간 중앙값(초)"] == "90"
     assert figures["60초 이내 접수율(%)"] == "25.0"
     assert figures["처리 결과: 오경보(건)"] == "1"
@@ -504,7 +507,7 @@ def test_html_is_a_printable_self_contained_korean_page(engine: Engine) -> None:
     assert page.count("<svg") == 2
     assert page.count('<rect class="bar"') == 30 + 5
     assert "<title>11월 1일: 2명</title>" in page
-    assert "<title>응급 호출: 4건</title>" in page
+    assert "<title>긴급 호출: 4건</title>" in page
     # The figures table.
     assert '<th scope="row">기기 가동률(%)</th><td class="num">90.3</td>' in page
     assert "산출 기준" in page
