@@ -302,14 +302,20 @@ def _emergency_paged(run: Outcome, incident: Incident, ack_at: datetime) -> Any:
         first = [r for r in run.told(role, "emergency") if r.message == "emergency_alert"]
         assert len(first) == 1, role
         assert first[0].created_at - incident.start < timedelta(minutes=1), role
-    _assert_official_routed(run, alert.opened_at, "emergency_alert")
-    # Nobody in the simulation answers, so every minute the centre is alerted again and
-    # the supervisor told, until the centre acknowledges (done here after five minutes).
-    supervisor = _sms_at(run.told("supervisor"))
+    # The official hears once the centre has it ("관제센터 확인 중"), by working hours.
+    _assert_official_routed(run, ack_at, "emergency_official")
+    # Nobody in the simulation answers, so every minute the centre is alerted again; the
+    # supervisor is told once, and again when the centre answers after all.
     minute = timedelta(seconds=60)
-    expected = [alert.opened_at + minute * n for n in range(1, 6)]
-    assert supervisor == expected
-    assert all(t <= ack_at for t in supervisor), "re-alerts stop once the centre has it"
+    realerts = [
+        r.created_at for r in run.told("control_center") if r.message == "emergency_realert"
+    ]
+    assert realerts == [alert.opened_at + minute * n for n in range(1, 6)]
+    supervisor = [(r.created_at, r.message) for r in run.told("supervisor")]
+    assert supervisor == [
+        (alert.opened_at + minute, "emergency_supervisor"),
+        (ack_at, "emergency_supervisor_answered"),
+    ]
     assert alert.state == "acknowledged"
     return alert
 
@@ -340,9 +346,8 @@ def _emergency_then_cancel(tmp_path: Path) -> None:
     assert [t.at for t in cancels] == [incident.end]
     (told,) = [r for r in run.told("control_center") if r.message == "emergency_cancel_requested"]
     assert told.created_at == incident.end
-    assert [t for t in _sms_at(run.told("supervisor")) if t > incident.end], (
-        "re-alerts go on after the cancel"
-    )
+    realerts = [r for r in run.told("control_center") if r.message == "emergency_realert"]
+    assert [r for r in realerts if r.created_at > incident.end], "re-alerts go on after the cancel"
     assert alert.resolved_at is None
     # Pinned current behaviour (see the report): an emergency is not resident activity, so
     # the first inactivity page is counted from the last activity *before* the call, even
@@ -391,7 +396,8 @@ def _hospital_stay(tmp_path: Path) -> None:
     assert sos.opened_at == sos_at
     for role in ("control_center", "guardian"):
         assert [r.created_at for r in run.told(role, "emergency") if r.step == "open"] == [sos_at]
-    _assert_official_routed(run, sos_at, "emergency_alert")  # a Thursday afternoon: SMS
+    # A Thursday afternoon: an SMS, once the centre has acknowledged (two minutes in).
+    _assert_official_routed(run, sos_at + timedelta(minutes=2), "emergency_official")
 
 
 def test_hospital_stay_without_away_mode_pages_the_guardian(tmp_path: Path) -> None:
