@@ -9,6 +9,7 @@ database for speed (see the comment on the queries).
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -82,6 +83,7 @@ _EVENT_COLUMNS = (
     "received_at",
     "payload",
 )
+_PICK = operator.itemgetter(*_EVENT_COLUMNS)
 _SQLITE_ADD_EVENTS = (
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)})"  # noqa: S608 (names, not values)
     f" VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
@@ -100,17 +102,15 @@ def add_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if conn.dialect.name != "sqlite":
         conn.execute(insert(events), list(rows))
         return
-    binds = [_binder(name, conn.dialect) for name in _EVENT_COLUMNS]
-    conn.exec_driver_sql(
-        _SQLITE_ADD_EVENTS,
-        [
-            tuple(
-                row[name] if bind is None else bind(row[name])
-                for name, bind in zip(_EVENT_COLUMNS, binds, strict=True)
-            )
-            for row in rows
-        ],
-    )
+    binds = [(i, _binder(name, conn.dialect)) for i, name in enumerate(_EVENT_COLUMNS)]
+    typed = [(i, bind) for i, bind in binds if bind is not None]
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(_PICK(row))
+        for i, bind in typed:
+            values[i] = bind(values[i])
+        params.append(tuple(values))
+    conn.exec_driver_sql(_SQLITE_ADD_EVENTS, params)
 
 
 def _binder(name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
