@@ -33,7 +33,7 @@ _MONTH = re.compile(r"^[12]\d{3}-(0[1-9]|1[0-2])$")
 _UNSET = "미확인 구"
 
 
-def _district_groups(backend: Backend) -> list[tuple[str, list[District]]]:
+def district_groups(backend: Backend) -> list[tuple[str, list[District]]]:
     """The hub's districts by 시도, the hub's own 시도 first (the ones staff pick most)."""
     with reading(backend.engine) as conn:
         found = list_districts(conn)
@@ -93,7 +93,7 @@ def reports_page_router(backend: Backend, run: Runner) -> APIRouter:
             "reports.html",
             who,
             status_code=status_code,
-            groups=[] if who.role == "official" else _district_groups(backend),
+            groups=[] if who.role == "official" else district_groups(backend),
             district=chosen,
             month=month,
             this_month=this_month,
