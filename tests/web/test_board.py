@@ -51,24 +51,25 @@ def test_emergency_appears_live_and_is_worked_to_resolved_by_phone(
     page.get_by_test_id("do-ack").click()
     expect(page.get_by_test_id("alert-state")).to_have_text("접수됨")
     page.get_by_test_id("do-called_resident").click()
-    expect(page.get_by_test_id("timeline")).to_contain_text("어르신과 통화 — 관제요원 이수진")
+    expect(page.get_by_test_id("centre-log")).to_contain_text("어르신과 통화 — 관제요원 이수진")
     page.get_by_test_id("outcome").select_option("resolved_by_phone")
     # A change arriving while the operator decides redraws the panel; the choice must stay.
     alert_id = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()[0]["id"]
     running.http.post(
         f"/api/v1/alerts/{alert_id}/actions", json={"step": "note", "note": "보호자와 통화"}
     ).raise_for_status()
-    expect(page.get_by_test_id("timeline")).to_contain_text("메모")
+    expect(page.get_by_test_id("centre-log")).to_contain_text("메모 — 관제센터: 보호자와 통화")
     page.get_by_test_id("do-resolve").click()
-    expect(page.get_by_test_id("alert-state")).to_have_text("종료 (전화로 해결)")
-    timeline = page.get_by_test_id("timeline")
+    page.get_by_test_id("confirm-ok").click()
+    expect(page.get_by_test_id("alert-state")).to_have_text("종료 (전화로 확인)")
+    log = page.get_by_test_id("centre-log")
     for step in (
         "접수 — 관제요원 이수진",
         "어르신과 통화 — 관제요원 이수진",
-        "종료 — 관제요원 이수진",
+        "종료 — 관제요원 이수진 (결과: 전화로 확인)",
     ):
-        expect(timeline).to_contain_text(step)
-    expect(timeline).to_contain_text("문자 → 관제센터")
+        expect(log).to_contain_text(step)
+    expect(page.get_by_test_id("notifications")).to_contain_text("관제센터 · 02-****-0000")
     shot(page, "alert-worked")
 
     alert = running.http.get(f"/api/v1/alerts/{alert_id}").json()
@@ -123,9 +124,12 @@ def test_official_sees_their_district_and_prints_the_monthly_report(
     device.activity()
     device.emergency()
     device.close()
+    listed = wait_until(lambda: running.http.get("/api/v1/alerts").json(), 6)
+    alert_id = listed[0]["id"]
+    # The official hears of an emergency once the centre has it; at night, in the digest.
+    running.http.post(f"/api/v1/alerts/{alert_id}/ack", json={}).raise_for_status()
 
     open_page(page, running, f"/board#token={token}")
-    # At night the official is not paged; the emergency waits in their digest.
     expect(page.get_by_test_id("digest")).to_contain_text("긴급 호출 접수")
     expect(page.get_by_test_id("residents")).to_contain_text("김영희")
     expect(page.get_by_test_id("residents")).not_to_contain_text("서구어르신")
@@ -133,6 +137,8 @@ def test_official_sees_their_district_and_prints_the_monthly_report(
     page.get_by_test_id("queue-item").first.click()
     expect(page.get_by_test_id("timeline")).to_contain_text("경보 발생")
     assert page.get_by_test_id("do-ack").count() == 0, "officials do not work alerts"
+    assert page.get_by_test_id("queue-timer").count() == 0, "no answer timer for officials"
+    assert page.get_by_test_id("sound").count() == 0
     shot(page, "official")
 
     month = "2026-11"
