@@ -20,11 +20,13 @@ the same time). The database is a throwaway SQLite file that need not survive a 
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,6 +113,39 @@ def replay(
     fire due steps up to this virtual time after the last line (default: the last line's).
     """
     del policy  # validated by the caller; residents are registered with its overrides
+    with _fewer_collections():
+        return _replay(roster, trace, out, overrides, settings, until, workdir)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The cyclic garbage collector less often, for the replay's length.
+
+    A replay makes a few objects per line that live until its batch ends (messages, parsed
+    events, rows); with the default thresholds the collector ran through everything alive,
+    the modules included, every few hundred lines: about a tenth of the replay's time. What
+    lived before the replay is set aside (``gc.freeze``) and the youngest generation is
+    collected every 50,000 allocations instead of 700; both are put back at the end.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, thresholds[1], thresholds[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def _replay(
+    roster: Path,
+    trace: Path,
+    out: Path,
+    overrides: dict[str, Any],
+    settings: Settings | None,
+    until: datetime | None,
+    workdir: Path | None,
+) -> ReplayStats:
     stats = ReplayStats()
     began = time.perf_counter()
     settings = _with_standins(settings or Settings())
