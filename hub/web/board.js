@@ -17,9 +17,10 @@ const OUTCOME = WORDS.outcome;
 const STEP = WORDS.step;
 const DEVICE = WORDS.device_kind;
 const ROLE = WORDS.contact_role;
-// protocol/vocab.py ONE_TIME_STEPS. The glossary does not carry the set yet; until it does
-// this copy stands in, and tests/web/test_board_shift.py fails when the two differ.
-const ONE_TIME = new Set(WORDS.one_time_steps ?? ["called_119", "dispatched"]);
+// protocol/vocab.py ONE_TIME_STEPS, as the glossary's "one_time_step" table once it has one;
+// until then this copy stands in, and tests/web/test_board_shift.py fails when they differ.
+const ONE_TIME = new Set(WORDS.one_time_step ? Object.keys(WORDS.one_time_step)
+  : ["called_119", "dispatched"]);
 window.anbuOneTimeSteps = [...ONE_TIME].sort();
 const STATE = { normal: "정상", checkin_pending: "안부 확인 중", inactive_guardian: "활동 없음(보호자)",
   inactive_control_center: "활동 없음(관제)", emergency: "긴급", monitoring_lost: "모니터링 끊김",

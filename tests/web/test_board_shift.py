@@ -148,6 +148,12 @@ def test_operator_works_an_emergency_from_arrival_to_resolved(start_hub: Any, pa
     expect(page.get_by_test_id("alert-state")).to_have_text("종료 (방문 확인)")
     expect(page.get_by_test_id("queue")).to_contain_text("열린 경보가 없습니다")
 
+    # The choice is remembered; the browser still wants one gesture on the new page.
+    page.reload()
+    expect(page.get_by_test_id("sound")).to_have_text("소리 켜기 (한 번 눌러 주세요)")
+    page.get_by_test_id("sound").click()
+    expect(page.get_by_test_id("sound")).to_have_text("소리 끄기")
+
     resolved = running.http.get("/api/v1/alerts", params={"state": "resolved"}).json()
     assert [(a["id"], a["outcome"]) for a in resolved] == [(alert_id, "visited")]
     steps = [
@@ -257,3 +263,39 @@ def test_tab_reaches_sound_then_the_queue_and_enter_opens_the_alert(
     expect(page.locator("#detail-title")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_test_id("do-ack")).to_be_focused()
+
+
+def test_a_guardian_taking_an_inactivity_alert_is_not_the_centres_acknowledgement(
+    start_hub: Any, page: Page
+) -> None:
+    clock = FakeClock(TUESDAY_10)
+    running = start_hub(clock=clock)
+    policy = {
+        "checkin_after": "PT2S",
+        "guardian_after": "PT3S",
+        "control_center_after": "PT1H",
+        "ack_resolve_within": "PT2H",
+    }
+    running.resident("r1", policy=policy, official=False)
+    token = _operator(running)
+    sign_in(page, running, token)
+    running.run_until(TUESDAY_10 + timedelta(seconds=4))
+    (sms,) = [m for m in read_sms(running.sms_log) if m["role"] == "guardian"]
+    match = LINK.search(sms["body"])
+    assert match, sms["body"]
+    tapped = httpx.post(f"{running.base}/api/v1/links/{match.group(1)}/ack", timeout=10)
+    assert tapped.json()["state"] == "acknowledged", "the API calls the guardian's tap that"
+
+    item = page.get_by_test_id("queue-item").first
+    expect(item).to_contain_text("활동 없음")
+    expect(item.get_by_test_id("queue-guardian")).to_have_text("보호자 확인 중")
+    expect(item.get_by_test_id("queue-state")).to_have_text("접수 전")
+    expect(item.get_by_test_id("queue-timer")).to_have_count(0)  # emergencies only
+    item.click()
+    expect(page.get_by_test_id("alert-state")).to_have_text("접수 전")
+    expect(page.get_by_test_id("timeline")).to_contain_text("보호자 확인 중 (관제센터 접수 아님)")
+    expect(page.get_by_test_id("do-ack")).to_be_enabled()
+    page.get_by_test_id("do-ack").click()
+    expect(page.get_by_test_id("alert-state")).to_have_text("접수됨")
+    expect(item.get_by_test_id("queue-state")).to_have_text("접수됨")
+    expect(page.get_by_test_id("centre-log")).to_contain_text("접수 — 관제요원 박지훈")
