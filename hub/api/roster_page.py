@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -53,8 +54,15 @@ class _Upload:
 class PendingUploads:
     """Uploaded rosters waiting for their "적용", in memory, each for one session, once."""
 
-    def __init__(self, ttl_s: float = PENDING_TTL_S, limit: int = PENDING_MAX) -> None:
-        self._ttl, self._limit = ttl_s, limit
+    def __init__(
+        self,
+        ttl_s: float = PENDING_TTL_S,
+        limit: int = PENDING_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # A steady clock of this process, not the hub's: this is how long memory is held,
+        # not a time in anyone's day.
+        self._ttl, self._limit, self._clock = ttl_s, limit, clock
         self._held: dict[str, _Upload] = {}
         self._lock = threading.Lock()
 
@@ -64,7 +72,7 @@ class PendingUploads:
 
     def keep(self, owner: str, filename: str, data: bytes) -> str:
         """Hold ``data`` for ``owner`` (a session subject); the token that takes it back."""
-        now = time.monotonic()
+        now = self._clock()
         token = secrets.token_urlsafe(18)
         with self._lock:
             self._expire(now)
@@ -76,7 +84,7 @@ class PendingUploads:
     def take(self, owner: str, token: str) -> tuple[str, bytes] | None:
         """The file held under ``token`` for ``owner``, removed; None if gone or not theirs."""
         with self._lock:
-            self._expire(time.monotonic())
+            self._expire(self._clock())
             held = self._held.get(token)
             if held is None or not secrets.compare_digest(held.owner, owner):
                 return None

@@ -10,11 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
+from hub.api.roster_page import PendingUploads
 from hub.districts import index_in
 from hub.roster import read_roster
 from hub.roster_format import MSG_NO_DEVICE
+from tests.broker_identity import connect
+from tests.hub import test_broker_security as secure_broker
 from tests.hub.support import ADMIN_TOKEN
 from tests.web.conftest import axe_problems, shot, sign_in
 
@@ -159,3 +163,62 @@ def test_an_operator_may_check_a_roster_but_not_apply_it(start_hub: Any, page: P
     )
     assert forged.status == 403
     assert running.http.get("/api/v1/residents").json() == []
+
+
+# ------------------------------------------------------------------ the held upload (memory)
+
+
+def test_a_held_upload_is_for_its_session_once_and_not_for_long() -> None:
+    now = [100.0]
+    held = PendingUploads(ttl_s=60, limit=2, clock=lambda: now[0])
+    token = held.keep("admin-a", "명단.csv", b"data")
+    assert held.take("admin-b", token) is None, "another session cannot take it"
+    assert held.take("admin-a", token) == ("명단.csv", b"data")
+    assert held.take("admin-a", token) is None, "used once"
+
+    late = held.keep("admin-a", "명단.csv", b"data")
+    now[0] += 60
+    assert held.take("admin-a", late) is None, "gone after its time"
+
+    first = held.keep("admin-a", "1.csv", b"1")
+    now[0] += 1
+    second = held.keep("admin-a", "2.csv", b"2")
+    third = held.keep("admin-a", "3.csv", b"3")
+    assert held.take("admin-a", first) is None, "the oldest makes room"
+    assert held.take("admin-a", second) == ("2.csv", b"2")
+    assert held.take("admin-a", third) == ("3.csv", b"3")
+
+
+# ------------------------------------------------------- provisioning (TLS broker, dynsec)
+
+tls_dir = secure_broker.tls_dir
+secure = secure_broker.secure
+start_secure_hub = secure_broker.start_secure_hub
+
+
+def test_applied_with_provisioning_the_passwords_are_shown_once_and_work(
+    start_secure_hub: Any,
+    secure: secure_broker.SecureBroker,
+    page: Page,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    running = start_secure_hub()
+    sign_in(page, running, ADMIN_TOKEN, "/roster")
+    _upload(page, SAMPLE)
+    page.get_by_test_id("apply").click()
+    page.wait_for_url("**/roster/apply")
+    expect(page.get_by_test_id("created")).to_have_text("3")
+    table = page.get_by_test_id("credentials")
+    expect(table.locator("code.secret")).to_have_count(4)
+    expect(page.get_by_role("note")).to_contain_text("한 번만 보입니다")
+    assert axe_problems(page) == []
+    passwords = table.locator("code.secret").all_inner_texts()
+    usernames = table.locator("tbody tr td:nth-child(4) code").all_inner_texts()
+    assert all(len(p) >= 16 for p in passwords)
+    # What the page shows is what the broker takes.
+    first = connect(secure.port, usernames[0], passwords[0], usernames[0], ca_file=secure.ca_file)
+    assert first.connected, first.connack
+    first.close()
+    out, err = capfd.readouterr()
+    for password in passwords:
+        assert password not in out + err, "a device password is never logged"
