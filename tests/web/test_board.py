@@ -43,7 +43,7 @@ def test_emergency_appears_live_and_is_worked_to_resolved_by_phone(
     device.close()
     assert appeared < 1.0, f"the emergency took {appeared:.2f} s to appear"
     expect(page.get_by_test_id("queue-item").first).to_contain_text("긴급 호출")
-    shot(page, "board")
+    shot(page, "board-live")
 
     page.get_by_test_id("queue-item").first.click()
     expect(page.get_by_test_id("alert-state")).to_have_text("접수 전")
