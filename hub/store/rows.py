@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Executable, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.store.tables import alert_timeline, outbox
 
@@ -48,6 +50,11 @@ class Sent:
 _OUTBOX_BY_KEY = select(outbox.c.id).where(outbox.c.key == bindparam("b_key"))
 _ADD_OUTBOX = insert(outbox)
 _ADD_TIMELINE = insert(alert_timeline)
+# The unique key decides: a row written again (a batch retried after a crash) is skipped.
+_ADD_OUTBOX_UNLESS_THERE: dict[str, Executable] = {
+    "sqlite": sqlite_insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.key]),
+    "postgresql": postgresql_insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.key]),
+}
 _EVER_TOLD = (
     select(outbox.c.id)
     .where(
@@ -92,10 +99,18 @@ def has_outbox(conn: Connection, key: str) -> bool:
 
 
 def add_outbox(conn: Connection, key: str, **values: Any) -> None:
-    """A pending outbox row, unless one with this key exists."""
-    if has_outbox(conn, key):
+    """A pending outbox row, unless one with this key exists.
+
+    One statement where the database can skip a row whose key it has (SQLite, PostgreSQL):
+    every decision carried out writes a few, and a look-up before each cost as much again.
+    """
+    row = {"key": key, "state": "pending", "attempts": 0, **values}
+    unless_there = _ADD_OUTBOX_UNLESS_THERE.get(conn.dialect.name)
+    if unless_there is not None:
+        conn.execute(unless_there, row)
         return
-    conn.execute(_ADD_OUTBOX, {"key": key, "state": "pending", "attempts": 0, **values})
+    if not has_outbox(conn, key):
+        conn.execute(_ADD_OUTBOX, row)
 
 
 def add_timeline(
