@@ -75,6 +75,7 @@ def three_closed_alerts(start_hub: Any) -> tuple[Any, dict[str, str]]:
     r1 = running.device("r1", "spk1")
     w1 = running.device("w1", "spk9")
     w1.activity()
+    r1.activity()
     r1.emergency()
     emergency = _alert_of(running, "r1", "emergency")
     clock.advance(timedelta(seconds=90))
