@@ -24,10 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from hub.api import sessions
+from hub.api.auth import Principal
 from hub.api.backend import Backend, Runner
 from hub.api.devices import provisioner_of
 from hub.api.pages import PageStaff, render
@@ -41,6 +44,7 @@ PENDING_MAX = 8  # uploads kept at once (each at most MAX_UPLOAD_BYTES)
 MSG_EXPIRED = "올린 파일의 확인 시간이 지났거나 이미 적용했습니다. 파일을 다시 올려 주세요."
 MSG_ADMIN_ONLY = "명단 적용은 관리자만 할 수 있습니다. 확인 결과를 관리자에게 전해 주세요."
 MSG_NO_FILE = "명단 파일(CSV 또는 XLSX)을 골라 주세요."
+_FORM_OVERHEAD = 64 * 1024  # the CSRF field, part headers and boundaries around the file
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,14 @@ class PendingUploads:
         return held.filename, held.data
 
 
+def _declared_size(request: Request) -> None:
+    """413 for a request that says it is larger than a roster may be (and the form around
+    it), as ``POST /api/v1/roster`` refuses one, before its body is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES + _FORM_OVERHEAD:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, MSG_UPLOAD_TOO_LARGE)
+
+
 def _by_row(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: item["row"])
 
@@ -108,25 +120,14 @@ def roster_page_router(backend: Backend, run: Runner) -> APIRouter:
     def check(data: bytes, filename: str) -> RosterReport:
         return read_roster(data, filename, index_in(backend.engine, backend.settings.sido))
 
-    def upload_form(request: Request, who: Any, error: str | None, code: int) -> HTMLResponse:
+    def upload_form(request: Request, who: Principal, error: str | None, code: int) -> HTMLResponse:
         return render(request, "roster.html", who, status_code=code, error=error)
 
     @router.get("/roster")
     def roster_page(request: Request, who: PageStaff) -> HTMLResponse:
         return upload_form(request, who, None, 200)
 
-    @router.post("/roster")
-    def roster_preview(
-        request: Request,
-        who: PageStaff,
-        file: Annotated[UploadFile | None, File()] = None,
-    ) -> HTMLResponse:
-        if file is None or not file.filename:
-            return upload_form(request, who, MSG_NO_FILE, 422)
-        data = file.file.read(MAX_UPLOAD_BYTES + 1)
-        if len(data) > MAX_UPLOAD_BYTES:
-            return upload_form(request, who, MSG_UPLOAD_TOO_LARGE, 413)
-        filename = file.filename[-200:]
+    def preview(request: Request, who: Principal, filename: str, data: bytes) -> HTMLResponse:
         report = check(data, filename)
         # The dry run only asks whether each resident exists; on the writer, as applying is.
         would = run(lambda now: apply_roster(report, backend.core, now, dry_run=True))
@@ -150,6 +151,18 @@ def roster_page_router(backend: Backend, run: Runner) -> APIRouter:
             token=token,
             admin_only=MSG_ADMIN_ONLY if who.role != "admin" else None,
         )
+
+    # The declared size is refused before anything is read (the gate reads the form for its
+    # CSRF token): no File() parameter here, which FastAPI would read before any dependency.
+    @router.post("/roster", dependencies=[Depends(_declared_size)])
+    async def roster_preview(request: Request, who: PageStaff) -> HTMLResponse:
+        file = (await request.form()).get("file")
+        if not isinstance(file, UploadFile) or not file.filename:
+            return upload_form(request, who, MSG_NO_FILE, 422)
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            return upload_form(request, who, MSG_UPLOAD_TOO_LARGE, 413)
+        return await run_in_threadpool(preview, request, who, file.filename[-200:], data)
 
     @router.post("/roster/apply")
     def roster_apply(

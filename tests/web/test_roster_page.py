@@ -7,16 +7,20 @@ it, so every error the roster code finds is on the page, at its row and column.
 
 from __future__ import annotations
 
+import csv
+import io
+import socket
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from playwright.sync_api import Page, expect
 
 from hub.api.roster_page import PendingUploads
 from hub.districts import index_in
 from hub.roster import read_roster
-from hub.roster_format import MSG_NO_DEVICE
+from hub.roster_format import MAX_UPLOAD_BYTES, MSG_NO_DEVICE
 from tests.broker_identity import connect
 from tests.hub import test_broker_security as secure_broker
 from tests.hub.support import ADMIN_TOKEN
@@ -222,3 +226,45 @@ def test_applied_with_provisioning_the_passwords_are_shown_once_and_work(
     out, err = capfd.readouterr()
     for password in passwords:
         assert password not in out + err, "a device password is never logged"
+
+
+def test_an_upload_declared_too_large_is_refused_before_it_is_read(start_hub: Any) -> None:
+    running = start_hub()
+    host, port = running.hub.settings.http.rsplit(":", 1)
+    declared = MAX_UPLOAD_BYTES * 3
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        # Headers saying 30 MB, then only a few bytes: the answer must not wait for the rest.
+        conn.sendall(
+            (
+                "POST /roster HTTP/1.1\r\n"
+                f"Host: {host}\r\n"
+                "Content-Type: multipart/form-data; boundary=x\r\n"
+                f"Content-Length: {declared}\r\n"
+                "Connection: close\r\n\r\n"
+                "--x\r\n"
+            ).encode()
+        )
+        received = b""
+        while chunk := conn.recv(65536):  # until the hub closes, as asked
+            received += chunk
+    head, _, body = received.decode("utf-8", "replace").partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 413"), head
+    assert "파일이 너무 큽니다" in body
+
+
+def test_an_xlsx_roster_is_checked_as_the_csv_is(
+    start_hub: Any, page: Page, tmp_path: Path
+) -> None:
+    running = start_hub()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in csv.reader(io.StringIO(SAMPLE.read_text(encoding="utf-8-sig"))):
+        sheet.append(row)
+    xlsx = tmp_path / "명단.xlsx"
+    book.save(xlsx)
+    sign_in(page, running, ADMIN_TOKEN, "/roster")
+    _upload(page, xlsx)
+    expect(page.get_by_test_id("filename")).to_have_text("명단.xlsx")
+    expect(page.get_by_test_id("adding-count")).to_have_text("3")
+    expect(page.get_by_test_id("errors")).to_have_count(0)
