@@ -32,7 +32,6 @@ TEMPLATES = WEB / "templates"
 STATIC = WEB / "static"
 
 
-
 @dataclass(frozen=True)
 class NavItem:
     """One entry of the navigation: where it goes, its Korean name, who sees it."""
@@ -84,7 +83,7 @@ def render(
             request=request,
             who=who,
             role_word=STAFF_ROLE_WORDS[who.role] if who else "",
-        words=glossary(),
+            words=glossary(),
             nav=navigation_for(who),
             here=request.url.path,
             csrf=session.csrf if session else "",
