@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import insert, select
 
 from alerts.clock import FakeClock
+from hub.store import history_reads
+from hub.store.db import Engine, migrate, open_engine
+from hub.store.history_reads import NO_OUTCOME, HistoryFilter
+from hub.store.tables import alert_timeline, alerts, residents
 from tests.hub.support import ADMIN_TOKEN, KST, wait_until
 from tests.web.conftest import axe_problems, open_page, shot, sign_in
 
@@ -253,3 +260,93 @@ def test_without_a_session_the_history_sends_to_login(start_hub: Any, page: Page
     page.get_by_test_id("token").fill(ADMIN_TOKEN)
     page.get_by_test_id("signin").click()
     expect(page).to_have_url(re.compile(r"/history\?kind=emergency$"))
+
+
+# -- the store's reads and the page's paging, on rows written straight into the tables -------
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Engine]:
+    """A migrated database of each kind, for the store's reads alone."""
+    made = open_engine(db_url)
+    migrate(made)
+    yield made
+    made.dispose()
+
+
+def _write_closed(engine: Engine, count: int, *, start: datetime = TUESDAY_10) -> list[str]:
+    """``count`` resolved alerts of r1 (유성구), one a minute from ``start``; their ids."""
+    ids = [f"a{n:03d}" for n in range(count)]
+    with engine.begin() as conn:
+        if conn.execute(select(residents.c.id).where(residents.c.id == "r1")).first() is None:
+            conn.execute(
+                insert(residents).values(
+                    id="r1", name="김영희", district="유성구", policy={}, created_at=start
+                )
+            )
+        for n, alert_id in enumerate(ids):
+            at = start + timedelta(minutes=n)
+            conn.execute(
+                insert(alerts).values(
+                    id=alert_id,
+                    resident_id="r1",
+                    kind="emergency",
+                    state="resolved",
+                    stage="control_center",
+                    reason="voice",
+                    opened_at=at,
+                    resolved_at=at + timedelta(minutes=5),
+                    resolved_by=OPERATOR,
+                    outcome="false_alarm",
+                    updated_at=at,
+                )
+            )
+    return ids
+
+
+def test_only_the_centres_acknowledgement_counts_as_its_and_days_bound_the_history(
+    store: Engine,
+) -> None:
+    (alert_id,) = _write_closed(store, 1)
+    with store.begin() as conn:
+        for at, what, note in (
+            (TUESDAY_10 + timedelta(seconds=20), "acknowledged", "guardian"),
+            (TUESDAY_10 + timedelta(seconds=75), "acknowledged", "control_center"),
+            (TUESDAY_10 + timedelta(seconds=80), "note", "첫 메모"),
+            (TUESDAY_10 + timedelta(seconds=90), "note", "나중 메모"),
+            (TUESDAY_10 + timedelta(minutes=5), "resolved", "resolved"),
+        ):
+            conn.execute(
+                insert(alert_timeline).values(alert_id=alert_id, at=at, what=what, note=note)
+            )
+        (row,) = history_reads.closed_alerts(conn, HistoryFilter(), limit=10)
+        assert row.centre_ack_at == TUESDAY_10 + timedelta(seconds=75), (
+            "a guardian's tap is not 접수"
+        )
+        assert row.note == "나중 메모"
+        assert row.close_reason == "resolved"
+        day = datetime(2026, 11, 24, tzinfo=KST)  # 10:00 KST is 01:00 UTC the same day
+        assert history_reads.count_closed(conn, HistoryFilter(opened_from=day)) == 1
+        assert history_reads.count_closed(conn, HistoryFilter(opened_before=day)) == 0
+        assert history_reads.count_closed(conn, HistoryFilter(outcome=NO_OUTCOME)) == 0
+        assert history_reads.count_closed(conn, HistoryFilter(districts=frozenset())) == 0
+        assert history_reads.count_closed(conn, HistoryFilter(kind="inactivity")) == 0
+
+
+def test_the_history_pages_fifty_at_a_time_without_repeats(start_hub: Any, page: Page) -> None:
+    running = start_hub(clock=FakeClock(TUESDAY_10 + timedelta(days=1)))
+    ids = _write_closed(running.hub.engine, 55)
+    sign_in(page, running, _operator(running), "/history")
+    expect(_rows(page)).to_have_count(50)
+    expect(page.get_by_test_id("history-count")).to_have_text("종료된 경보 55건 중 1–50")
+    first_page = [_rows(page).nth(n).get_attribute("data-alert") for n in range(50)]
+    assert first_page == ids[::-1][:50], "newest opened first"
+    page.get_by_test_id("page-next").click()
+    expect(page).to_have_url(re.compile(r"/history\?page=2$"))
+    expect(_rows(page)).to_have_count(5)
+    second_page = [_rows(page).nth(n).get_attribute("data-alert") for n in range(5)]
+    assert second_page == ids[::-1][50:]
+    page.get_by_test_id("page-prev").click()
+    expect(_rows(page)).to_have_count(50)
+    open_page(page, running, "/history?page=9")  # past the end: the last page
+    expect(_rows(page)).to_have_count(5)
