@@ -49,9 +49,9 @@ const esc = (s) => String(s ?? "").replace(/[&<>"']/g,
   (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const KST = { timeZone: "Asia/Seoul" };
 const time = (iso) => iso ? new Date(iso).toLocaleString("ko-KR", { ...KST, month: "numeric",
-  day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }) : "-";
+  day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }) : "-";
 const hhmm = (iso) => new Date(iso).toLocaleTimeString("ko-KR",
-  { ...KST, hour: "2-digit", minute: "2-digit", hour12: false });
+  { ...KST, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 
 // +821012345678 -> 010-1234-5678 (02 numbers: 02-123-4567); masked: 010-****-5678.
 function phoneParts(phone) {
