@@ -94,9 +94,12 @@ function showSound() {
 function toggleSound() {
   sound.wanted = !(sound.wanted && sound.ctx?.state === "running");
   localStorage.setItem(SOUND_KEY, sound.wanted ? "on" : "off");
-  if (sound.wanted) audio();
-  if ("Notification" in window && Notification.permission !== "denied") {
-    Notification.requestPermission().catch(() => {});
+  if (sound.wanted) {
+    audio();
+    // The same click may ask for desktop notifications (a browser asks only from a click).
+    if ("Notification" in window && Notification.permission !== "denied") {
+      Notification.requestPermission().catch(() => {});
+    }
   }
   showSound();
 }

@@ -156,6 +156,10 @@ def test_operator_works_an_emergency_from_arrival_to_resolved(start_hub: Any, pa
     expect(toggle).to_have_text(re.compile(r"^소리 (끄기|켜기 \(한 번 눌러 주세요\))$"))
     page.get_by_role("heading", name="경보 보드", exact=True).click()
     expect(toggle).to_have_text("소리 끄기")
+    toggle.click()
+    expect(toggle).to_have_text("소리 켜기")
+    assert page.evaluate("() => localStorage.getItem('anbu.board.sound')") == "off"
+    assert _spy(page)["asked"] == 0, "turning sound off asks for nothing"
 
     resolved = running.http.get("/api/v1/alerts", params={"state": "resolved"}).json()
     assert [(a["id"], a["outcome"]) for a in resolved] == [(alert_id, "visited")]
