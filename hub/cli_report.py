@@ -3,7 +3,7 @@
 The figures are :func:`hub.reports.monthly_report`'s, the same the API and the board show;
 the rows and their Korean labels are :mod:`hub.report_render`'s. ``usage`` prints the
 sections on use (이용 현황, 알림 발생, 생활 변화 추이), ``outcomes`` those on response
-(응급 대응, 처리 결과). ``--csv``, ``--html`` and ``--pdf`` write the whole report, both
+(긴급 대응, 처리 결과). ``--csv``, ``--html`` and ``--pdf`` write the whole report, both
 parts, as the API's renderings; the PDF is the HTML printed on A4 by Chromium
 (``--headless --print-to-pdf``), so it needs no Python dependency, only a Chromium on the
 machine (Debian: ``apt-get install chromium``; ``ANBU_CHROMIUM`` names another binary).
@@ -32,7 +32,7 @@ report_app = typer.Typer(
 
 PARTS = {
     "usage": ("이용 현황", "알림 발생", "생활 변화 추이"),
-    "outcomes": ("응급 대응", "처리 결과"),
+    "outcomes": ("긴급 대응", "처리 결과"),
 }
 _CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 _PDF_TIMEOUT_S = 120

@@ -95,8 +95,8 @@ def _sections(report: MonthlyReport) -> list[tuple[str, list[tuple[str, str]]]]:
         for stage, count in report.alerts_by_stage.items()
     ]
     response = [
-        ("응급 호출 발생(건)", str(report.emergencies)),
-        ("응급 호출 접수(건)", str(report.emergencies_acknowledged)),
+        ("긴급 호출 발생(건)", str(report.emergencies)),
+        ("긴급 호출 접수(건)", str(report.emergencies_acknowledged)),
         ("접수까지 걸린 시간 중앙값(초)", _fmt_seconds(report.ack_median_s)),
         ("60초 이내 접수율(%)", _fmt_pct(report.ack_within_60s_pct)),
         ("180초 이내 접수율(%)", _fmt_pct(report.ack_within_180s_pct)),
@@ -108,8 +108,8 @@ def _sections(report: MonthlyReport) -> list[tuple[str, list[tuple[str, str]]]]:
         for outcome, count in report.outcomes.items()
     ]
     outcomes += [
-        ("종결된 응급 호출(건)", str(report.emergencies_resolved)),
-        ("오경보로 종결된 응급 호출(건)", str(report.false_alarms)),
+        ("종결된 긴급 호출(건)", str(report.emergencies_resolved)),
+        ("오경보로 종결된 긴급 호출(건)", str(report.false_alarms)),
         ("오경보율(%)", _fmt_pct(report.false_alarm_rate_pct)),
     ]
     trend_rows = [("생활 변화 추이가 있었던 대상자(명)", str(report.trend_residents))]
@@ -120,14 +120,14 @@ def _sections(report: MonthlyReport) -> list[tuple[str, list[tuple[str, str]]]]:
     return [
         ("이용 현황", usage),
         ("알림 발생", alert_rows),
-        ("응급 대응", response),
+        ("긴급 대응", response),
         ("처리 결과", outcomes),
         ("생활 변화 추이", trend_rows),
     ]
 
 
 def report_sections(report: MonthlyReport) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The rows both renderings show, under their section titles (이용 현황, 알림 발생, 응급
+    """The rows both renderings show, under their section titles (이용 현황, 알림 발생, 긴급
     대응, 처리 결과, 생활 변화 추이); ``anbu report`` prints them as text."""
     return _sections(report)
 
@@ -186,10 +186,10 @@ _DEFINITIONS = (
     "활동 확인 일수 비율: 대상자별 모니터링 일수(등록일 포함) 중 활동 감지 또는 안부 확인 "
     "응답이 있었던 날의 비율.",
     "알림: 이달에 발생한 알림. 단계는 알림이 도달한 가장 높은 단계.",
-    "접수 시간: 이달 발생한 응급 호출의 발생부터 접수까지. 60초·180초 이내 접수율의 분모는 "
-    "이달 발생한 응급 호출 전체(미접수 포함).",
-    "처리 결과·오경보율: 이달에 종결된 알림 기준. 오경보율 = 오경보 종결 응급 호출 ÷ 종결된 "
-    "응급 호출.",
+    "접수 시간: 이달 발생한 긴급 호출의 발생부터 접수까지. 60초·180초 이내 접수율의 분모는 "
+    "이달 발생한 긴급 호출 전체(미접수 포함).",
+    "처리 결과·오경보율: 이달에 종결된 알림 기준. 오경보율 = 오경보 종결 긴급 호출 ÷ 종결된 "
+    "긴급 호출.",
     "출동 지시·119 신고: 이달에 관제센터가 기록한 조치 건수.",
     "생활 변화 추이: 대상자 본인의 평소 생활과 비교해 활동 감소, 수면 시간대 변화, 밤중 잦은 "
     "기상이 지속된 경우(담당 공무원 업무 목록에 표시, 문자 발송 없음).",
@@ -303,7 +303,7 @@ def report_body(report: MonthlyReport, *, level: int = 1) -> str:
         + section("일별 활동 확인 대상자 수", _daily_chart(report.per_day_active_residents))
         + section("알림 종류별 건수", _kind_chart(report.alerts_by_kind))
         + section("알림 발생", tables["알림 발생"])
-        + section("응급 대응", tables["응급 대응"])
+        + section("긴급 대응", tables["긴급 대응"])
         + section("처리 결과", tables["처리 결과"])
         + section("생활 변화 추이", tables["생활 변화 추이"])
         + section("산출 기준", f'<ol class="defs">{definitions}</ol>')

@@ -63,6 +63,12 @@ if ! fc-list :lang=ko 2>/dev/null | grep -q .; then
     apt_install fonts-noto-cjk
 fi
 
+# pdftotext reads the text of the reports the browser prints to PDF (tests/web).
+if ! command -v pdftotext >/dev/null 2>&1; then
+    echo "pdftotext not found; installing poppler-utils"
+    apt_install poppler-utils
+fi
+
 # --- axe-core (the browser tests' accessibility check; tests/web/axe/package-lock.json) ---
 stage "axe-core"
 if [ ! -f tests/web/axe/node_modules/axe-core/axe.min.js ]; then

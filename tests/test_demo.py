@@ -116,7 +116,9 @@ def test_demo_serves_pages_and_stops_on_ctrl_c(
         return bool(httpx.get(f"{base}/health", timeout=2).json().get("status") == "ok")
 
     wait_for("/health = ok", healthy, proc, out)
-    assert httpx.get(f"{base}/", timeout=5).status_code == 200
+    home = httpx.get(f"{base}/", timeout=5, follow_redirects=True)
+    assert home.status_code == 200
+    assert home.url.path == "/board"
 
     # The dashboard URL carries the admin token in its fragment; the token opens the API.
     url_line = wait_for(

@@ -25,7 +25,7 @@ from hub.api.guardian import guardian_router
 from hub.api.history_page import history_page_router
 from hub.api.openapi import document_errors
 from hub.api.ops import ops_router
-from hub.api.pages import static_files
+from hub.api.pages import PageRefusedError, page_refused, static_files
 from hub.api.reports import reports_router
 from hub.api.reports_page import reports_page_router
 from hub.api.residents import residents_router
@@ -66,6 +66,7 @@ def create_app(backend: Backend) -> FastAPI:
     app.include_router(users_page_router(backend, run))
     app.include_router(case_summary_page_router(backend, run))
     app.mount("/static", static_files(), name="static")
+    app.add_exception_handler(PageRefusedError, page_refused)
     document_errors(app)
 
     @app.exception_handler(StarletteHTTPException)

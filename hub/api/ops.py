@@ -9,19 +9,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from hub.api.auth import Staff
 from hub.api.backend import Backend
 from hub.store import resident_reads
 from hub.store.db import reading
-
-_WEB = Path(__file__).resolve().parent.parent / "web"
 
 
 def ops_router(backend: Backend) -> APIRouter:
@@ -49,8 +46,9 @@ def ops_router(backend: Backend) -> APIRouter:
         return Response(backend.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/", include_in_schema=False)
-    def status_page() -> FileResponse:
-        return FileResponse(_WEB / "index.html", media_type="text/html; charset=utf-8")
+    def home() -> RedirectResponse:
+        # The board is the staff's home; it sends whoever has no session to log in.
+        return RedirectResponse("/board", status_code=303)
 
     @router.get("/api/v1/dead-letters", tags=["ops"])
     def list_dead_letters(

@@ -111,13 +111,29 @@ async def _page_user(request: Request) -> Principal:
         raise
 
 
+class PageRefusedError(Exception):
+    """A signed-in person asked for a page their role is not for: a page saying so, in the
+    layout with their navigation (not the API's JSON 403)."""
+
+    def __init__(self, who: Principal, message: str) -> None:
+        super().__init__(message)
+        self.who = who
+        self.message = message
+
+
+async def page_refused(request: Request, error: Exception) -> HTMLResponse:
+    """The app's handler for :class:`PageRefusedError`."""
+    assert isinstance(error, PageRefusedError)  # noqa: S101 - registered for this class only
+    return render(request, "forbidden.html", error.who, status_code=403, message=error.message)
+
+
 def page_gate(*roles: Role) -> Callable[..., Any]:
     """A dependency for pages: the caller by session, sent to log in without one, 403 for
     a role the page is not for."""
 
     async def check(who: Annotated[Principal, Depends(_page_user)]) -> Principal:
         if roles and who.role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "이 화면을 볼 권한이 없습니다")
+            raise PageRefusedError(who, "이 화면을 볼 권한이 없습니다")
         return who
 
     return check

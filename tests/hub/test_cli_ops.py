@@ -255,7 +255,7 @@ def test_report_usage_and_outcomes(cli: CliRunner, migrated: str, tmp_path: Path
     assert usage.exit_code == 0, usage.output
     assert "[이용 현황]" in usage.output
     assert "모니터링 대상자 수(명): 3" in usage.output
-    assert "[응급 대응]" not in usage.output
+    assert "[긴급 대응]" not in usage.output
     csv_out, html_out = tmp_path / "r.csv", tmp_path / "r.html"
     outcomes = run(
         cli,
@@ -272,7 +272,7 @@ def test_report_usage_and_outcomes(cli: CliRunner, migrated: str, tmp_path: Path
     )
     assert outcomes.exit_code == 0, outcomes.output
     assert "[처리 결과]" in outcomes.output
-    assert "응급 호출 발생(건): 0" in outcomes.output
+    assert "긴급 호출 발생(건): 0" in outcomes.output
     assert "[이용 현황]" not in outcomes.output
     assert csv_out.read_bytes().startswith("\ufeff항목,값".encode())
     assert "모니터링 대상자 수(명),3" in csv_out.read_text(encoding="utf-8-sig")

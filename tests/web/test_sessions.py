@@ -143,3 +143,17 @@ def test_the_login_page_passes_the_accessibility_check(start_hub: Any, page: Pag
     page.keyboard.press("Tab")  # the skip link first, then the token field and the button
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "token"
+
+
+def test_a_page_not_for_the_callers_role_is_a_page_saying_so(start_hub: Any) -> None:
+    running = start_hub()
+    response = running.http.post(
+        "/api/v1/users", json={"name": "담당 박", "role": "official", "district": "유성구"}
+    )
+    client = _signed_in(running, response.json()["token"])
+    refused = client.get("/roster")
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "권한" in refused.text
+    assert 'aria-label="주 메뉴"' in refused.text, "with the navigation, to go elsewhere"
+    client.close()
