@@ -32,10 +32,12 @@ from protocol.glossary import (
     ALERT_KIND_WORDS,
     CONTACT_ROLE_WORDS,
     DEVICE_KIND_SHOWN,
+    GUARDIAN_CHECKING,
     OUTCOME_WORDS,
     STAGE_WORDS,
     STEP_WORDS,
 )
+from protocol.models import MAX_INTERVAL_S
 from protocol.vocab import ALERT_KINDS
 
 WINDOW = timedelta(days=90)
@@ -93,7 +95,7 @@ def _alert_rows(
         if any(t.what == "guardian_checking" for t in timeline) or any(
             t.what == "acknowledged" and t.note == "guardian" for t in timeline
         ):
-            steps.append("보호자 확인")
+            steps.append(GUARDIAN_CHECKING)
         rows.append(
             {
                 "alert": alert,
@@ -143,6 +145,10 @@ def case_summary_page_router(backend: Backend, run: Runner) -> APIRouter:
             return at.astimezone(zone).strftime(pattern)
 
         since = now - WINDOW
+        state = backend.core.state_of(resident_id)
+        policy = state.policy if state else None
+        missed = policy.device_offline_after_heartbeats if policy else 3
+        lookback = timedelta(seconds=MAX_INTERVAL_S * missed)
         with reading(backend.engine) as conn:
             resident = case_reads.resident_for_case(conn, resident_id)
             if resident is None or not who.sees_district(resident.district):
@@ -152,7 +158,7 @@ def case_summary_page_router(backend: Backend, run: Runner) -> APIRouter:
             timelines = case_reads.timelines_of(conn, [a.id for a in found])
             stored_devices = case_reads.devices_for_case(conn, resident_id)
             signals = {
-                d.id: case_reads.device_signals(conn, resident_id, d.id, since)
+                d.id: case_reads.device_signals(conn, resident_id, d.id, since, lookback)
                 for d in stored_devices
             }
             activity = case_reads.activity_signals(
@@ -160,9 +166,6 @@ def case_summary_page_router(backend: Backend, run: Runner) -> APIRouter:
             )
             findings = case_reads.trend_findings_of(conn, resident_id, since)
             people = case_reads.contact_names(conn, resident_id)
-        state = backend.core.state_of(resident_id)
-        policy = state.policy if state else None
-        missed = policy.device_offline_after_heartbeats if policy else 3
 
         rows = _alert_rows(found, timelines, fmt)
         in_window = [r for r in rows if r["alert"].opened_at >= since]

@@ -15,12 +15,12 @@ an alert's timeline as a note).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, case, or_, select
 
 from hub.case_summary import Signal
 from hub.store.tables import (
@@ -131,44 +131,51 @@ def devices_for_case(conn: Connection, resident_id: str) -> list[CaseDevice]:
     return [CaseDevice(**row._mapping) for row in rows]
 
 
-def _signal(kind: str, event_id: str, payload: str, at: datetime) -> Signal:
+_INTERVAL = re.compile(r'"interval_s"\s*:\s*(\d+)')
+
+
+def _signal(kind: str, event_id: str, payload: str | None, at: datetime) -> Signal:
     if kind == "status":
-        # A status is stored under "status:{state}:{ts}" (hub.intake); its payload too.
+        # A status is stored under "status:{state}:{ts}" (hub.intake).
         return Signal(at=at, offline=event_id.startswith("status:offline"))
-    if kind != "heartbeat":
-        return Signal(at=at)
-    try:
-        interval = json.loads(payload).get("interval_s")
-    except (ValueError, AttributeError):
-        interval = None  # a payload cut at the storage limit: the last interval stands
-    return Signal(at=at, interval_s=interval if isinstance(interval, int) else None)
+    # A regular expression reads a heartbeat's interval at a fraction of json.loads' cost:
+    # 90 days of 5-minute heartbeats are 26,000 rows a device. (An unknown extra field
+    # holding its own "interval_s" ahead of the real one would be misread; none exists.)
+    found = _INTERVAL.search(payload) if kind == "heartbeat" and payload else None
+    return Signal(at=at, interval_s=int(found.group(1)) if found else None)
 
 
 def device_signals(
-    conn: Connection, resident_id: str, device_id: str, since: datetime
+    conn: Connection, resident_id: str, device_id: str, since: datetime, lookback: timedelta
 ) -> list[Signal]:
     """What the device's messages received from ``since`` on say of its link, in receipt
-    order, led by the last heartbeat and the last message received before ``since`` (the
-    device's state and interval as the window opens)."""
-    columns = (events.c.kind, events.c.event_id, events.c.payload, events.c.received_at)
-    mine = (events.c.resident_id == resident_id) & (events.c.device_id == device_id)
-    before = events.c.received_at < since
-    newest_first = (events.c.received_at.desc(), events.c.seq.desc())
-    lead: list[Any] = []
-    for extra in (events.c.kind == "heartbeat", None):
-        query = select(*columns).where(mine & before).order_by(*newest_first).limit(1)
-        row = conn.execute(query if extra is None else query.where(extra)).first()
-        if row is not None:
-            lead.append(row)
+    order, led by the last message before ``since`` (and the last heartbeat, for its
+    interval) within ``lookback``: the device's state as the window opens. ``lookback`` is
+    the longest a message keeps a device online (the largest heartbeat interval times the
+    heartbeats missed); nothing older can reach the window.
+
+    Bounded by device time too (``ts``), so the resident's time index is used: a message
+    buffered for longer than ``lookback`` before it arrived is not read, and the heartbeats
+    that arrive with it carry the device's link anyway.
+    """
+    first = since - lookback
     rows = conn.execute(
-        select(*columns)
-        .where(mine & (events.c.received_at >= since))
+        select(
+            events.c.kind,
+            events.c.event_id,
+            case((events.c.kind == "heartbeat", events.c.payload), else_=None).label("payload"),
+            events.c.received_at,
+        )
+        .where(events.c.resident_id == resident_id)
+        .where(events.c.ts >= first)
+        .where(events.c.device_id == device_id)
+        .where(events.c.received_at >= first)
         .order_by(events.c.received_at, events.c.seq)
-    )
-    return [
-        _signal(row.kind, row.event_id, row.payload, row.received_at)
-        for row in sorted(lead, key=lambda r: r.received_at) + list(rows)
-    ]
+    ).all()
+    lead = [row for row in rows if row.received_at < since]
+    beats = [row for row in lead if row.kind == "heartbeat"]
+    kept = [*beats[-1:], *lead[-1:]] + [row for row in rows if row.received_at >= since]
+    return [_signal(row.kind, row.event_id, row.payload, row.received_at) for row in kept]
 
 
 def activity_signals(

@@ -21,9 +21,10 @@ from sqlalchemy import select
 
 from alerts.clock import FakeClock
 from hub.store.tables import events
-from tests.hub.support import DEFAULT_TEST_START, KST, Device, wait_until
+from tests.hub.support import DEFAULT_TEST_START, KST, Device, read_sms, wait_until
 from tests.web.conftest import ARTIFACTS, axe_problems, open_page, shot, sign_in
 
+LINK = re.compile(r"http://\S+/g/([A-Za-z0-9_-]+)")
 END = DEFAULT_TEST_START
 DAYS = 88
 START = END - timedelta(days=DAYS)
@@ -43,10 +44,7 @@ PHONE_DOWN = (60, 62)  # Last Will on day 60, back on day 62
 ACTIVITY_DROPS_ON = 63
 
 
-def _beat(running: Any, device: Device) -> None:
-    """A day's heartbeat, waited for until stored: everything sent before it is taken."""
-    marker = device.send("heartbeat", interval_s=DAY_BEAT)
-
+def _stored(running: Any, device: Device, marker: str) -> None:
     def stored() -> bool:
         with running.hub.engine.connect() as conn:
             return (
@@ -59,6 +57,19 @@ def _beat(running: Any, device: Device) -> None:
             )
 
     wait_until(stored, 10)
+
+
+def _beat(running: Any, device: Device) -> None:
+    """A day's heartbeat, waited for until stored: everything sent before it is taken."""
+    _stored(running, device, device.send("heartbeat", interval_s=DAY_BEAT))
+
+
+def _last_will(running: Any, device: Device) -> None:
+    """The broker's Last Will for ``device``, stored before the clock moves on (its receipt
+    time is when the device counts as offline)."""
+    ts = device.ts()
+    device.raw("status", json.dumps({"state": "offline", "ts": ts}))
+    _stored(running, device, f"status:offline:{ts}")
 
 
 def _alert_of(running: Any, kind: str) -> dict[str, Any]:
@@ -105,11 +116,11 @@ def _live_twelve_weeks(running: Any) -> None:
             speaker.send("activity", source="voice", count=count)
         _beat(running, speaker)
         if day == PHONE_DOWN[0]:
-            phone.raw("status", json.dumps({"state": "offline", "ts": phone.ts()}))
+            _last_will(running, phone)
         elif day != PHONE_DOWN[0] + 1:
             _beat(running, phone)
         if day == DAYS - 1:
-            phone.raw("status", json.dumps({"state": "offline", "ts": phone.ts()}))
+            _last_will(running, phone)
         if day == EMERGENCY_DAY:
             speaker.emergency()
             alert = _alert_of(running, "emergency")
@@ -267,3 +278,30 @@ def test_the_summary_is_for_staff_and_the_residents_own_district(
     assert axe_problems(page) == []
     open_page(page, running, "/residents/c2/summary")
     expect(page.get_by_test_id("resident")).to_contain_text("김영희")
+
+
+def test_a_guardians_hospital_stay_from_the_link_is_on_the_summary(start_hub: Any) -> None:
+    """Away mode set from a guardian's link with "입원" as the reason: the note the link puts
+    on the alert's timeline, the alert's end (보호자 확인) and the away mode still running."""
+    running = start_hub()
+    fast = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT600S"}
+    running.resident("c3", policy=fast)
+
+    def link() -> str | None:
+        for message in read_sms(running.sms_log):
+            found = LINK.search(message["body"]) if message["role"] == "guardian" else None
+            if found:
+                return found.group(1)
+        return None
+
+    token = wait_until(link, 10)
+    last_day = (running.clock.now().astimezone(KST) + timedelta(days=5)).date()
+    response = httpx.post(
+        f"{running.base}/api/v1/links/{token}/away",
+        json={"last_day": last_day.isoformat(), "reason": "hospital"},
+    )
+    assert response.status_code == 200, response.text
+    page_text = running.http.get("/residents/c3/summary").text
+    assert f"입원: {last_day.month}월 {last_day.day}일까지 외출 설정 (보호자 링크)" in page_text
+    assert '<td class="nw">보호자 확인</td>' in page_text  # the outcome, in the glossary's word
+    assert f"{last_day + timedelta(days=1):%Y.%m.%d} 00:00까지 (지금 외출 중)" in page_text
