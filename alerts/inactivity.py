@@ -12,9 +12,17 @@ The steps, for a silence begun at ``T`` (the last sign of life):
    signals, or on the resident's own), every speaker asks "괜찮으세요?"; unanswered after
    ``routine_checkin_wait`` it asks once more. An answer is a sign of life and ends it all.
 2. **Tell the guardian** when the silence reaches 1-in-``routine_alert_odds``. Each check-in
-   left unanswered counts as evidence too, as much as this resident's own record says
-   (:func:`unanswered_evidence`: one who answers nine in ten gives ln 10, so a 1-in-20 silence
-   with two unanswered questions is past 1 in 1000 and the guardian is told then).
+   left unanswered counts as evidence too, as much as this resident's own record says: the
+   first question of a round by the share of first questions they leave unanswered
+   (:func:`unanswered_evidence`: one who answers nine in ten gives ln 10), the one asked
+   again minutes later by the share of such repeats they leave unanswered
+   (:func:`repeat_evidence`). The two are not independent (whoever is out or asleep misses
+   both), so counting the first's figure twice, as this rule once did, paged about every
+   outing: in the simulator four in five false alarms in homes with a speaker and a phone
+   came 20 minutes after a second unanswered question. Nor do unanswered questions page
+   about a silence shorter than the resident's own most surprising normal one (the peak,
+   :class:`alerts.routine.Routine`), measured without urgency: a silence like that is one
+   they were out for, and out they miss every question.
 3. **Night.** When the silence began in the resident's usual sleep (no evidence of harm: they
    went to bed), nothing is asked or sent while they usually sleep; it waits for their usual
    first activity plus a margin. A silence begun in their waking hours is evidence of harm
@@ -22,7 +30,12 @@ The steps, for a silence begun at ``T`` (the last sign of life):
 4. **Urgency.** Each hour of the silence in which the resident is usually awake lowers the
    odds both steps wait for, by ``routine_urgency`` of them by ``T + control_center_after``
    (on all signals, at home: not on the resident's own signals alone, not after a door).
-5. **Caps** (the fixed rule as the outer bound): the alert opens no later than
+5. **Checked.** Once a person has closed the last alert (they checked on the resident) and
+   nothing has been heard since, the resident is most likely not at home (a stay in
+   hospital nobody announced, a night at a child's): the silence counts as after a door, and
+   the guardian, who has just been told, is not paged again before the centre's time from
+   that check. In the simulator one unannounced stay paged a guardian up to eight times.
+6. **Caps** (the fixed rule as the outer bound): the alert opens no later than
    ``T + control_center_after``, when the control centre is paged as under the fixed rule.
 
 An alert raised on the resident's own signals alone (a radio on a timer or a pet's motion kept
@@ -56,6 +69,7 @@ __all__ = [
     "checkin_asked",
     "fixed_reason",
     "plan",
+    "repeat_evidence",
     "routine_ready",
     "unanswered_evidence",
 ]
@@ -74,17 +88,59 @@ def unanswered_evidence(state: ResidentState) -> float:
     return -math.log(min(hi, max(lo, rate)))
 
 
+def repeat_evidence(state: ResidentState) -> float:
+    """Nats of evidence the check-in asked again a few minutes after an unanswered one gives:
+    ``-ln(share of such repeats this resident leaves unanswered)``. Not the first question's
+    figure again: the two are not independent (a resident out shopping or asleep misses both),
+    so the second counts only as much as this resident's record says a repeat adds."""
+    lo = _MISS_RATE_BOUNDS[0]
+    routine = state.routine
+    asked, missed, _ = routine.repeats
+    rate = missed / max(asked, 1e-9)
+    return -math.log(min(_REPEAT_MISS_MAX, max(lo, rate)))
+
+
+_REPEAT_MISS_MAX = 0.95
+"""Even a resident who always misses the repeat (out whenever asked) gives it a little
+weight, as :data:`_MISS_RATE_BOUNDS` does the first: ln(1/0.95) = 0.05 nats."""
+
+
+def _is_repeat(state: ResidentState) -> bool:
+    """The check-in just asked (the last of ``state.asked``) follows one still unanswered
+    within two waits: the same round of questions."""
+    asked = state.asked
+    if not state.checkin_open or len(asked) < 2:
+        return False
+    return asked[-1] - asked[-2] <= 2 * state.policy.routine_checkin_wait
+
+
 def checkin_asked(state: ResidentState) -> None:
-    """A routine check-in went out: counted as missed until an answer comes."""
-    state.checkins_asked = state.checkins_asked * CHECKIN_MEMORY + 1
-    state.checkins_missed = state.checkins_missed * CHECKIN_MEMORY + 1
+    """A routine check-in went out (already the last of ``state.asked``): counted as missed
+    until an answer comes, with the first questions of a round or with the repeats."""
+    routine = state.routine
+    if _is_repeat(state):
+        asked, missed, _ = routine.repeats
+        routine.repeats = [
+            round(asked * CHECKIN_MEMORY + 1, 3),
+            round(missed * CHECKIN_MEMORY + 1, 3),
+            1.0,
+        ]
+    else:
+        state.checkins_asked = state.checkins_asked * CHECKIN_MEMORY + 1
+        state.checkins_missed = state.checkins_missed * CHECKIN_MEMORY + 1
+        routine.repeats = [*routine.repeats[:2], 0.0]
     state.checkin_open = True
 
 
 def checkin_answered(state: ResidentState) -> None:
     """The resident answered the routine check-in still waiting."""
     if state.checkin_open:
-        state.checkins_missed = max(0.0, state.checkins_missed - 1)
+        routine = state.routine
+        asked, missed, repeat_open = routine.repeats
+        if repeat_open:
+            routine.repeats = [asked, round(max(0.0, missed - 1), 3), 0.0]
+        else:
+            state.checkins_missed = max(0.0, state.checkins_missed - 1)
         state.checkin_open = False
 
 
@@ -202,13 +258,20 @@ def _plan(
     own_ask = max(math.log(policy.routine_checkin_odds), routine.own_peak)
     own_alert = max(math.log(policy.routine_alert_odds), routine.own_peak * _PEAK_MARGIN)
     rest = _rest_day(calendar)
-    out = state.last_source == "door"
+    # Gone out: the last sign of life was a door, or a person closed the last alert (they
+    # checked: the resident was fine) and nothing has been heard since, so the resident is
+    # probably not at home (a stay in hospital, a night at a child's) and the silence says
+    # as little as one after a door.
+    reset = state.inactivity_reset_at
+    last = state.last_activity_at
+    checked = reset is not None and (last is None or last < reset)
+    out = state.last_source == "door" or checked
     own_basis = _own_basis(state, basis)
 
     when = _Asker(routine, zone, rest, cap, policy.routine_urgency)
 
     ask_any = when(basis, ask, False, out)
-    ask_own = when(own_basis, own_ask, True, False) if own_basis < basis else None
+    ask_own = when(own_basis, own_ask, True, checked) if own_basis < basis else None
     own_only = ask_own is not None and (ask_any is None or ask_own < ask_any)
     decided_from = own_basis if own_only else basis
     first_ask = ask_own if own_only else ask_any
@@ -227,26 +290,60 @@ def _plan(
     # The guardian: the silence alone past 1 in routine_alert_odds, or with the unanswered
     # check-ins counted in, whichever comes first.
     alert = own_alert if own_only else alert
-    candidates = [when(decided_from, alert, own_only, out and not own_only)]
+    away = checked if own_only else out
+    candidates = [when(decided_from, alert, own_only, away)]
     if has_speaker and first_ask is not None:
-        sent = asked or ([checkin_at] if checkin_at is not None else [])
-        if len(sent) == 2 or (len(sent) == 1 and checkin_at is not None):
-            second = sent[-1] if len(sent) == 2 else checkin_at
-            assert second is not None  # noqa: S101 - narrowed just above
-            after = second + policy.routine_checkin_wait
-            missing = alert - 2 * unanswered_evidence(state)
-            reached = when(decided_from, max(missing, 0.0), own_only, out and not own_only)
-            candidates.append(max(after, reached) if reached is not None else None)
+        candidates.append(
+            _with_questions(state, asked, checkin_at, when, decided_from, alert, own_only, away)
+        )
     found = [t for t in candidates if t is not None]
     guardian_at = _awake(routine, min(found), harm, calendar) if found else cap
+    if checked:
+        # A person found the resident fine and nothing has been heard since: they are away,
+        # and the routine has nothing to say about a home they are not in. The fixed outer
+        # bound (the centre's time from that check) stays; no earlier page to the guardian
+        # who has just been told.
+        guardian_at = cap
     if policy.guardian_night is not None:
-        stronger = when(
-            decided_from, alert + _NIGHT_EVIDENCE, own_only, out and not own_only, urgent=False
-        )
+        stronger = when(decided_from, alert + _NIGHT_EVIDENCE, own_only, away, urgent=False)
         guardian_at = _past_guardians_night(
             state, guardian_at, cap, harm, decided_from, stronger, zone
         )
     return Plan(decided_from, own_only, checkin_at, min(guardian_at, cap), harm)
+
+
+def _with_questions(
+    state: ResidentState,
+    asked: list[datetime],
+    checkin_at: datetime | None,
+    when: _Asker,
+    decided_from: datetime,
+    alert: float,
+    own_only: bool,
+    away: bool,
+) -> datetime | None:
+    """When the guardian is told with the round's unanswered questions counted in; None
+    while no round of two is asked or planned."""
+    sent = asked or ([checkin_at] if checkin_at is not None else [])
+    if not (len(sent) == 2 or (len(sent) == 1 and checkin_at is not None)):
+        return None
+    second = sent[-1] if len(sent) == 2 else checkin_at
+    assert second is not None  # noqa: S101 - narrowed just above
+    after = second + state.policy.routine_checkin_wait
+    missing = alert - unanswered_evidence(state) - repeat_evidence(state)
+    reached = when(decided_from, max(missing, 0.0), own_only, away)
+    # Unanswered questions add evidence, but never page about a silence short of the
+    # resident's own most surprising normal one, measured as it is (urgency lowers what is
+    # asked of a long silence, not what their normal silences reach): a silence like that
+    # is one they were out for, and out they miss every question, so it would page again
+    # each time it recurred.
+    routine = state.routine
+    beyond = when(
+        decided_from, routine.own_peak if own_only else routine.peak, own_only, away, urgent=False
+    )
+    if reached is None or beyond is None:
+        return None
+    return max(after, reached, beyond)
 
 
 class _Asker:
