@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from protocol.vocab import (
+    ONE_TIME_STEPS,
     AlertKind,
     CentreStep,
     ContactRole,
@@ -75,6 +76,63 @@ STAFF_ROLE_WORDS: Final[dict[StaffRole, str]] = {
     "official": "담당 공무원",
 }
 
+RESIDENT_STATE_WORDS: Final[dict[str, str]] = {
+    "normal": "정상",
+    "checkin_pending": "안부 확인 중",
+    "inactive_guardian": "활동 없음(보호자)",
+    "inactive_control_center": "활동 없음(관제)",
+    "emergency": "긴급",
+    "monitoring_lost": "모니터링 끊김",
+    "device_problem": "기기 문제",
+    "away": "부재",
+    "unknown": "상태 모름",
+}
+"""A resident's state as the residents API describes it (hub/api/residents.py)."""
+
+TIMELINE_WORDS: Final[dict[str, str]] = {
+    "opened": "경보 발생",
+    "acknowledged": "접수",
+    "resolved": "종료",
+    "guardian_checking": "보호자 확인 중 (관제센터 접수 전)",
+    "cancel_requested": "어르신의 취소 요청",
+    "held_quiet_hours": "보호자 방해 금지 시간: 알림 보류",
+    "delivery_failed": "문자 전달 실패",
+    "delivery_unknown": "문자 전달 미확인",
+    "backup_guardian_paged": "예비 보호자에게 연락",
+    "no_guardian_reachable": "연락되는 보호자 없음",
+    "digest_queued": "다음 근무일 요약에 추가",
+    "no_recipients": "받을 사람 없음",
+    "held_withdrawn": "보류된 보호자 문자 취소(경보 종료)",
+    "held_released": "보류된 보호자 문자 즉시 발송(경보 종료)",
+}
+"""What an alert's timeline entry records (beyond the centre's steps, :data:`STEP_WORDS`)."""
+
+REASON_WORDS: Final[dict[str, str]] = {
+    "voice": "음성",
+    "button": "버튼",
+    "fall": "낙상 감지",
+    "app": "앱",
+    "sensor": "센서",
+    "guardian_after": "보호자 단계 시간 경과",
+    "control_center_after": "관제 단계 시간 경과",
+    "routine": "평소 생활과 다름",
+    "ack_resolve_within": "보호자 확인 후 미해결",
+    "all_offline": "모든 기기 끊김",
+    "activity_resumed": "활동 재개",
+}
+"""The short reason a timeline entry or an automatic close carries (a trigger, a rule)."""
+
+DELIVERY_WORDS: Final[dict[str, str]] = {
+    "pending": "대기",
+    "sending": "보내는 중",
+    "sent": "발송",
+    "delivered": "도착",
+    "failed": "실패",
+    "unknown": "미확인",
+    "withdrawn": "보내지 않음(경보 종료)",
+}
+"""A notification's delivery state (hub/store/outbox.py)."""
+
 ACKNOWLEDGED_BY_CENTRE: Final = "접수"
 """The centre's acknowledgement; never used for a guardian's tap."""
 GUARDIAN_CHECKING: Final = "보호자 확인 중"
@@ -95,4 +153,9 @@ def glossary() -> dict[str, dict[str, str]]:
         "device_kind": _plain(DEVICE_KIND_SHOWN),
         "contact_role": _plain(CONTACT_ROLE_WORDS),
         "staff_role": _plain(STAFF_ROLE_WORDS),
+        "one_time_step": {step: STEP_WORDS[step] for step in sorted(ONE_TIME_STEPS)},
+        "resident_state": dict(RESIDENT_STATE_WORDS),
+        "timeline": dict(TIMELINE_WORDS),
+        "reason": dict(REASON_WORDS),
+        "delivery": dict(DELIVERY_WORDS),
     }

@@ -33,7 +33,7 @@ from hub.store import alert_reads, history_reads, profile_reads
 from hub.store.alert_reads import TimelineEntry
 from hub.store.db import reading
 from hub.store.history_reads import NO_OUTCOME, ClosedAlert, HistoryFilter
-from protocol.glossary import glossary
+from protocol.glossary import DELIVERY_WORDS, REASON_WORDS, TIMELINE_WORDS, glossary
 from protocol.vocab import ALERT_KINDS, ID_PATTERN, KOREA_TZ, OUTCOMES
 
 PAGE_SIZE = 50
@@ -46,46 +46,8 @@ STAGE_WORDS = WORDS["stage"]
 STEP_WORDS = WORDS["step"]
 ROLE_WORDS = WORDS["contact_role"]
 
-TIMELINE_WORDS: dict[str, str] = {
-    "opened": "경보 발생",
-    "acknowledged": "접수",
-    "resolved": "종료",
-    "guardian_checking": "보호자 확인 중 (관제센터 접수 전)",
-    "cancel_requested": "어르신의 취소 요청",
-    "held_quiet_hours": "보호자 방해 금지 시간: 알림 보류",
-    "delivery_failed": "문자 전달 실패",
-    "delivery_unknown": "문자 전달 미확인",
-    "backup_guardian_paged": "예비 보호자에게 연락",
-    "no_guardian_reachable": "연락되는 보호자 없음",
-    "digest_queued": "다음 근무일 요약에 추가",
-    "no_recipients": "받을 사람 없음",
-    "held_withdrawn": "보류된 보호자 문자 취소(경보 종료)",
-    "held_released": "보류된 보호자 문자 즉시 발송(경보 종료)",
-}
 GUARDIAN_ACK = "보호자 확인 중 (관제센터 접수 아님)"
-NOTE_WORDS: dict[str, str] = {
-    **ROLE_WORDS,
-    "voice": "음성",
-    "button": "버튼",
-    "fall": "낙상 감지",
-    "app": "앱",
-    "sensor": "센서",
-    "guardian_after": "보호자 단계 시간 경과",
-    "control_center_after": "관제 단계 시간 경과",
-    "routine": "평소 생활과 다름",
-    "ack_resolve_within": "보호자 확인 후 미해결",
-    "all_offline": "모든 기기 끊김",
-    "activity_resumed": "활동 재개",
-}
-DELIVERY_WORDS: dict[str, str] = {
-    "pending": "대기",
-    "sending": "보내는 중",
-    "sent": "발송",
-    "delivered": "도착",
-    "failed": "실패",
-    "unknown": "미확인",
-    "withdrawn": "보내지 않음(경보 종료)",
-}
+NOTE_WORDS: dict[str, str] = {**ROLE_WORDS, **REASON_WORDS}
 # The centre's own work on an alert, listed first on the detail page.
 _CENTRE_WORK = frozenset({"acknowledged", "resolved", *STEP_WORDS})
 

@@ -47,6 +47,7 @@ from hub.store import history_reads, profile_reads, resident_reads
 from hub.store.db import reading
 from hub.store.history_reads import HistoryFilter
 from hub.store.resident_reads import StoredDevice
+from protocol.glossary import RESIDENT_STATE_WORDS
 from protocol.vocab import KOREA_TZ
 
 PAGE_SIZE = 50
@@ -55,18 +56,7 @@ AWAY_MAX_DAYS = 365
 allows 60): a long hospital stay, not a way to stop watching someone for good."""
 _KST = ZoneInfo(KOREA_TZ)
 
-# The board's resident states (hub/web/board.js STATE), as describe_state names them.
-STATE_WORDS: dict[str, str] = {
-    "normal": "정상",
-    "checkin_pending": "안부 확인 중",
-    "inactive_guardian": "활동 없음(보호자)",
-    "inactive_control_center": "활동 없음(관제)",
-    "emergency": "긴급",
-    "monitoring_lost": "모니터링 끊김",
-    "device_problem": "기기 문제",
-    "away": "부재",
-    "unknown": "상태 모름",
-}
+STATE_WORDS = RESIDENT_STATE_WORDS
 RULE_WORDS: dict[str, str] = {"fixed": "정해진 시간 기준", "routine": "평소 생활 기준"}
 # What the profile says after a change, by the key the redirect carries (never free text).
 DONE_WORDS: dict[str, str] = {

@@ -7,9 +7,8 @@
 const $ = (id) => document.getElementById(id);
 
 // -- words -------------------------------------------------------------------------------
-// Domain words come from the glossary (protocol/glossary.py, JSON in base.html), so "이송"
-// here is "이송" in the reports. What is only the board's (resident states as the residents
-// API describes them, timeline entries, delivery states) is named below.
+// Every word comes from the glossary (protocol/glossary.py, JSON in base.html), so "이송"
+// here is "이송" in the reports and the history.
 const WORDS = JSON.parse($("glossary").textContent);
 const KIND = WORDS.alert_kind;
 const STAGE = WORDS.stage;
@@ -17,29 +16,13 @@ const OUTCOME = WORDS.outcome;
 const STEP = WORDS.step;
 const DEVICE = WORDS.device_kind;
 const ROLE = WORDS.contact_role;
-// protocol/vocab.py ONE_TIME_STEPS, as the glossary's "one_time_step" table once it has one;
-// until then this copy stands in, and tests/web/test_board_shift.py fails when they differ.
-const ONE_TIME = new Set(WORDS.one_time_step ? Object.keys(WORDS.one_time_step)
-  : ["called_119", "dispatched"]);
+const ONE_TIME = new Set(Object.keys(WORDS.one_time_step));  // protocol/vocab.py ONE_TIME_STEPS
 window.anbuOneTimeSteps = [...ONE_TIME].sort();
-const STATE = { normal: "정상", checkin_pending: "안부 확인 중", inactive_guardian: "활동 없음(보호자)",
-  inactive_control_center: "활동 없음(관제)", emergency: "긴급", monitoring_lost: "모니터링 끊김",
-  device_problem: "기기 문제", away: "부재" };
-const WHAT = { opened: "경보 발생", acknowledged: "접수", resolved: "종료",
-  guardian_checking: "보호자 확인 중 (관제센터 접수 전)",
-  cancel_requested: "어르신의 취소 요청",
-  held_quiet_hours: "보호자 방해 금지 시간: 알림 보류", delivery_failed: "문자 전달 실패",
-  delivery_unknown: "문자 전달 미확인", backup_guardian_paged: "예비 보호자에게 연락",
-  no_guardian_reachable: "연락되는 보호자 없음", digest_queued: "다음 근무일 요약에 추가",
-  no_recipients: "받을 사람 없음", held_withdrawn: "보류된 보호자 문자 취소(경보 종료)",
-  held_released: "보류된 보호자 문자 즉시 발송(경보 종료)" };
+const STATE = WORDS.resident_state;
+const WHAT = WORDS.timeline;
 const GUARDIAN_ACK = "보호자 확인 중 (관제센터 접수 아님)";
-const DELIVERY = { pending: "대기", sending: "보내는 중", sent: "발송", delivered: "도착",
-  failed: "실패", unknown: "미확인", withdrawn: "보내지 않음(경보 종료)" };
-const NOTE = { ...ROLE, voice: "음성", button: "버튼", fall: "낙상 감지", app: "앱", sensor: "센서",
-  guardian_after: "보호자 단계 시간 경과", control_center_after: "관제 단계 시간 경과",
-  routine: "평소 생활과 다름", ack_resolve_within: "보호자 확인 후 미해결",
-  all_offline: "모든 기기 끊김", resolved: "", activity_resumed: "활동 재개" };
+const DELIVERY = WORDS.delivery;
+const NOTE = { ...ROLE, ...WORDS.reason, resolved: "" };
 const SEVERITY = { emergency: 0, monitoring_lost: 1, inactivity: 2, vital_out_of_range: 3,
   device_offline: 4 };
 const TARGET_S = 60;  // the centre's answer target for an emergency (emergency_ack_within)
