@@ -49,6 +49,9 @@ _AUTO_ENDS = {
     "activity_resumed": "활동 재개로 자동 종료",
     "monitoring_restored": "기기 연결 회복으로 자동 종료",
 }
+LISTED = 6
+"""Alerts listed one by one, the newest: more would take the page past one A4 sheet (the
+counts per kind cover them all)."""
 _CHART_W, _CHART_H = 760.0, 90.0
 
 
@@ -215,7 +218,8 @@ def case_summary_page_router(backend: Backend, run: Runner) -> APIRouter:
             printed=now.astimezone(zone).strftime("%Y년 %m월 %d일 %H:%M"),
             window_from=fmt(since, "%Y.%m.%d"),
             window_to=fmt(now, "%Y.%m.%d"),
-            alerts=in_window,
+            alerts=in_window[-LISTED:],
+            alerts_total=len(in_window),
             per_kind=_per_kind(in_window),
             open_alerts=[r for r in rows if r["alert"].state != "resolved"],
             devices=devices,

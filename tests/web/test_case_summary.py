@@ -305,3 +305,33 @@ def test_a_guardians_hospital_stay_from_the_link_is_on_the_summary(start_hub: An
     assert f"입원: {last_day.month}월 {last_day.day}일까지 외출 설정 (보호자 링크)" in page_text
     assert '<td class="nw">보호자 확인</td>' in page_text  # the outcome, in the glossary's word
     assert f"{last_day + timedelta(days=1):%Y.%m.%d} 00:00까지 (지금 외출 중)" in page_text
+
+
+def test_a_long_history_still_prints_on_one_page(start_hub: Any, page: Page) -> None:
+    """Nineteen alerts (the last still open): the list keeps the newest 6 and says where the
+    rest are; the counts per kind keep them all; the PDF is one A4 page."""
+    running = start_hub(clock=FakeClock(START))
+    fast = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT60S"}
+    running.resident("c4", policy=fast)
+    speaker = running.device("c4", "spk1")
+    for hour in range(18):
+        running.run_until(START + timedelta(hours=hour, seconds=5))
+        speaker.activity()  # ends the silence's alert: 활동 재개로 자동 종료
+        _beat(running, speaker)
+    speaker.close()
+    running.run_until(START + timedelta(hours=19))  # a nineteenth silence, left open
+    opened = running.http.get("/api/v1/alerts", params={"resident": "c4"}).json()
+    assert [a["state"] == "resolved" for a in opened] == [False] + [True] * 18
+
+    response = running.http.post("/api/v1/users", json={"name": "관제요원", "role": "operator"})
+    sign_in(page, running, response.json()["token"], "/residents/c4/summary")
+    expect(page.get_by_test_id("alert-row")).to_have_count(6)
+    expect(page.get_by_test_id("alert-row").first).to_contain_text("활동 재개로 자동 종료")
+    expect(page.get_by_test_id("alerts-left-out")).to_contain_text("앞의 13건")
+    alerts = page.get_by_test_id("alerts")
+    expect(alerts.get_by_role("row", name=re.compile("^활동 없음 19 1"))).to_have_count(1)
+    expect(page.get_by_test_id("alert-row").last).to_contain_text("진행 중")
+    expect(page.get_by_test_id("follow-ups")).to_contain_text("열린 경보:")
+    pdf = page.pdf(prefer_css_page_size=True)
+    (ARTIFACTS / "case-summary-long.pdf").write_bytes(pdf)
+    assert len(_pdf_pages(pdf)) == 1
