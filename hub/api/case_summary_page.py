@@ -50,8 +50,9 @@ _AUTO_ENDS = {
     "monitoring_restored": "기기 연결 회복으로 자동 종료",
 }
 LISTED = 6
-"""Alerts listed one by one, the newest: more would take the page past one A4 sheet (the
-counts per kind cover them all)."""
+"""Alerts listed one by one: more would take the page past one A4 sheet (the counts per kind
+cover them all). Those a person closed and those still open come first, the newest of each
+first; alerts that ended by themselves (activity resumed, a device back) fill what is left."""
 _CHART_W, _CHART_H = 760.0, 90.0
 
 
@@ -113,6 +114,16 @@ def _alert_rows(
             }
         )
     return rows
+
+
+def _listed(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The ``count`` alerts the page lists (see :data:`LISTED`), in the order they opened."""
+
+    def ended_by_itself(row: dict[str, Any]) -> bool:
+        return bool(row["alert"].state == "resolved" and row["alert"].outcome is None)
+
+    chosen = sorted(range(len(rows)), key=lambda i: (ended_by_itself(rows[i]), -i))[:count]
+    return [rows[i] for i in sorted(chosen)]
 
 
 def _per_kind(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -218,7 +229,7 @@ def case_summary_page_router(backend: Backend, run: Runner) -> APIRouter:
             printed=now.astimezone(zone).strftime("%Y년 %m월 %d일 %H:%M"),
             window_from=fmt(since, "%Y.%m.%d"),
             window_to=fmt(now, "%Y.%m.%d"),
-            alerts=in_window[-LISTED:],
+            alerts=_listed(in_window, LISTED),
             alerts_total=len(in_window),
             per_kind=_per_kind(in_window),
             open_alerts=[r for r in rows if r["alert"].state != "resolved"],

@@ -72,9 +72,9 @@ def _last_will(running: Any, device: Device) -> None:
     _stored(running, device, f"status:offline:{ts}")
 
 
-def _alert_of(running: Any, kind: str) -> dict[str, Any]:
+def _alert_of(running: Any, kind: str, resident: str = "c1") -> dict[str, Any]:
     def unresolved() -> dict[str, Any] | None:
-        found = running.http.get("/api/v1/alerts", params={"resident": "c1"}).json()
+        found = running.http.get("/api/v1/alerts", params={"resident": resident}).json()
         return next((a for a in found if a["kind"] == kind and a["state"] != "resolved"), None)
 
     found: dict[str, Any] = wait_until(unresolved, 10)
@@ -308,29 +308,39 @@ def test_a_guardians_hospital_stay_from_the_link_is_on_the_summary(start_hub: An
 
 
 def test_a_long_history_still_prints_on_one_page(start_hub: Any, page: Page) -> None:
-    """Nineteen alerts (the last still open): the list keeps the newest 6 and says where the
-    rest are; the counts per kind keep them all; the PDF is one A4 page."""
+    """An emergency, then eighteen silences that ended by themselves and one still open: the
+    list keeps the emergency and the open alert first and fills up with the newest others,
+    says how many are left out; the counts per kind keep them all; one A4 page."""
     running = start_hub(clock=FakeClock(START))
     fast = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT60S"}
     running.resident("c4", policy=fast)
     speaker = running.device("c4", "spk1")
-    for hour in range(18):
+    speaker.emergency()
+    _work(running, _alert_of(running, "emergency", "c4")["id"], "transported")  # 40 min
+    for hour in range(1, 19):
         running.run_until(START + timedelta(hours=hour, seconds=5))
         speaker.activity()  # ends the silence's alert: 활동 재개로 자동 종료
         _beat(running, speaker)
     speaker.close()
-    running.run_until(START + timedelta(hours=19))  # a nineteenth silence, left open
-    opened = running.http.get("/api/v1/alerts", params={"resident": "c4"}).json()
-    assert [a["state"] == "resolved" for a in opened] == [False] + [True] * 18
+    running.run_until(START + timedelta(hours=19))  # one more silence, left open
+    found = running.http.get("/api/v1/alerts", params={"resident": "c4"}).json()
+    assert found[0]["state"] == "open" and len(found) >= 20
 
     response = running.http.post("/api/v1/users", json={"name": "관제요원", "role": "operator"})
     sign_in(page, running, response.json()["token"], "/residents/c4/summary")
-    expect(page.get_by_test_id("alert-row")).to_have_count(6)
-    expect(page.get_by_test_id("alert-row").first).to_contain_text("활동 재개로 자동 종료")
-    expect(page.get_by_test_id("alerts-left-out")).to_contain_text("앞의 13건")
+    rows = page.get_by_test_id("alert-row")
+    expect(rows).to_have_count(6)
+    expect(rows.first).to_contain_text("긴급 호출")
+    expect(rows.first).to_contain_text("병원 이송")
+    expect(rows.nth(1)).to_contain_text("활동 재개로 자동 종료")
+    expect(rows.last).to_contain_text("진행 중")
+    expect(page.get_by_test_id("alerts-left-out")).to_contain_text(f"나머지 {len(found) - 6}건")
     alerts = page.get_by_test_id("alerts")
-    expect(alerts.get_by_role("row", name=re.compile("^활동 없음 19 1"))).to_have_count(1)
-    expect(page.get_by_test_id("alert-row").last).to_contain_text("진행 중")
+    expect(alerts.get_by_role("row", name=re.compile("^긴급 호출 1 0"))).to_have_count(1)
+    inactivity = sum(1 for a in found if a["kind"] == "inactivity")
+    expect(alerts.get_by_role("row", name=re.compile(f"^활동 없음 {inactivity} 1"))).to_have_count(
+        1
+    )
     expect(page.get_by_test_id("follow-ups")).to_contain_text("열린 경보:")
     pdf = page.pdf(prefer_css_page_size=True)
     (ARTIFACTS / "case-summary-long.pdf").write_bytes(pdf)
