@@ -1,9 +1,12 @@
 """Routes for the control centre's alert work and the notification log.
 
-* ``GET /api/v1/alerts?state=&resident=``: alerts, newest first; ``GET …/{id}``: one, with
-  its timeline.
+* ``GET /api/v1/alerts?state=&resident=``: alerts, newest first, each with
+  ``guardian_checking`` and ``answer_due_at`` (:func:`hub.store.alert_reads.list_alerts`);
+  ``GET …/{id}``: one, with its timeline.
 * ``POST /api/v1/alerts/{id}/ack`` · ``/resolve`` · ``/actions``: staff's work on an alert,
-  carried out by the hub core on its writer thread; each answers the alert as it now is.
+  carried out by the hub core on its writer thread; each answers the alert as it now is. A
+  resolve may carry a ``note``: filed as a ``note`` step just before the resolve, in the same
+  writer call.
 * ``GET /api/v1/notifications?resident=&alert_id=``: what was sent to whom, with delivery
   state.
 
@@ -13,6 +16,7 @@ Officials see their own district's alerts and cannot work on them. Reads come fr
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -75,11 +79,20 @@ def alerts_router(backend: Backend, run: Runner) -> APIRouter:
     @router.post("/api/v1/alerts/{alert_id}/resolve")
     def resolve_alert(alert_id: str, body: ResolveIn, who: Staff) -> dict[str, Any]:
         by = _actor(who, body.by)
-        run(
-            lambda now: backend.core.operator_input(
+        note = body.note.strip() if body.note else ""
+
+        def resolve(now: datetime) -> None:
+            # The core's Resolve has no note: the note goes on the timeline just before it,
+            # both in this one writer call, so no other work comes between them.
+            if note:
+                backend.core.operator_input(
+                    alert_id, RecordStep(alert_id=alert_id, by=by, step="note", note=note), now
+                )
+            backend.core.operator_input(
                 alert_id, Resolve(alert_id=alert_id, by=by, outcome=body.outcome), now
             )
-        )
+
+        run(resolve)
         return get_alert(alert_id, who)
 
     @router.post("/api/v1/alerts/{alert_id}/actions")

@@ -194,6 +194,8 @@ class ResolveIn(BaseModel):
 
     by: str = Field(default="관제센터", min_length=1, max_length=100)
     outcome: Outcome
+    # Filed on the timeline as a ``note`` step just before the resolve, in the same request.
+    note: str | None = Field(default=None, max_length=500)
 
 
 class ActionIn(BaseModel):

@@ -5,6 +5,12 @@ history), of ``outbox`` for the notification log, and of ``digest_items`` for th
 out-of-hours digest list. Alert work itself goes through the hub core; these reads see only
 what has committed.
 
+The alert list adds two read-only fields so the board's queue needs no timeline per alert:
+``guardian_checking`` (a guardian tapped 확인 and the centre has not acknowledged; a guardian's
+tap is not the centre's 접수) and ``answer_due_at`` (an emergency the centre has not
+acknowledged: when its answer is due, ``opened_at`` + the resident's ``emergency_ack_within``;
+otherwise ``None``).
+
 A ``districts`` argument limits a read to residents of those districts (an official's own);
 ``None`` means every district.
 """
@@ -16,9 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, exists, or_, select
 
 from alerts.actions import MessageKey
+from alerts.policy import Policy
 from hub.store.resident_reads import within_districts
 from hub.store.tables import alert_timeline, alerts, digest_items, outbox, residents
 
@@ -76,6 +83,22 @@ class DigestEntry:
     district: str
 
 
+# A guardian's tap is timeline ``guardian_checking`` or an ``acknowledged`` noted
+# ``guardian``; only an ``acknowledged`` without that note is the centre's own.
+_GUARDIAN_TAP = exists().where(
+    alert_timeline.c.alert_id == alerts.c.id,
+    or_(
+        alert_timeline.c.what == "guardian_checking",
+        and_(alert_timeline.c.what == "acknowledged", alert_timeline.c.note == "guardian"),
+    ),
+)
+_CENTRE_ACK = exists().where(
+    alert_timeline.c.alert_id == alerts.c.id,
+    alert_timeline.c.what == "acknowledged",
+    or_(alert_timeline.c.note.is_(None), alert_timeline.c.note != "guardian"),
+)
+
+
 def list_alerts(
     conn: Connection,
     *,
@@ -84,8 +107,19 @@ def list_alerts(
     resident: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Alerts (every column), newest first, filtered by whatever is given."""
-    query = select(alerts).order_by(alerts.c.opened_at.desc()).limit(limit)
+    """Alerts (every column, ``guardian_checking`` and ``answer_due_at``), newest first,
+    filtered by whatever is given."""
+    query = (
+        select(
+            alerts,
+            _GUARDIAN_TAP.label("guardian_tapped"),
+            _CENTRE_ACK.label("centre_acknowledged"),
+            residents.c.policy.label("resident_policy"),
+        )
+        .join(residents, residents.c.id == alerts.c.resident_id)
+        .order_by(alerts.c.opened_at.desc())
+        .limit(limit)
+    )
     if districts is not None:
         query = query.where(
             alerts.c.resident_id.in_(within_districts(select(residents.c.id), districts))
@@ -94,7 +128,21 @@ def list_alerts(
         query = query.where(alerts.c.state == state)
     if resident is not None:
         query = query.where(alerts.c.resident_id == resident)
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [_with_marks(dict(row._mapping)) for row in conn.execute(query)]
+
+
+def _with_marks(row: dict[str, Any]) -> dict[str, Any]:
+    tapped = bool(row.pop("guardian_tapped"))
+    acknowledged = bool(row.pop("centre_acknowledged"))
+    overrides = row.pop("resident_policy") or {}
+    live = row["state"] != "resolved"
+    row["guardian_checking"] = live and tapped and not acknowledged
+    due = None
+    if live and row["kind"] == "emergency" and not acknowledged:
+        # The policy stored is the resident's overrides; the defaults fill the rest.
+        due = row["opened_at"] + Policy.model_validate(overrides).emergency_ack_within
+    row["answer_due_at"] = due
+    return row
 
 
 def find_alert(conn: Connection, alert_id: str) -> dict[str, Any] | None:
