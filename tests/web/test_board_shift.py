@@ -18,6 +18,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from alerts.clock import FakeClock
+from protocol.glossary import glossary
 from protocol.vocab import ONE_TIME_STEPS
 from tests.hub.support import KST, read_sms, wait_until
 from tests.web.conftest import axe_problems, shot, sign_in
@@ -105,6 +106,9 @@ def test_operator_works_an_emergency_from_arrival_to_resolved(start_hub: Any, pa
     expect(page.locator("#detail-title")).to_have_text("김영희 어르신 · 긴급 호출")
     page.wait_for_function(f"() => document.title === {base_title!r}")
     expect(page.get_by_test_id("alert-state")).to_have_text("접수 전")
+    alert_id = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()[0]["id"]
+    # The address names the alert open (history.replaceState), so a reload keeps it.
+    expect(page).to_have_url(re.compile(f"/board#alert={re.escape(alert_id)}$"))
 
     page.get_by_test_id("do-ack").click()
     expect(page.get_by_test_id("alert-state")).to_have_text("접수됨")
@@ -121,7 +125,6 @@ def test_operator_works_an_emergency_from_arrival_to_resolved(start_hub: Any, pa
     expect(log).to_contain_text("메모 — 관제요원 박지훈: 현관문 잠김, 관리사무소에 열쇠 요청")
     expect(log.locator("li").first).to_contain_text("접수 — 관제요원 박지훈")
 
-    alert_id = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()[0]["id"]
     timeline = running.http.get(f"/api/v1/alerts/{alert_id}").json()["timeline"]
     assert [t["what"] for t in timeline].count("called_119") == 1, timeline
 
@@ -144,14 +147,19 @@ def test_operator_works_an_emergency_from_arrival_to_resolved(start_hub: Any, pa
     expect(page.get_by_test_id("confirm")).to_be_visible()
     expect(page.get_by_test_id("confirm-outcome")).to_have_text("방문 확인")
     expect(page.get_by_test_id("confirm-note")).to_have_text("관리사무소와 함께 방문, 어르신 무사")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     page.get_by_test_id("confirm-ok").click()
     expect(page.get_by_test_id("alert-state")).to_have_text("종료 (방문 확인)")
+    assert posts == [f"{running.base}/api/v1/alerts/{alert_id}/resolve"], "one request, note in it"
     expect(page.get_by_test_id("queue")).to_contain_text("열린 경보가 없습니다")
 
     # The choice is remembered. Chromium may carry the click's activation over the reload
     # (sound on at once) or want one gesture on the new page first (the button asks for
     # it): a click anywhere on the page is that gesture.
     page.reload()
+    expect(page.locator("#detail-title")).to_have_text("김영희 어르신 · 긴급 호출")
+    expect(page.get_by_test_id("alert-state")).to_have_text("종료 (방문 확인)")
     toggle = page.get_by_test_id("sound")
     expect(toggle).to_have_text(re.compile(r"^소리 (끄기|켜기 \(한 번 눌러 주세요\))$"))
     page.get_by_role("heading", name="경보 보드", exact=True).click()
@@ -173,6 +181,20 @@ def test_operator_works_an_emergency_from_arrival_to_resolved(start_hub: Any, pa
         ("note", "관리사무소와 함께 방문, 어르신 무사"),
         ("resolved", "resolved"),
     ]
+
+    # The history, in the same browser: the outcome in the glossary's word, and the note.
+    page.goto(f"{running.base}/history")
+    row = page.locator(f'[data-testid="history-row"][data-alert="{alert_id}"]')
+    expect(row.get_by_test_id("outcome")).to_have_text(glossary()["outcome"]["visited"])
+    expect(row.locator("td.note")).to_have_text("관리사무소와 함께 방문, 어르신 무사")
+
+    # A link to the alert (the residents' pages link /board#alert=<id>) opens its detail.
+    page.goto(f"{running.base}/board#alert={alert_id}")
+    expect(page.locator("#detail-title")).to_have_text("김영희 어르신 · 긴급 호출")
+    expect(page.get_by_test_id("alert-state")).to_have_text("종료 (방문 확인)")
+    expect(page.get_by_test_id("centre-log")).to_contain_text(
+        "메모 — 관제요원 박지훈: 관리사무소와 함께 방문, 어르신 무사"
+    )
 
 
 def test_a_guardians_tap_leaves_the_emergency_to_the_centre_on_the_board(
