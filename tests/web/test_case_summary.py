@@ -226,13 +226,13 @@ def test_the_case_summary_shows_a_mixed_history_and_prints_on_a4(
     expect(page.get_by_test_id("contacts")).to_contain_text("보호자: 담당자")
 
     assert axe_problems(page) == []
+    shot(page, "case-summary")
     order = []
     for _ in range(12):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.textContent.trim()"))
     assert order[0] == "본문으로 건너뛰기"
     assert order.index("로그아웃") < order.index("인쇄 (A4)"), order
-    shot(page, "case-summary")
 
     pdf = page.pdf(prefer_css_page_size=True, print_background=True)
     ARTIFACTS.mkdir(exist_ok=True)
