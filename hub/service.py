@@ -134,6 +134,17 @@ class HubCore:
     ) -> dict[str, Any]:
         return self._enrolment.change_policy(resident_id, overrides, now)
 
+    def update_resident(
+        self, resident_id: str, changes: Mapping[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        return self._enrolment.update_resident(resident_id, changes, now)
+
+    def deactivate_resident(self, resident_id: str, reason: Any, now: datetime) -> dict[str, Any]:
+        return self._enrolment.deactivate_resident(resident_id, reason, now)
+
+    def reactivate_resident(self, resident_id: str, now: datetime) -> dict[str, Any]:
+        return self._enrolment.reactivate_resident(resident_id, now)
+
     def resident_ids(self) -> list[str]:
         """Every registered resident."""
         return sorted(self._registry.names)

@@ -1,8 +1,15 @@
-"""Routes for residents: registering them, their devices, contacts and policy, and reading
-the list and one resident's profile with the state the board shows.
+"""Routes for residents: registering, editing, deactivating and reactivating them, their
+devices, contacts and policy, and reading the list and one resident's profile with the
+state the board shows.
 
 * ``POST /api/v1/residents``, ``GET /api/v1/residents``, ``GET /api/v1/residents/{id}``
+* ``PATCH /api/v1/residents/{id}`` (name, district, address, phone)
+* ``POST /api/v1/residents/{id}/deactivate`` (with a reason) · ``/reactivate``
 * ``POST /api/v1/residents/{id}/devices`` · ``/contacts``, ``PATCH …/policy``
+
+A deactivated resident is listed only when asked for (``?inactive=show`` or ``only``), with
+the state ``deactivated``; with provisioning on, deactivating revokes their devices' broker
+credentials (reactivating does not restore them: new ones are issued per device).
 
 Changes go through the hub core on its writer thread; reads come from the store
 (:mod:`hub.store.resident_reads`) and the core's committed states.
@@ -11,9 +18,11 @@ Changes go through the hub core on its writer thread; reads come from the store
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final, Literal
 
+import structlog
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.state import ResidentState
 from hub.api import devices
@@ -21,8 +30,86 @@ from hub.api.auth import AdminOnly, AnyUser
 from hub.api.backend import Backend, Runner
 from hub.api.schemas import ContactIn, DeviceIn, PolicyIn, ResidentIn
 from hub.districts import District, DistrictError, UnknownDistrictError, resolve_in
+from hub.provisioning import ProvisioningError
 from hub.store import resident_reads
 from hub.store.db import reading
+from hub.store.registry import InactiveReason
+from protocol.vocab import normalise_phone
+
+log = structlog.get_logger(__name__)
+
+DEACTIVATED = "deactivated"
+"""The state a deactivated resident is listed with (no board state applies to them)."""
+# Until protocol/glossary.py carries them (one vocabulary), the Korean words are here.
+DEACTIVATED_WORD: Final = "보호 종료"
+INACTIVE_REASON_WORDS: Final[dict[str, str]] = {
+    "moved": "이사",
+    "care": "시설 입소",
+    "died": "사망",
+    "other": "기타",
+}
+PHONE_PROBLEM: Final = "전화번호 형식이 올바르지 않습니다 (예: 010-1234-5678)."
+
+
+class ResidentChanges(BaseModel):
+    """A resident's own fields to change; a field left out stays, an empty address or
+    phone (or null) clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    district: str | None = Field(default=None, min_length=1, max_length=100)
+    address: str | None = Field(default=None, max_length=300)
+    phone: str | None = Field(default=None, max_length=20)
+
+
+class DeactivateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: InactiveReason
+
+
+def checked_changes(backend: Backend, body: ResidentChanges) -> dict[str, Any]:
+    """The changes as stored: district by its canonical name, phone in E.164; a bad district
+    or phone is a 422 with a Korean message."""
+    changes: dict[str, Any] = {}
+    given = body.model_fields_set
+    if "name" in given:
+        if body.name is None or not body.name.strip():
+            raise HTTPException(422, "이름을 입력하세요.")
+        changes["name"] = body.name.strip()
+    if "district" in given:
+        if body.district is None:
+            raise HTTPException(422, "지역(구)을 입력하세요.")
+        changes["district"] = district_of(backend, body.district).name
+    if "address" in given:
+        changes["address"] = (body.address or "").strip() or None
+    if "phone" in given:
+        raw = (body.phone or "").strip()
+        phone = normalise_phone(raw) if raw else None
+        if raw and phone is None:
+            raise HTTPException(422, PHONE_PROBLEM)
+        changes["phone"] = phone
+    return changes
+
+
+def revoke_credentials(backend: Backend, resident_id: str) -> dict[str, Any]:
+    """With provisioning on, the broker forgets each of the resident's devices (what could
+    not be revoked is listed: the deactivation itself has committed)."""
+    provisioner = devices.provisioner_of(backend)
+    if provisioner is None:
+        return {"provisioning": False}
+    with reading(backend.engine) as conn:
+        ids = [d.id for d in resident_reads.devices_of(conn, resident_id)]
+    revoked, failed = [], []
+    for device_id in ids:
+        try:
+            provisioner.revoke(resident_id, device_id)
+            revoked.append(device_id)
+        except (ValueError, ProvisioningError):
+            log.warning("resident.revoke_failed", resident=resident_id, device=device_id)
+            failed.append(device_id)
+    return {"provisioning": True, "revoked": revoked, "failed": failed}
 
 
 def district_of(backend: Backend, text: str, unknown_status: int = 422) -> District:
@@ -77,21 +164,26 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
         who: AnyUser,
         district: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
         state: str | None = None,
+        inactive: Literal["hide", "show", "only"] = "hide",
     ) -> list[dict[str, Any]]:
-        """Residents the caller may see (an official: their district), with board state."""
+        """Residents the caller may see (an official: their district), with board state;
+        deactivated ones only with ``inactive=show`` (with the others) or ``only``."""
         now = backend.now()
         districts = who.districts()
         if district is not None:
             district = district_of(backend, district).name
             districts = frozenset({district}) if districts is None else districts & {district}
         with reading(backend.engine) as conn:
-            rows = resident_reads.list_residents(conn, districts)
+            rows = resident_reads.list_residents(
+                conn, districts, inactive={"hide": False, "show": None, "only": True}[inactive]
+            )
         # One bulk read of the committed states for the whole list.
         states = backend.core.states_of(row.id for row in rows)
         result = []
         for row in rows:
             core_state = states.get(row.id)
-            described = describe_state(core_state, now)
+            gone = row.inactive_since is not None
+            described = DEACTIVATED if gone else describe_state(core_state, now)
             if state is not None and described != state:
                 continue
             offline = [
@@ -106,7 +198,8 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
                     "district": row.district,
                     "state": described,
                     "last_activity_at": core_state.last_activity_at if core_state else None,
-                    "device_problem_since": min(offline) if offline else None,
+                    "device_problem_since": min(offline) if offline and not gone else None,
+                    "active": not gone,
                 }
             )
         return result
@@ -128,7 +221,10 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
             "phone": row.phone,
             "address": row.address,
             "policy": state.policy.model_dump(mode="json") if state else None,
-            "state": describe_state(state, backend.now()),
+            "state": DEACTIVATED if row.inactive_since else describe_state(state, backend.now()),
+            "active": row.inactive_since is None,
+            "inactive_since": row.inactive_since,
+            "inactive_reason": row.inactive_reason,
             "last_activity_at": state.last_activity_at if state else None,
             "devices": [
                 {
@@ -183,4 +279,27 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
             lambda now: backend.core.change_policy(resident_id, body.policy.overrides(), now)
         )
 
+    _lifecycle_routes(router, backend, run)
     return router
+
+
+def _lifecycle_routes(router: APIRouter, backend: Backend, run: Runner) -> None:
+    """Editing, deactivating and reactivating a resident (admins)."""
+
+    @router.patch("/api/v1/residents/{resident_id}")
+    def update_resident(resident_id: str, body: ResidentChanges, _: AdminOnly) -> dict[str, Any]:
+        """Change the resident's name, district, address or phone (Korean 422 when bad)."""
+        changes = checked_changes(backend, body)
+        return run(lambda now: backend.core.update_resident(resident_id, changes, now))
+
+    @router.post("/api/v1/residents/{resident_id}/deactivate")
+    def deactivate_resident(resident_id: str, body: DeactivateIn, _: AdminOnly) -> dict[str, Any]:
+        """Stop watching the resident: open alerts closed, devices refused, history kept; an
+        open emergency refuses it (409)."""
+        result = run(lambda now: backend.core.deactivate_resident(resident_id, body.reason, now))
+        return {**result, "credentials": revoke_credentials(backend, resident_id)}
+
+    @router.post("/api/v1/residents/{resident_id}/reactivate")
+    def reactivate_resident(resident_id: str, _: AdminOnly) -> dict[str, Any]:
+        """Watch the resident again from now on, with their registered devices."""
+        return run(lambda now: backend.core.reactivate_resident(resident_id, now))

@@ -1,15 +1,16 @@
 """Who is registered: the rows of residents, their devices and their contacts.
 
-Owns the writes the hub makes when a resident, a device or a contact is added or a policy
-changes, the device status columns that ingest keeps, and the one read that fills the hub's
-registry cache when it starts.
+Owns the writes the hub makes when a resident, a device or a contact is added, a resident's
+own fields or policy change, or a resident is deactivated or reactivated (with the reasons
+one may be deactivated for), the device status columns that ingest keeps, and the one read
+that fills the hub's registry cache when it starts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal, get_args
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -17,6 +18,8 @@ from hub.store.districts import ensure_district
 from hub.store.tables import contacts, devices, residents
 
 __all__ = [
+    "INACTIVE_REASONS",
+    "InactiveReason",
     "Registered",
     "add_contact",
     "add_device",
@@ -25,23 +28,35 @@ __all__ = [
     "load_registry",
     "resident_name",
     "resident_policy",
+    "set_active",
     "set_device_online",
     "set_device_status",
     "set_policy",
+    "update_resident_row",
 ]
+
+# Belongs in protocol/vocab.py (one vocabulary); kept here until it moves there.
+InactiveReason = Literal["moved", "care", "died", "other"]
+"""Why a resident is no longer watched: moved away, into care (a facility or hospital for
+good), died, or another reason the centre records."""
+INACTIVE_REASONS: Final[tuple[InactiveReason, ...]] = get_args(InactiveReason)
 
 
 @dataclass(frozen=True, slots=True)
 class Registered:
-    """Everyone registered: each resident's name and district, each device's kind."""
+    """Everyone registered: each resident's name and district, each device's kind, and who
+    is no longer watched."""
 
     names: dict[str, str]
     districts: dict[str, str]
     device_kinds: dict[tuple[str, str], str]
+    inactive: set[str]
 
 
 def load_registry(conn: Connection) -> Registered:
-    people = conn.execute(select(residents.c.id, residents.c.name, residents.c.district)).all()
+    people = conn.execute(
+        select(residents.c.id, residents.c.name, residents.c.district, residents.c.inactive_since)
+    ).all()
     kinds = {
         (r.resident_id, r.id): r.kind
         for r in conn.execute(select(devices.c.resident_id, devices.c.id, devices.c.kind))
@@ -50,6 +65,7 @@ def load_registry(conn: Connection) -> Registered:
         names={r.id: r.name for r in people},
         districts={r.id: r.district for r in people},
         device_kinds=kinds,
+        inactive={r.id for r in people if r.inactive_since is not None},
     )
 
 
@@ -79,6 +95,29 @@ def set_policy(conn: Connection, resident_id: str, overrides: dict[str, Any], ve
         update(residents)
         .where(residents.c.id == resident_id)
         .values(policy=overrides, policy_version=version)
+    )
+
+
+def update_resident_row(conn: Connection, resident_id: str, changes: dict[str, Any]) -> None:
+    """Change a resident's own fields (name, district, address, phone); a new district
+    becomes one of the hub's first if it is not yet, as on :func:`add_resident`."""
+    if "district" in changes:
+        ensure_district(conn, str(changes["district"]))
+    conn.execute(update(residents).where(residents.c.id == resident_id).values(**changes))
+
+
+def set_active(
+    conn: Connection,
+    resident_id: str,
+    inactive_since: datetime | None,
+    reason: InactiveReason | None = None,
+) -> None:
+    """Deactivate the resident from ``inactive_since`` for ``reason``, or (``None``)
+    reactivate them."""
+    conn.execute(
+        update(residents)
+        .where(residents.c.id == resident_id)
+        .values(inactive_since=inactive_since, inactive_reason=reason)
     )
 
 

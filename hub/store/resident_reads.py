@@ -1,9 +1,9 @@
 """What the API and board read about residents, their devices and their contacts.
 
 Owns the reads of ``residents``, ``devices`` and ``contacts`` for the residents' list and
-profile, of ``events`` for the activity chart, of ``trend_findings`` for the officials' work
-list, and of ``dead_letters`` (device messages the hub refused). Writes go through the hub
-core; these reads see only what has committed.
+profile (and who is no longer watched), of ``events`` for the activity chart, of
+``trend_findings`` for the officials' work list, and of ``dead_letters`` (device messages
+the hub refused). Writes go through the hub core; these reads see only what has committed.
 
 A ``districts`` argument limits a read to residents of those districts (an official's own);
 ``None`` means every district.
@@ -30,6 +30,7 @@ __all__ = [
     "dead_letter_counts",
     "devices_of",
     "find_resident",
+    "inactive_ids",
     "list_residents",
     "recent_dead_letters",
     "resident_district",
@@ -47,6 +48,9 @@ class Resident:
     district: str
     phone: str | None
     address: str | None
+    inactive_since: datetime | None = None
+    """Set while the resident is no longer watched (see :mod:`hub.store.registry`)."""
+    inactive_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,14 +92,43 @@ def within_districts(query: Select[Any], districts: Collection[str] | None) -> S
 
 def _resident(row: Any) -> Resident:
     return Resident(
-        id=row.id, name=row.name, district=row.district, phone=row.phone, address=row.address
+        id=row.id,
+        name=row.name,
+        district=row.district,
+        phone=row.phone,
+        address=row.address,
+        inactive_since=row.inactive_since,
+        inactive_reason=row.inactive_reason,
     )
 
 
-def list_residents(conn: Connection, districts: Collection[str] | None) -> list[Resident]:
-    """Residents of ``districts`` (``None``: all), by id."""
+def list_residents(
+    conn: Connection, districts: Collection[str] | None, *, inactive: bool | None = None
+) -> list[Resident]:
+    """Residents of ``districts`` (``None``: all), by id; ``inactive`` True: only those no
+    longer watched, False: only those watched, ``None``: both."""
     query = within_districts(select(residents).order_by(residents.c.id), districts)
+    if inactive is not None:
+        query = query.where(
+            residents.c.inactive_since.is_not(None)
+            if inactive
+            else residents.c.inactive_since.is_(None)
+        )
     return [_resident(row) for row in conn.execute(query)]
+
+
+def inactive_ids(conn: Connection, resident_ids: Collection[str]) -> set[str]:
+    """Which of ``resident_ids`` are no longer watched."""
+    wanted = sorted(set(resident_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(
+            select(residents.c.id)
+            .where(residents.c.id.in_(wanted[start : start + 500]))
+            .where(residents.c.inactive_since.is_not(None))
+        )
+        found.update(row.id for row in rows)
+    return found
 
 
 def find_resident(conn: Connection, resident_id: str) -> Resident | None:

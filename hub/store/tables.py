@@ -41,6 +41,10 @@ residents = Table(
     # Bumped on every policy change; an alert records the version it opened under.
     Column("policy_version", Integer, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set while the resident is no longer watched (moved away, into care, died: migration
+    # 0008); the row and its history stay, reactivation clears both.
+    Column("inactive_since", UTCDateTime),
+    Column("inactive_reason", String(20)),
 )
 
 devices = Table(

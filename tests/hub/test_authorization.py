@@ -54,6 +54,9 @@ POLICY: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/trends"): EVERYONE,
     ("POST", "/api/v1/residents/{resident_id}/devices/{device_id}/credentials"): {ADMIN},
     ("DELETE", "/api/v1/residents/{resident_id}/devices/{device_id}/credentials"): {ADMIN},
+    ("PATCH", "/api/v1/residents/{resident_id}"): {ADMIN},
+    ("POST", "/api/v1/residents/{resident_id}/deactivate"): {ADMIN},
+    ("POST", "/api/v1/residents/{resident_id}/reactivate"): {ADMIN},
 }
 EXTRA_POLICY: dict[tuple[str, str], set[str] | str] = {}  # routers added later register here
 
@@ -75,6 +78,8 @@ def _bodies(alert_id: str) -> dict[tuple[str, str], Any]:
         ("POST", "/api/v1/users"): {"name": "신규 요원", "role": "operator"},
         ("POST", "/api/v1/alerts/{alert_id}/ack"): {},
         ("POST", "/api/v1/links/{token}/away"): {"last_day": "2026-11-26", "reason": "family"},
+        ("PATCH", "/api/v1/residents/{resident_id}"): {"address": "둔산로 1"},
+        ("POST", "/api/v1/residents/{resident_id}/deactivate"): {"reason": "moved"},
     }
 
 
