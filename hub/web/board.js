@@ -200,7 +200,7 @@ async function refresh() {
   renderQueue();
   renderResidents();
   if (me.role === "official") await renderWorklists();
-  if (selected) await renderDetail(selected);
+  if (selected) await renderDetail(selected).catch((error) => say(`경보를 열지 못했습니다: ${error.message}`));
 }
 
 // -- the queue and the residents ---------------------------------------------------------

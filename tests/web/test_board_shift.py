@@ -337,3 +337,35 @@ def test_a_guardian_taking_an_inactivity_alert_is_not_the_centres_acknowledgemen
     expect(page.get_by_test_id("alert-state")).to_have_text("접수됨")
     expect(item.get_by_test_id("queue-state")).to_have_text("접수됨")
     expect(page.get_by_test_id("centre-log")).to_contain_text("접수 — 관제요원 박지훈")
+
+
+def test_the_answer_timer_counts_to_the_residents_own_target_and_links_open_alerts(
+    start_hub: Any, page: Page
+) -> None:
+    clock = FakeClock(TUESDAY_10)
+    running = start_hub(clock=clock)
+    running.resident("r1", policy={"emergency_ack_within": "PT5M"}, official=False)
+    token = _operator(running)
+    sign_in(page, running, token)
+    expect(page.locator("#live")).to_have_text("실시간 연결됨")
+    # A link to an alert that is not there says so in the detail, not in silence.
+    page.goto(f"{running.base}/board#alert=nope")
+    expect(page.get_by_test_id("detail-message")).to_contain_text("경보를 열지 못했습니다")
+
+    device = running.device("r1", "spk1")
+    device.emergency()
+    running.taken(device)
+    running.settle()
+    device.close()
+    timer = page.get_by_test_id("queue-item").first.get_by_test_id("queue-timer")
+    expect(timer).to_have_text(re.compile(r"^0:\d\d / 목표 5분$"))
+    expect(timer).not_to_have_class(re.compile("late"))
+    running.run_until(TUESDAY_10 + timedelta(seconds=305))
+    page.clock.set_system_time(clock.now())
+    expect(timer).to_have_text(re.compile(r"^5:0\d / 목표 5분$"))
+    expect(timer).to_have_class(re.compile("late"))
+
+    (alert,) = running.http.get("/api/v1/alerts").json()
+    page.goto(f"{running.base}/board#alert={alert['id']}")
+    expect(page.locator("#detail-title")).to_have_text("김영희 어르신 · 긴급 호출")
+    expect(page.get_by_test_id("alert-state")).to_have_text("접수 전")
