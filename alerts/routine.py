@@ -26,17 +26,6 @@ day; this module keeps such a profile in a form that adds up over a silence of a
   on (``routine_checkin_odds``: 1 in 20, ``routine_alert_odds``: 1 in 1000), which fixes the
   trade-off between false alarms and reaction time, as the operator's chosen mean time
   between false alarms does in Floeck & Litz.
-* **Blocks.** The hours are not independent: a breakfast at 06:50 one day and 07:20 the
-  next leaves each hour alone half likely, though the resident almost never misses it. So
-  each block of three hours (00-03, 03-06, ...) is profiled too, on all signals: the share
-  of days with any sign of life in it. Where the block says more than its hours added up
-  (``-ln(1 - p_block)`` over the sum of their ``lambda``), its hours are scaled up to say
-  just that, so a silence over the whole block counts what such days really were, one over
-  part of it its share; where the hours say more, they stand (the hours are never scaled
-  down: the peak below calibrates what they overstate). This is the two-level profile of
-  Cuddihy et al.'s time-of-day windows under the hourly one. Measured on the simulator it
-  changes little, because the simulator draws hours nearly independently; real meals and
-  walks keep a time only roughly, which is where it counts.
 * **Two channels** (after Wilhelm & Wahl's reliability weighting, 2024). Motion, a speaker's
   music and an appliance's power can come from a pet, a timer or a TV left on; the resident's
   *own* signals (voice, phone use, calls, doors, answered check-ins) cannot. Both are
@@ -113,14 +102,6 @@ def _zeros() -> list[int]:
     return [0] * HOURS
 
 
-BLOCK_HOURS = 3
-BLOCKS = HOURS // BLOCK_HOURS
-
-
-def _block_zeros() -> list[int]:
-    return [0] * (2 * BLOCKS)
-
-
 class Routine(BaseModel):
     """What this resident's days usually look like, and the day being gathered."""
 
@@ -151,10 +132,6 @@ class Routine(BaseModel):
     rest: list[int] = Field(default_factory=_zeros)
     work_own: list[int] = Field(default_factory=_zeros)
     rest_own: list[int] = Field(default_factory=_zeros)
-    blocks: list[int] = Field(default_factory=_block_zeros)
-    """Per mille per block of :data:`BLOCK_HOURS` hours (00-03, 03-06, ...), working days
-    then rest days: share of days with a sign of life somewhere in that block (all signals;
-    see *Blocks* in the module docstring)."""
     bed: int | None = None
     """Usual bedtime, minutes after noon (21:30 is 570)."""
     bed_spread: int = 60
@@ -188,7 +165,6 @@ class Routine(BaseModel):
                 "rest": list(self.rest),
                 "work_own": list(self.work_own),
                 "rest_own": list(self.rest_own),
-                "blocks": list(self.blocks),
                 "repeats": list(self.repeats),
             }
         )
@@ -307,7 +283,6 @@ def ended_silence(
 
 
 _PEAK_MIN_GAP_S = 1800
-_BLOCK_MASK = (1 << BLOCK_HOURS) - 1
 
 
 def _learn(routine: Routine, rest: bool) -> None:
@@ -320,12 +295,6 @@ def _learn(routine: Routine, rest: bool) -> None:
         for hour in range(HOURS):
             seen = 1000 if bits >> hour & 1 else 0
             profile[hour] = round(profile[hour] + weight * (seen - profile[hour]))
-    blocks = routine.blocks
-    first = BLOCKS if rest else 0
-    for block in range(BLOCKS):
-        seen = 1000 if routine.hours >> (block * BLOCK_HOURS) & _BLOCK_MASK else 0
-        kept = blocks[first + block]
-        blocks[first + block] = round(kept + weight * (seen - kept))
     if rest:
         routine.rest_days += 1
     else:
@@ -359,54 +328,25 @@ def _robust_mean(mean: int | None, spread: int, value: int, days: int) -> tuple[
 
 def _rates(routine: Routine, rest: bool, own: bool) -> tuple[float, ...]:
     """lambda per hour (active hours per hour) for one kind of day and one channel."""
-    work = routine.work_own if own else routine.work
-    # Blocks on all signals only (state kept small); the own channel is judged by its hours.
-    work_blocks = () if own else tuple(routine.blocks[:BLOCKS])
     if rest:
         mine = routine.rest_own if own else routine.rest
-        rest_blocks = () if own else tuple(routine.blocks[BLOCKS:])
+        other = routine.work_own if own else routine.work
         borrow = max(0, REST_BORROW_DAYS - routine.rest_days) / REST_BORROW_DAYS
         if routine.work_days == 0:
             borrow = 0.0
-        return _lambdas(tuple(mine), rest_blocks, tuple(work), work_blocks, borrow)
-    return _lambdas(tuple(work), work_blocks, (), (), 0.0)
+        return _lambdas(tuple(mine), tuple(other), borrow)
+    return _lambdas(tuple(routine.work_own if own else routine.work), (), 0.0)
 
 
 @lru_cache(maxsize=8192)
-def _lambdas(
-    mine: tuple[int, ...],
-    mine_blocks: tuple[int, ...],
-    other: tuple[int, ...],
-    other_blocks: tuple[int, ...],
-    borrow: float,
-) -> tuple[float, ...]:
+def _lambdas(mine: tuple[int, ...], other: tuple[int, ...], borrow: float) -> tuple[float, ...]:
     # Cached: a profile changes once a day, and every decision about the resident asks.
-    def mixed(own: tuple[int, ...], lent: tuple[int, ...]) -> list[float]:
-        if not lent or not borrow:
-            return [float(p) for p in own]
-        return [(1 - borrow) * m + borrow * o for m, o in zip(own, lent, strict=True)]
-
-    def rate(per_mille: float) -> float:
-        return -math.log(1.0 - min(per_mille, _P_MAX) / 1000.0)
-
-    rates = [rate(p) for p in mixed(mine, other)]
-    # Blocks: where the resident's activity moves between neighbouring hours from day to day
-    # (breakfast at 6:50 one day, 7:20 the next), each hour alone looks optional though the
-    # block is almost never silent; a silence over the whole block then counts what the block
-    # says (see *Blocks* in the module docstring). Never less than the hours say.
-    for block, per_mille in enumerate(mixed(mine_blocks, other_blocks)):
-        hours = range(block * BLOCK_HOURS, (block + 1) * BLOCK_HOURS)
-        whole = rate(per_mille)
-        summed = sum(rates[h] for h in hours)
-        if whole <= summed:
-            continue
-        if summed > 0:
-            for h in hours:
-                rates[h] *= whole / summed
-        else:
-            for h in hours:
-                rates[h] = whole / BLOCK_HOURS
-    return tuple(rates)
+    per_mille = (
+        [(1 - borrow) * m + borrow * o for m, o in zip(mine, other, strict=True)]
+        if other
+        else [float(p) for p in mine]
+    )
+    return tuple(-math.log(1.0 - min(p, _P_MAX) / 1000.0) for p in per_mille)
 
 
 _HORIZON_H = 48
