@@ -18,7 +18,7 @@ or repeats work that the unique keys make harmless.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -171,6 +171,11 @@ class HubCore:
 
     def operator_input(self, alert_id: str, core_input: Input, now: datetime) -> None:
         """An operator's or guardian's action on an alert, decided for its resident."""
+        self.operator_inputs(alert_id, [core_input], now)
+
+    def operator_inputs(self, alert_id: str, inputs: Sequence[Input], now: datetime) -> None:
+        """Several actions on one alert (a closing note, then the resolve), decided in order
+        in one transaction: a crash keeps both or neither."""
         with reading(self._engine) as conn:
             found = alert_state(conn, alert_id)
         if found is None:
@@ -179,7 +184,8 @@ class HubCore:
         if state == "resolved":
             raise ConflictError(f"alert {alert_id} is already resolved")
         with self._decider.unit(now) as (conn, work):
-            self._decider.decide(conn, resident_id, core_input, now, work)
+            for one in inputs:
+                self._decider.decide(conn, resident_id, one, now, work)
 
     # ------------------------------------------------------------- deliveries
 

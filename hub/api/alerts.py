@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from alerts.inputs import Acknowledge, RecordStep, Resolve
+from alerts.inputs import Acknowledge, Input, RecordStep, Resolve
 from hub.api.auth import AnyUser, Principal, Staff
 from hub.api.backend import Backend, Runner
 from hub.api.schemas import AckIn, ActionIn, ResolveIn
@@ -83,14 +83,12 @@ def alerts_router(backend: Backend, run: Runner) -> APIRouter:
 
         def resolve(now: datetime) -> None:
             # The core's Resolve has no note: the note goes on the timeline just before it,
-            # both in this one writer call, so no other work comes between them.
+            # both in one transaction, so a crash files both or neither.
+            steps: list[Input] = []
             if note:
-                backend.core.operator_input(
-                    alert_id, RecordStep(alert_id=alert_id, by=by, step="note", note=note), now
-                )
-            backend.core.operator_input(
-                alert_id, Resolve(alert_id=alert_id, by=by, outcome=body.outcome), now
-            )
+                steps.append(RecordStep(alert_id=alert_id, by=by, step="note", note=note))
+            steps.append(Resolve(alert_id=alert_id, by=by, outcome=body.outcome))
+            backend.core.operator_inputs(alert_id, steps, now)
 
         run(resolve)
         return get_alert(alert_id, who)

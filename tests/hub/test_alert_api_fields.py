@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from alerts.clock import FakeClock
+from alerts.inputs import RecordStep, Resolve
 from tests.hub.support import KST, read_sms
 
 LINK = re.compile(r"http://\S+/g/([A-Za-z0-9_-]+)")
@@ -105,3 +107,31 @@ def test_a_resolve_files_its_note_just_before_it_in_one_request(start_hub: Any) 
     assert again.status_code == 409
     timeline = running.http.get(f"/api/v1/alerts/{alert['id']}").json()["timeline"]
     assert [t["note"] for t in timeline if t["what"] == "note"] == ["119 이송 확인"]
+
+
+def test_a_closing_note_and_its_resolve_are_filed_together_or_not_at_all(
+    start_hub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = start_hub(clock=FakeClock(TUESDAY_10))
+    running.resident("r1", official=False)
+    alert = _emergency(running)
+    core = running.hub.core
+    note = RecordStep(alert_id=alert["id"], by="관제 김", step="note", note="방문 예정")
+    resolve = Resolve(alert_id=alert["id"], by="관제 김", outcome="visited")
+    decide = core._decider.decide
+    calls: list[object] = []
+
+    def crash_on_the_resolve(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[2])
+        if args[2] is resolve:
+            raise RuntimeError("the hub died between the note and the resolve")
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(core._decider, "decide", crash_on_the_resolve)
+    with pytest.raises(RuntimeError):
+        running.hub.call(lambda now: core.operator_inputs(alert["id"], [note, resolve], now))
+    monkeypatch.undo()
+    assert calls == [note, resolve]
+    timeline = running.http.get(f"/api/v1/alerts/{alert['id']}").json()["timeline"]
+    assert [t for t in timeline if t["what"] == "note"] == [], "the note alone was filed"
+    assert _only(running)["state"] != "resolved"
