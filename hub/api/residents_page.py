@@ -9,21 +9,27 @@
 * ``POST /residents/{id}/away`` (``last_day``) and ``POST /residents/{id}/away/end``: away
   mode from the profile, admins only as ``PATCH /api/v1/residents/{id}/policy`` is; the
   same policy change on the hub's writer, then 303 back to the profile with a message.
+* ``POST /residents/{id}/edit`` (name, district, address, phone), ``…/deactivate``
+  (``reason``) and ``…/reactivate``: admins only, the same checks and core calls as
+  ``PATCH /api/v1/residents/{id}`` and ``POST …/deactivate`` · ``…/reactivate``, then 303
+  back with a message (a refusal by its key, never free text).
 
-The core has no way to edit a resident's name, district or phone, nor to deactivate one, so
-the profile offers neither. Reads come from :mod:`hub.store.resident_reads`,
+Deactivated residents are left out of the list unless its ``inactive`` filter asks for
+them. Reads come from :mod:`hub.store.resident_reads`,
 :mod:`hub.store.profile_reads`, :mod:`hub.store.history_reads` and the core's states.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 
 from alerts.policy import Policy
 from alerts.state import AlertState, ResidentState
@@ -40,13 +46,23 @@ from hub.api.history_page import (
     took,
 )
 from hub.api.pages import PageAdmin, PageUser, render
-from hub.api.residents import describe_state
+from hub.api.residents import (
+    DEACTIVATED,
+    DEACTIVATED_WORD,
+    INACTIVE_REASON_WORDS,
+    PHONE_PROBLEM,
+    DeactivateIn,
+    ResidentChanges,
+    checked_changes,
+    describe_state,
+    revoke_credentials,
+)
 from hub.api.schemas import PolicyFields
 from hub.guardians import away_end
 from hub.store import history_reads, profile_reads, resident_reads
 from hub.store.db import reading
 from hub.store.history_reads import HistoryFilter
-from hub.store.resident_reads import StoredDevice
+from hub.store.resident_reads import Resident, StoredDevice
 from protocol.glossary import RESIDENT_STATE_WORDS
 from protocol.vocab import KOREA_TZ
 
@@ -57,14 +73,29 @@ allows 60): a long hospital stay, not a way to stop watching someone for good.""
 _KST = ZoneInfo(KOREA_TZ)
 
 STATE_WORDS = RESIDENT_STATE_WORDS
+# Which residents the list shows: the watched ones unless asked (deactivated ones stay, for
+# their history, but are no one's work).
+INACTIVE_FILTER: dict[str, str] = {
+    "": "보호 중인 어르신",
+    "show": "보호 종료 포함",
+    "only": "보호 종료만",
+}
 RULE_WORDS: dict[str, str] = {"fixed": "정해진 시간 기준", "routine": "평소 생활 기준"}
 # What the profile says after a change, by the key the redirect carries (never free text).
 DONE_WORDS: dict[str, str] = {
     "away_set": "외출 모드를 정했습니다.",
     "away_ended": "외출 모드를 끝냈습니다.",
+    "edited": "기본 정보를 고쳤습니다.",
+    "deactivated": "보호를 끝냈습니다. 이 어르신의 기기 신호는 더 받지 않습니다.",
+    "reactivated": "다시 보호를 시작했습니다.",
 }
 PROBLEM_WORDS: dict[str, str] = {
     "away_day": f"외출 마지막 날은 오늘부터 {AWAY_MAX_DAYS}일 뒤까지 고를 수 있습니다.",
+    "name": "이름을 입력하세요.",
+    "district": "그런 지역(구)이 없습니다. 허브에 등록된 지역 이름을 입력하세요 (예: 유성구).",
+    "phone": PHONE_PROBLEM,
+    "reason": "보호를 끝내는 까닭을 고르세요.",
+    "conflict": "지금은 바꿀 수 없습니다. 긴급 호출이 열려 있으면 먼저 마무리하세요.",
 }
 _CENTRE_ROLES = frozenset({"control_center", "supervisor"})
 
@@ -150,6 +181,36 @@ def device_views(
     return views
 
 
+def list_rows(
+    found: list[Resident],
+    ended: set[str],
+    states: dict[str, ResidentState],
+    wanted: str | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The list's rows in the state ``wanted`` (any when ``None``); deactivated residents'
+    state is theirs alone (the board's states describe someone watched)."""
+    rows = []
+    for row in found:
+        if row.id in ended:
+            described, word = DEACTIVATED, DEACTIVATED_WORD
+        else:
+            described = describe_state(states.get(row.id), now)
+            word = STATE_WORDS.get(described, described)
+        if wanted is None or described == wanted:
+            rows.append(
+                {
+                    "id": row.id,
+                    "name": row.name,
+                    "district": row.district,
+                    "state": described,
+                    "state_word": word,
+                    "last": _last_activity(states.get(row.id), now),
+                }
+            )
+    return rows
+
+
 def residents_page_router(backend: Backend, run: Runner) -> APIRouter:
     """The view's routes, bound to ``backend``; ``run`` executes on the hub's writer."""
     router = APIRouter(include_in_schema=False)
@@ -162,36 +223,26 @@ def residents_page_router(backend: Backend, run: Runner) -> APIRouter:
         district: str | None = None,
         state: str | None = None,
         page: str | None = None,
+        inactive: str | None = None,
     ) -> HTMLResponse:
         now = backend.now()
         text = (q or "").strip()[:100]
+        gone = inactive if inactive in INACTIVE_FILTER else ""
         with reading(backend.engine) as conn:
             districts = profile_reads.districts_in_use(conn, who.districts())
             chosen = district if district in districts else None
             found = profile_reads.search_residents(
                 conn, who.districts(), district=chosen, text=text or None
             )
+            ended = resident_reads.inactive_ids(conn, [row.id for row in found])
+        found = [row for row in found if (row.id in ended) == (gone == "only") or gone == "show"]
         wanted = state if state in STATE_WORDS else None
         states = backend.core.states_of(row.id for row in found)
-        rows = []
-        for row in found:
-            described = describe_state(states.get(row.id), now)
-            if wanted is not None and described != wanted:
-                continue
-            rows.append(
-                {
-                    "id": row.id,
-                    "name": row.name,
-                    "district": row.district,
-                    "state": described,
-                    "state_word": STATE_WORDS.get(described, described),
-                    "last": _last_activity(states.get(row.id), now),
-                }
-            )
+        rows = list_rows(found, ended, states, wanted, now)
         pages = max(1, -(-len(rows) // PAGE_SIZE))
         number = int(page) if page and page.isdigit() and 0 < int(page) <= pages else 1
         shown = rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-        base = {"q": text, "district": chosen, "state": wanted}
+        base = {"q": text, "district": chosen, "state": wanted, "inactive": gone}
 
         def link(to: int) -> str:
             return urlencode({k: v for k, v in {**base, "page": to}.items() if v})
@@ -205,6 +256,8 @@ def residents_page_router(backend: Backend, run: Runner) -> APIRouter:
             state=wanted,
             districts=districts,
             states=STATE_WORDS,
+            inactive=gone,
+            inactive_filter=INACTIVE_FILTER,
             rows=shown,
             total=len(rows),
             number=number,
@@ -236,7 +289,8 @@ def residents_page_router(backend: Backend, run: Runner) -> APIRouter:
         state = backend.core.state_of(resident_id)
         devices = device_views(stored, state, activity)
         today = now.astimezone(_KST).date()
-        described = describe_state(state, now)
+        ended = row.inactive_since is not None
+        described = DEACTIVATED if ended else describe_state(state, now)
         return render(
             request,
             "resident_profile.html",
@@ -244,7 +298,17 @@ def residents_page_router(backend: Backend, run: Runner) -> APIRouter:
             resident=row,
             staff=staff,
             phone=_phone(row.phone, staff),
-            state_word=STATE_WORDS.get(described, described),
+            state_word=DEACTIVATED_WORD if ended else STATE_WORDS.get(described, described),
+            ended=(
+                {
+                    "at": kst(row.inactive_since),
+                    "iso": iso(row.inactive_since),
+                    "reason": INACTIVE_REASON_WORDS.get(row.inactive_reason or "", "기타"),
+                }
+                if ended
+                else None
+            ),
+            reasons=INACTIVE_REASON_WORDS,
             last=_last_activity(state, now),
             devices=devices,
             contacts=[
@@ -272,9 +336,9 @@ def residents_page_router(backend: Backend, run: Runner) -> APIRouter:
             last_day=(today + timedelta(days=AWAY_MAX_DAYS)).isoformat(),
         )
 
-    def _back(resident_id: str, **message: str) -> RedirectResponse:
+    def _back(resident_id: str, part: str = "policy", **message: str) -> RedirectResponse:
         query = f"?{urlencode(message)}" if message else ""
-        return RedirectResponse(f"/residents/{resident_id}{query}#policy", status_code=303)
+        return RedirectResponse(f"/residents/{resident_id}{query}#{part}", status_code=303)
 
     @router.post("/residents/{resident_id}/away", response_model=None)
     def set_away(
@@ -298,4 +362,64 @@ def residents_page_router(backend: Backend, run: Runner) -> APIRouter:
         run(lambda now: backend.core.change_policy(resident_id, body.overrides(), now))
         return _back(resident_id, done="away_ended")
 
+    _lifecycle_forms(router, backend, run, _back)
     return router
+
+
+def _problem_of(detail: object) -> str:
+    """The key of what an edit's check refused (its words are the API's)."""
+    if detail == PHONE_PROBLEM:
+        return "phone"
+    return "name" if detail == PROBLEM_WORDS["name"] else "district"
+
+
+def _lifecycle_forms(
+    router: APIRouter, backend: Backend, run: Runner, back: Callable[..., RedirectResponse]
+) -> None:
+    """The profile's forms to edit, deactivate and reactivate a resident (admins)."""
+
+    @router.post("/residents/{resident_id}/edit", response_model=None)
+    def edit(
+        resident_id: str,
+        who: PageAdmin,
+        name: Annotated[str, Form(max_length=100)] = "",
+        district: Annotated[str, Form(max_length=100)] = "",
+        address: Annotated[str, Form(max_length=300)] = "",
+        phone: Annotated[str, Form(max_length=20)] = "",
+    ) -> RedirectResponse:
+        body = ResidentChanges.model_construct(
+            name=name, district=district.strip() or None, address=address, phone=phone
+        )
+        try:
+            changes = checked_changes(backend, body)
+        except HTTPException as error:
+            return back(resident_id, "who", problem=_problem_of(error.detail))
+        run(lambda now: backend.core.update_resident(resident_id, changes, now))
+        return back(resident_id, "who", done="edited")
+
+    @router.post("/residents/{resident_id}/deactivate", response_model=None)
+    def deactivate(
+        resident_id: str, who: PageAdmin, reason: Annotated[str, Form(max_length=20)] = ""
+    ) -> RedirectResponse:
+        try:
+            body = DeactivateIn.model_validate({"reason": reason})
+        except ValidationError:
+            return back(resident_id, "lifecycle", problem="reason")
+        try:
+            run(lambda now: backend.core.deactivate_resident(resident_id, body.reason, now))
+        except HTTPException as error:
+            if error.status_code != 409:
+                raise
+            return back(resident_id, "lifecycle", problem="conflict")
+        revoke_credentials(backend, resident_id)
+        return back(resident_id, "lifecycle", done="deactivated")
+
+    @router.post("/residents/{resident_id}/reactivate", response_model=None)
+    def reactivate(resident_id: str, who: PageAdmin) -> RedirectResponse:
+        try:
+            run(lambda now: backend.core.reactivate_resident(resident_id, now))
+        except HTTPException as error:
+            if error.status_code != 409:
+                raise
+            return back(resident_id, "lifecycle", problem="conflict")
+        return back(resident_id, "lifecycle", done="reactivated")

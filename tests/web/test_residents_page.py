@@ -1,6 +1,7 @@
 """The residents list and profile in real Chromium: search and filters, the profile's devices,
 contacts, policy and alerts, away mode set and ended from the profile (the hub's state
-checked through the API), who may change it, officials limited to their district.
+checked through the API), a resident edited, deactivated and reactivated from the profile,
+who may change it, officials limited to their district.
 
 The hub is the history tests' (:func:`tests.web.test_history_page.three_closed_alerts`): on
 a :class:`FakeClock` at Tuesday 10:00 in Korea, r1 (유성구) with three closed alerts and an
@@ -80,10 +81,11 @@ def test_the_list_searches_and_filters_and_the_tab_order_reaches_the_rows(
             order.append(testid)
         if testid == "resident-link":
             break
-    assert [t for t in order if t.startswith("f-")][:4] == [
+    assert [t for t in order if t.startswith("f-")][:5] == [
         "f-q",
         "f-district",
         "f-state",
+        "f-inactive",
         "f-apply",
     ], order
     assert order[-1] == "resident-link", order
@@ -183,3 +185,97 @@ def test_an_official_sees_only_their_district_and_no_numbers(start_hub: Any, pag
     assert page.locator('a[href^="tel:"]').count() == 0
     assert page.get_by_test_id("away-form").count() == 0
     assert axe_problems(page) == []
+
+
+def _shown(running: Any, resident: str) -> dict[str, Any]:
+    response = running.http.get(f"/api/v1/residents/{resident}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_a_resident_is_edited_deactivated_and_reactivated_from_the_profile(
+    start_hub: Any, page: Page
+) -> None:
+    running, _ = three_closed_alerts(start_hub)
+    sign_in(page, running, ADMIN_TOKEN, "/residents/w1")
+    page.get_by_test_id("edit-open").click()
+    page.get_by_test_id("edit-name").fill("박순자")
+    page.get_by_test_id("edit-district").fill("동구")
+    page.get_by_test_id("edit-address").fill("대전 동구 중앙로 1")
+    page.get_by_test_id("edit-phone").fill("010-2222-3333")
+    page.get_by_test_id("edit-save").click()
+    expect(page.get_by_test_id("flash")).to_have_text("기본 정보를 고쳤습니다.")
+    expect(page.get_by_test_id("profile-title")).to_contain_text("박순자 어르신")
+    shown = _shown(running, "w1")
+    assert (shown["name"], shown["district"], shown["phone"]) == (
+        "박순자",
+        "대전광역시 동구",
+        "+821022223333",
+    )
+    expect(page.get_by_test_id("resident-phone")).to_have_text("010-2222-3333")
+
+    # A district the hub does not have: refused with the reason, nothing changed.
+    page.get_by_test_id("edit-open").click()
+    page.get_by_test_id("edit-district").fill("없는구")
+    page.get_by_test_id("edit-save").click()
+    expect(page.get_by_test_id("problem")).to_contain_text("그런 지역(구)이 없습니다")
+    assert _shown(running, "w1")["district"] == "대전광역시 동구"
+
+    # Deactivated: the reason chosen by keyboard (Tab from the reason reaches the button).
+    page.get_by_test_id("deactivate-reason").select_option(label="이사")
+    page.get_by_test_id("deactivate-reason").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.dataset.testid") == "deactivate"
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("flash")).to_contain_text("보호를 끝냈습니다")
+    expect(page.get_by_test_id("ended")).to_contain_text("까닭 이사")
+    expect(page.get_by_test_id("state")).to_have_text("보호 종료")
+    assert (_shown(running, "w1")["active"], _shown(running, "w1")["inactive_reason"]) == (
+        False,
+        "moved",
+    )
+    expect(page.get_by_test_id("closed-alerts").locator("a")).to_have_count(1)  # history kept
+    assert page.get_by_test_id("away-form").count() == 0, "no one's away who is not watched"
+    assert axe_problems(page) == []
+    shot(page, "resident-deactivated")
+
+    open_page(page, running, "/residents")
+    expect(_rows(page)).to_have_count(1)
+    expect(_rows(page).first).to_have_attribute("data-resident", "r1")
+    page.get_by_test_id("f-inactive").select_option("show")
+    page.get_by_test_id("f-apply").click()
+    expect(_rows(page)).to_have_count(2)
+    expect(page.locator('[data-resident="w1"]').get_by_test_id("state")).to_have_text("보호 종료")
+    assert axe_problems(page) == []
+
+    open_page(page, running, "/residents/w1")
+    page.get_by_test_id("reactivate").click()
+    expect(page.get_by_test_id("flash")).to_have_text("다시 보호를 시작했습니다.")
+    assert _shown(running, "w1")["active"] is True
+    assert page.get_by_test_id("ended").count() == 0
+    assert axe_problems(page) == []
+
+    # r1's emergency is open: the deactivation is refused with the reason.
+    open_page(page, running, "/residents/r1")
+    page.get_by_test_id("deactivate-reason").select_option("died")
+    page.get_by_test_id("deactivate").click()
+    expect(page.get_by_test_id("problem")).to_contain_text("긴급 호출")
+    assert _shown(running, "r1")["active"] is True
+
+
+def test_only_admins_see_and_use_the_lifecycle_forms(start_hub: Any, page: Page) -> None:
+    running, _ = three_closed_alerts(start_hub)
+    sign_in(page, running, _user(running, "operator"), "/residents/w1")
+    assert page.get_by_test_id("edit-form").count() == 0
+    assert page.get_by_test_id("deactivate-form").count() == 0
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "anbu_csrf")
+    forms: tuple[tuple[str, dict[str, str | float | bool]], ...] = (
+        ("/residents/w1/edit", {"csrf_token": csrf, "name": "누구", "district": "서구"}),
+        ("/residents/w1/deactivate", {"csrf_token": csrf, "reason": "moved"}),
+        ("/residents/w1/reactivate", {"csrf_token": csrf}),
+    )
+    for path, form in forms:
+        refused = page.request.post(f"{running.base}{path}", form=form, max_redirects=0)
+        assert refused.status == 403, path
+    shown = _shown(running, "w1")
+    assert (shown["name"], shown["active"]) == ("박서구", True)
