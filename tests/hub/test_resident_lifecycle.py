@@ -5,12 +5,14 @@ district the hub does not have and a number that is not Korean are 422s with Kor
 Deactivating (moved away, into care, died) closes open alerts, stops every step (virtual
 time runs past the guardian's time and no SMS goes), refuses the devices' messages with a
 dead letter, keeps the history and hides the resident from the list unless asked; an open
-emergency refuses it (409). Reactivating watches the resident again from then on.
+emergency refuses it (409); with provisioning on, the broker forgets the devices.
+Reactivating watches the resident again from then on.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +20,11 @@ from sqlalchemy import select
 
 from alerts.clock import FakeClock
 from hub.store.tables import dead_letters
+from tests.hub import test_broker_security as secure_broker
+from tests.hub.conftest import RunningHub
 from tests.hub.support import DEFAULT_TEST_START, read_sms
+from tests.hub.test_broker_security import SecureBroker, as_device
+from tests.hub.test_roster_provisioning import device_clients
 
 POLICY = {"checkin_after": "PT1H", "guardian_after": "PT2H", "control_center_after": "PT4H"}
 GUARDIAN_AFTER = timedelta(hours=2)
@@ -157,3 +163,35 @@ def test_an_open_emergency_blocks_deactivation(start_hub: Any) -> None:
     response = running.http.post("/api/v1/residents/r1/deactivate", json={"reason": "died"})
     assert response.status_code == 200, response.text
     assert response.json()["closed_alerts"] == []
+
+
+# The secure broker (TLS, dynamic security) and a hub that provisions on it.
+tls_dir = secure_broker.tls_dir
+secure = secure_broker.secure
+start_secure_hub = secure_broker.start_secure_hub
+
+
+def test_deactivating_revokes_the_devices_broker_credentials(
+    secure: SecureBroker, start_secure_hub: Callable[[], RunningHub]
+) -> None:
+    running = start_secure_hub()
+    made = running.http.post(
+        "/api/v1/residents", json={"id": "gn-9", "name": "김순자", "district": "유성구"}
+    )
+    assert made.status_code == 201, made.text
+    added = running.http.post("/api/v1/residents/gn-9/devices", json={"id": "ph1", "kind": "phone"})
+    assert added.status_code == 201, added.text
+    credentials = added.json()["credentials"]
+    assert device_clients(secure) == {"gn-9.ph1"}
+
+    response = running.http.post("/api/v1/residents/gn-9/deactivate", json={"reason": "care"})
+    assert response.status_code == 200, response.text
+    assert response.json()["credentials"] == {
+        "provisioning": True,
+        "revoked": ["ph1"],
+        "failed": [],
+    }
+    assert device_clients(secure) == set()
+    phone = as_device(secure, credentials)
+    assert not phone.connected, "the broker must refuse a deactivated resident's device"
+    phone.close()
