@@ -157,3 +157,13 @@ def test_a_page_not_for_the_callers_role_is_a_page_saying_so(start_hub: Any) -> 
     assert "권한" in refused.text
     assert 'aria-label="주 메뉴"' in refused.text, "with the navigation, to go elsewhere"
     client.close()
+
+
+def test_a_link_to_an_alert_survives_the_login(start_hub: Any, page: Page) -> None:
+    running = start_hub()
+    _, token = _operator(running)
+    open_page(page, running, "/history#alert=a1")
+    page.wait_for_url("**/login?next=*")
+    page.get_by_test_id("token").fill(token)
+    page.get_by_test_id("signin").click()
+    page.wait_for_url("**/history#alert=a1")
