@@ -28,7 +28,7 @@ from alerts.state import ResidentState
 from hub.api import devices
 from hub.api.auth import AdminOnly, AnyUser
 from hub.api.backend import Backend, Runner
-from hub.api.schemas import ContactIn, DeviceIn, PolicyIn, ResidentIn
+from hub.api.schemas import PHONE_PATTERN, ContactIn, DeviceIn, PolicyIn, ResidentIn
 from hub.districts import District, DistrictError, UnknownDistrictError, resolve_in
 from hub.provisioning import ProvisioningError
 from hub.store import resident_reads
@@ -60,7 +60,12 @@ class ResidentChanges(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     district: str | None = Field(default=None, min_length=1, max_length=100)
     address: str | None = Field(default=None, max_length=300)
-    phone: str | None = Field(default=None, max_length=20)
+    # The schema says which numbers are Korean; the check itself is normalise_phone's, so a
+    # refusal has Korean words (a pydantic pattern would answer in English).
+    phone: str | None = Field(
+        default=None, max_length=20, json_schema_extra={"pattern": PHONE_PATTERN}
+    )
+    """E.164 once stored; ``null`` clears it (the profile's form sends an empty one)."""
 
 
 class DeactivateIn(BaseModel):
@@ -289,6 +294,10 @@ def _lifecycle_routes(router: APIRouter, backend: Backend, run: Runner) -> None:
     @router.patch("/api/v1/residents/{resident_id}")
     def update_resident(resident_id: str, body: ResidentChanges, _: AdminOnly) -> dict[str, Any]:
         """Change the resident's name, district, address or phone (Korean 422 when bad)."""
+        with reading(backend.engine) as conn:
+            # Unknown is 404 before any field is judged: the resident is what was asked for.
+            if resident_reads.resident_district(conn, resident_id) is None:
+                raise HTTPException(404, f"resident {resident_id} not found")
         changes = checked_changes(backend, body)
         return run(lambda now: backend.core.update_resident(resident_id, changes, now))
 

@@ -66,7 +66,7 @@ def test_an_edit_changes_what_the_api_and_the_board_show(start_hub: Any) -> None
     (listed,) = running.http.get("/api/v1/residents").json()
     assert (listed["name"], listed["district"]) == ("박순자", "대전광역시 서구")
     # A field left out stays; an empty one clears.
-    assert running.http.patch("/api/v1/residents/r1", json={"phone": ""}).status_code == 200
+    assert running.http.patch("/api/v1/residents/r1", json={"phone": None}).status_code == 200
     shown = running.http.get("/api/v1/residents/r1").json()
     assert (shown["name"], shown["phone"]) == ("박순자", None)
 
@@ -76,6 +76,8 @@ def test_an_edit_changes_what_the_api_and_the_board_show(start_hub: Any) -> None
         assert HANGUL.search(str(refused.json()["detail"])), refused.text
     assert running.http.patch("/api/v1/residents/r1", json={"id": "x"}).status_code == 422
     assert running.http.patch("/api/v1/residents/nobody", json={"name": "누구"}).status_code == 404
+    unknown = running.http.patch("/api/v1/residents/nobody", json={"district": "없는구"})
+    assert unknown.status_code == 404, "the resident is judged before their fields"
     assert running.http.get("/api/v1/residents/r1").json()["district"] == "대전광역시 서구"
 
 
