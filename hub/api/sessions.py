@@ -3,10 +3,11 @@
 Staff sign in once per shift with the token an admin gave them (``POST /login``); the hub
 answers with two cookies:
 
-* ``anbu_session``: HttpOnly, SameSite=Strict, signed (itsdangerous, 12 h), holding the
-  SHA-256 of the token and a random CSRF value. The token itself never reaches a cookie,
-  and a revoked user's session dies at their next request, because every request looks the
-  user up again by that hash.
+* ``anbu_session``: HttpOnly, SameSite=Strict, 12 h: a random id. The hub keeps only its
+  SHA-256 (:mod:`hub.store.browser_sessions`), with whose token it stands for and its CSRF
+  value, so a logout ends the session everywhere (a copied cookie too), and a copy of the
+  database can make no session (the id is in no table). A revoked user's session dies at
+  their next request, because every request looks the user up again.
 * ``anbu_csrf``: the same CSRF value, readable by the page's script (double submit). Every
   state-changing request made with the session cookie must carry it back, as the
   ``X-CSRF-Token`` header (the board's fetches, htmx) or a ``csrf_token`` form field (plain
@@ -14,9 +15,13 @@ answers with two cookies:
   token also covers a same-site page that is not ours.
 
 API clients keep bearer tokens (:mod:`hub.api.auth`): a request with an ``Authorization``
-header is judged by it alone, and needs no CSRF token. The signing key is derived from the
-guardian-link key (configured or generated once and kept in the database), so sessions
-survive a restart of the hub.
+header is judged by it alone, and needs no CSRF token. Sessions are rows, so they survive
+a restart of the hub. A session's 12 h are real time (the machine's clock), not the hub's
+judging clock: they are how long a person stays signed in.
+
+``POST /login`` itself is refused when the browser says it comes from another site
+(``Sec-Fetch-Site``/``Origin``): otherwise a page elsewhere could sign a victim into the
+poster's account.
 """
 
 from __future__ import annotations
@@ -25,17 +30,16 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from hub import links
 from hub.api.backend import Backend, Runner
-from hub.store.db import writing
+from hub.store.browser_sessions import end_session, live_session, open_session
+from hub.store.db import reading, writing
 
 SESSION_COOKIE = "anbu_session"
 CSRF_COOKIE = "anbu_csrf"
@@ -48,33 +52,10 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 @dataclass(frozen=True)
 class Session:
-    """What a valid session cookie says: whose token (by hash) and the CSRF value."""
+    """What a live session cookie stands for: whose token (by hash) and the CSRF value."""
 
     subject: str
     csrf: str
-
-
-class SessionCodec:
-    """Signs and reads session cookies with a key only the hub knows."""
-
-    def __init__(self, key: bytes) -> None:
-        derived = hmac.new(key, b"anbu-browser-session-v1", hashlib.sha256).hexdigest()
-        self._serializer = URLSafeTimedSerializer(derived, salt="anbu-session")
-
-    def dump(self, session: Session) -> str:
-        return self._serializer.dumps({"s": session.subject, "c": session.csrf})
-
-    def load(self, cookie: str) -> Session | None:
-        try:
-            data = self._serializer.loads(cookie, max_age=int(SESSION_TTL.total_seconds()))
-        except BadSignature:  # also SignatureExpired
-            return None
-        if not isinstance(data, dict):
-            return None
-        subject, csrf = data.get("s"), data.get("c")
-        if not isinstance(subject, str) or not isinstance(csrf, str):
-            return None
-        return Session(subject, csrf)
 
 
 def admin_subject(admin_token: str) -> str:
@@ -82,26 +63,27 @@ def admin_subject(admin_token: str) -> str:
     return ADMIN_SUBJECT + hashlib.sha256(admin_token.encode()).hexdigest()
 
 
-def codec_of(request: Request) -> SessionCodec:
-    """The app's codec, made on first use from the hub's link key."""
-    app = request.app
-    codec: SessionCodec | None = getattr(app.state, "session_codec", None)
-    if codec is None:
-        backend = app.state.backend
-        configured = backend.settings.link_secret
+def _id_hash(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode()).hexdigest()
 
-        def read_key(_now: Any) -> bytes:
-            with writing(backend.engine) as conn:
-                return links.link_key(conn, configured.get_secret_value() if configured else None)
 
-        codec = SessionCodec(Runner(backend)(read_key))
-        app.state.session_codec = codec
-    return codec
+def _wall_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def session_of(request: Request) -> Session | None:
+    """The live session the request's cookie stands for, if any (looked up once per request)."""
+    if "anbu_session" in request.scope.get("state", {}):
+        found: Session | None = request.state.anbu_session
+        return found
     cookie = request.cookies.get(SESSION_COOKIE)
-    return None if cookie is None else codec_of(request).load(cookie)
+    found = None
+    if cookie is not None and 16 <= len(cookie) <= 128:
+        with reading(request.app.state.backend.engine) as conn:
+            row = live_session(conn, _id_hash(cookie), _wall_now())
+        found = None if row is None else Session(row.subject, row.csrf)
+    request.state.anbu_session = found
+    return found
 
 
 def csrf_matches(session: Session, sent: str | None) -> bool:
@@ -149,7 +131,23 @@ def sessions_router(backend: Backend) -> APIRouter:
             )
             page.status_code = 401
             return page
+        if _from_elsewhere(request):
+            return Response("다른 사이트에서 보낸 로그인은 받지 않습니다", status_code=403)
+        session_id = secrets.token_urlsafe(32)
         session = Session(subject, secrets.token_urlsafe(24))
+
+        def keep(_now: datetime) -> None:
+            with writing(backend.engine) as conn:
+                open_session(
+                    conn,
+                    id_hash=_id_hash(session_id),
+                    subject=subject,
+                    csrf=session.csrf,
+                    now=_wall_now(),
+                    ttl=SESSION_TTL,
+                )
+
+        Runner(backend)(keep)
         # The board's sign-in link posts here by script and wants the cookies, not a page.
         scripted = "application/json" in request.headers.get("accept", "")
         response: Response = (
@@ -161,7 +159,7 @@ def sessions_router(backend: Backend) -> APIRouter:
         secure = _secure(request, backend)
         response.set_cookie(
             SESSION_COOKIE,
-            codec_of(request).dump(session),
+            session_id,
             max_age=max_age,
             httponly=True,
             samesite="strict",
@@ -179,12 +177,31 @@ def sessions_router(backend: Backend) -> APIRouter:
         sent = request.headers.get(CSRF_HEADER) or csrf_token
         if session is not None and not csrf_matches(session, sent):
             return Response("CSRF 토큰이 없거나 맞지 않습니다", status_code=403)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if session is not None and cookie is not None:
+
+            def end(_now: datetime) -> None:
+                with writing(backend.engine) as conn:
+                    end_session(conn, _id_hash(cookie), _wall_now())
+
+            Runner(backend)(end)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.delete_cookie(CSRF_COOKIE, path="/")
         return response
 
     return router
+
+
+def _from_elsewhere(request: Request) -> bool:
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin == "null"
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] != host
 
 
 def login_location(request: Request) -> str:

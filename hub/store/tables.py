@@ -209,6 +209,20 @@ hub_secrets = Table(
     Column("value", String(200), nullable=False),
 )
 
+# Browser sessions of staff (hub/api/sessions.py): the cookie is a random id, only its
+# SHA-256 is here; ``subject`` is whose token (its hash, or the admin's), ``ended_at`` a
+# logout. Nothing in this table lets anyone sign in: the id itself is never stored.
+browser_sessions = Table(
+    "browser_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("subject", String(80), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+)
+
 # Messages held outside working hours for the roles paged only in working hours (officials,
 # the health centre), sent as one digest per recipient and role.
 digest_items = Table(

@@ -10,7 +10,10 @@ from typing import Any
 
 import httpx
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
+from hub.store.db import reading
+from hub.store.tables import api_users, browser_sessions
 from tests.hub.support import ADMIN_TOKEN
 from tests.web.conftest import axe_problems, open_page
 
@@ -94,6 +97,52 @@ def test_a_revoked_user_loses_their_session_at_once(start_hub: Any) -> None:
     assert [u["revoked_at"] is not None for u in listed if u["id"] == user_id] == [True]
     assert all("token" not in key for u in listed for key in u)
     assert client.get("/api/v1/me").status_code == 401
+    client.close()
+
+
+def test_logging_out_ends_the_session_everywhere(start_hub: Any) -> None:
+    running = start_hub()
+    _, token = _operator(running)
+    client = _signed_in(running, token)
+    copy = httpx.Client(base_url=running.base, timeout=10)
+    copy.cookies.set("anbu_session", client.cookies["anbu_session"])
+    assert copy.get("/api/v1/me").status_code == 200
+    out = client.post("/logout", data={"csrf_token": client.cookies["anbu_csrf"]})
+    assert out.status_code == 303
+    assert copy.get("/api/v1/me").status_code == 401, "a copied cookie outlived the logout"
+    copy.close()
+    client.close()
+
+
+def test_the_database_holds_nothing_that_signs_anyone_in(start_hub: Any) -> None:
+    running = start_hub()
+    _, token = _operator(running)
+    client = _signed_in(running, token)
+    cookie = client.cookies["anbu_session"]
+    with reading(running.hub.engine) as conn:
+        rows = [dict(r._mapping) for r in conn.execute(select(browser_sessions))]
+        hashes = {r.token_hash for r in conn.execute(select(api_users.c.token_hash))}
+    assert len(rows) == 1
+    assert cookie not in str(rows)
+    # A cookie made of what the tables hold is no session.
+    for forged in (rows[0]["id_hash"], rows[0]["subject"], *hashes):
+        probe = httpx.Client(base_url=running.base, timeout=10)
+        probe.cookies.set("anbu_session", forged)
+        assert probe.get("/api/v1/me").status_code == 401
+        probe.close()
+    client.close()
+
+
+def test_a_login_posted_from_another_site_is_refused(start_hub: Any) -> None:
+    running = start_hub()
+    _, token = _operator(running)
+    client = _browser_like(running)
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+        answer = client.post("/login", data={"token": token}, headers=headers)
+        assert answer.status_code == 403, headers
+        assert "anbu_session" not in answer.headers.get("set-cookie", "")
+    same = client.post("/login", data={"token": token}, headers={"Origin": running.base})
+    assert same.status_code == 303
     client.close()
 
 
