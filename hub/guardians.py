@@ -25,6 +25,7 @@ from hub import links
 from hub.service import ConflictError, HubCore, NotFoundError
 from hub.store import guardian_links
 from hub.store.db import reading, writing
+from hub.store.rows import add_timeline
 from protocol.vocab import KOREA_TZ, ONE_TIME_STEPS, normalise_phone
 
 GuardianAction = Literal["ack", "resolve"]
@@ -190,19 +191,25 @@ class GuardianDesk:
             raise ConflictError(msg)
         until = away_end(last_day, self.tz)
         by = self._guardian_name(link.contact_id)
+        state = self.core.state_of(link.resident_id)
+        if state is not None and state.policy.away_until == until:
+            return view  # the same end again: nothing new to record
+        day = f"{last_day.month}월 {last_day.day}일"
+        # Always on the link's alert, open or closed: pausing the watch is the centre's to
+        # know, whoever holds the link (a forwarded SMS too).
+        note = f"{_AWAY_NOTE[reason]}: {day}까지 외출 설정 (보호자 링크)"
         if view.kind == "inactivity" and view.state != "resolved":
-            day = f"{last_day.month}월 {last_day.day}일"
-            note = f"{_AWAY_NOTE[reason]}: {day}까지 외출 설정 (보호자 링크)"
-            self.core.operator_input(
+            self.core.operator_inputs(
                 view.alert_id,
-                RecordStep(alert_id=view.alert_id, by=by, step="note", note=note),
+                [
+                    RecordStep(alert_id=view.alert_id, by=by, step="note", note=note),
+                    Resolve(alert_id=view.alert_id, by=by, outcome=GUARDIAN_OUTCOME),
+                ],
                 now,
             )
-            self.core.operator_input(
-                view.alert_id,
-                Resolve(alert_id=view.alert_id, by=by, outcome=GUARDIAN_OUTCOME),
-                now,
-            )
+        else:
+            with writing(self.core.engine) as conn:
+                add_timeline(conn, view.alert_id, now, "note", by, note)
         state = self.core.state_of(link.resident_id)
         if state is None or state.policy.away_until != until:
             self.core.change_policy(link.resident_id, {"away_until": until.isoformat()}, now)

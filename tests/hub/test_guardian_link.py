@@ -273,6 +273,11 @@ def test_away_mode_from_the_link_is_bounded_and_idempotent(start_hub: Any) -> No
         2026, 11, 25, tzinfo=KST
     )
     assert _policy_version(running) == before + 2
+    # The alert was closed by then: the change is on its timeline all the same.
+    alert = running.http.get(f"/api/v1/alerts/{first.json()['alert_id']}").json()
+    assert [t["note"] for t in alert["timeline"] if t["what"] == "note"][-1] == (
+        "외출: 11월 24일까지 외출 설정 (보호자 링크)"
+    )
 
 
 def test_an_expired_or_altered_link_sets_no_away_mode(start_hub: Any) -> None:
