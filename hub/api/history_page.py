@@ -183,7 +183,9 @@ def read_filters(
         outcome = None
     start = _day(first, "시작", problems)
     end = _day(last, "끝", problems)
-    number = int(page) if page and page.isdigit() and 0 < int(page) < 100_000 else 1
+    # isdigit() alone takes "²", which int() refuses: ASCII digits only.
+    wanted = page if page and page.isascii() and page.isdigit() else ""
+    number = int(wanted) if wanted and 0 < int(wanted) < 100_000 else 1
     return Filters(
         district or None,
         kind or None,

@@ -350,3 +350,11 @@ def test_the_history_pages_fifty_at_a_time_without_repeats(start_hub: Any, page:
     expect(_rows(page)).to_have_count(50)
     open_page(page, running, "/history?page=9")  # past the end: the last page
     expect(_rows(page)).to_have_count(5)
+
+
+def test_a_page_number_that_is_no_ascii_number_is_the_first_page(start_hub: Any) -> None:
+    running = start_hub(clock=FakeClock(TUESDAY_10 + timedelta(days=1)))
+    _write_closed(running.hub.engine, 3)
+    for odd in ("²", "٣", "-1", "0", "x"):
+        answer = running.http.get("/history", params={"page": odd})
+        assert answer.status_code == 200, (odd, answer.status_code)
