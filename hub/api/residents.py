@@ -28,6 +28,7 @@ from alerts.state import ResidentState
 from hub.api import devices
 from hub.api.auth import AdminOnly, AnyUser
 from hub.api.backend import Backend, Runner
+from hub.api.history_page import masked
 from hub.api.schemas import PHONE_PATTERN, ContactIn, DeviceIn, PolicyIn, ResidentIn
 from hub.districts import District, DistrictError, UnknownDistrictError, resolve_in
 from hub.provisioning import ProvisioningError
@@ -219,11 +220,17 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
             contact_rows = resident_reads.contacts_of(conn, resident_id)
         state = backend.core.state_of(resident_id)
         core_devices = state.devices if state else {}
+        # Officials see numbers masked, as the profile page shows them: the centre calls.
+        official = who.role == "official"
+
+        def shown(phone: str | None) -> str | None:
+            return masked(phone) if official and phone else phone
+
         return {
             "id": row.id,
             "name": row.name,
             "district": row.district,
-            "phone": row.phone,
+            "phone": shown(row.phone),
             "address": row.address,
             "policy": state.policy.model_dump(mode="json") if state else None,
             "state": DEACTIVATED if row.inactive_since else describe_state(state, backend.now()),
@@ -243,7 +250,8 @@ def residents_router(backend: Backend, run: Runner) -> APIRouter:
                 for d in device_rows
             ],
             "contacts": [
-                {"id": c.id, "role": c.role, "name": c.name, "phone": c.phone} for c in contact_rows
+                {"id": c.id, "role": c.role, "name": c.name, "phone": shown(c.phone)}
+                for c in contact_rows
             ],
             "open_alerts": sorted(state.alerts) if state else [],
         }

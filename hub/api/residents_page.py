@@ -240,7 +240,8 @@ def residents_page_router(backend: Backend, run: Runner) -> APIRouter:
         states = backend.core.states_of(row.id for row in found)
         rows = list_rows(found, ended, states, wanted, now)
         pages = max(1, -(-len(rows) // PAGE_SIZE))
-        number = int(page) if page and page.isdigit() and 0 < int(page) <= pages else 1
+        wanted = page if page and page.isascii() and page.isdigit() else ""  # not "²"
+        number = int(wanted) if wanted and 0 < int(wanted) <= pages else 1
         shown = rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
         base = {"q": text, "district": chosen, "state": wanted, "inactive": gone}
 

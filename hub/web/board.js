@@ -47,8 +47,9 @@ function phoneParts(phone) {
   return [n.slice(0, head), n.slice(head, -4), n.slice(-4)];
 }
 const masked = (phone) => { const p = phoneParts(phone); return p.length < 3 ? "****" : `${p[0]}-****-${p[2]}`; };
-const telLink = (phone) => phone
-  ? `<a href="tel:${esc(String(phone).replace(/[^\d+]/g, ""))}">${esc(phoneParts(phone).join("-"))}</a>` : "";
+// A masked number (what officials get) is shown, not dialled.
+const telLink = (phone) => !phone ? "" : String(phone).includes("*") ? esc(phone)
+  : `<a href="tel:${esc(String(phone).replace(/[^\d+]/g, ""))}">${esc(phoneParts(phone).join("-"))}</a>`;
 
 // -- sign-in, the hub's clock, live updates ---------------------------------------------------
 
