@@ -29,7 +29,6 @@ from hub.notify.quiet import parse_quiet_hours
 from hub.registry import NotFoundError, Registry
 from hub.store.db import Engine, reading, writing
 from hub.store.registry import (
-    InactiveReason,
     add_contact,
     add_device,
     add_resident,
@@ -40,6 +39,7 @@ from hub.store.registry import (
     update_resident_row,
 )
 from hub.unit_of_work import Batch, Decider
+from protocol.vocab import InactiveReason
 
 __all__ = ["ConflictError", "Enrolment"]
 

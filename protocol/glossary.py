@@ -19,6 +19,7 @@ from protocol.vocab import (
     CentreStep,
     ContactRole,
     DeviceKind,
+    InactiveReason,
     Outcome,
     StaffRole,
     Stage,
@@ -70,6 +71,13 @@ CONTACT_ROLE_WORDS: Final[dict[ContactRole, str]] = {
     "supervisor": "관제 책임자",
 }
 
+INACTIVE_REASON_WORDS: Final[dict[InactiveReason, str]] = {
+    "moved": "이사",
+    "care": "시설 입소",
+    "died": "사망",
+    "other": "기타",
+}
+
 STAFF_ROLE_WORDS: Final[dict[StaffRole, str]] = {
     "admin": "관리자",
     "operator": "관제 요원",
@@ -86,6 +94,7 @@ RESIDENT_STATE_WORDS: Final[dict[str, str]] = {
     "device_problem": "기기 문제",
     "away": "부재",
     "unknown": "상태 모름",
+    "deactivated": "보호 종료",
 }
 """A resident's state as the residents API describes it (hub/api/residents.py)."""
 
@@ -153,6 +162,7 @@ def glossary() -> dict[str, dict[str, str]]:
         "device_kind": _plain(DEVICE_KIND_SHOWN),
         "contact_role": _plain(CONTACT_ROLE_WORDS),
         "staff_role": _plain(STAFF_ROLE_WORDS),
+        "inactive_reason": _plain(INACTIVE_REASON_WORDS),
         "one_time_step": {step: STEP_WORDS[step] for step in sorted(ONE_TIME_STEPS)},
         "resident_state": dict(RESIDENT_STATE_WORDS),
         "timeline": dict(TIMELINE_WORDS),

@@ -20,6 +20,7 @@ __all__ = [
     "DEVICE_KINDS",
     "ID_PATTERN",
     "ID_REGEX",
+    "INACTIVE_REASONS",
     "KOREA_TZ",
     "KST",
     "ONE_TIME_STEPS",
@@ -32,6 +33,7 @@ __all__ = [
     "CentreStep",
     "ContactRole",
     "DeviceKind",
+    "InactiveReason",
     "Outcome",
     "StaffRole",
     "Stage",
@@ -77,6 +79,11 @@ CentreStep = Literal["called_resident", "no_answer", "dispatched", "called_119",
 ONE_TIME_STEPS: Final[frozenset[CentreStep]] = frozenset({"called_119", "dispatched"})
 """Steps done once per alert: clicked twice they were recorded (and reported) twice. Calling
 the resident and getting no answer may well happen again, and are recorded each time."""
+
+InactiveReason = Literal["moved", "care", "died", "other"]
+"""Why a resident is no longer watched: moved away, into care (a facility or hospital for
+good), died, or another reason the centre records."""
+INACTIVE_REASONS: Final[tuple[InactiveReason, ...]] = get_args(InactiveReason)
 
 # ID_REGEX for JSON Schema and pydantic (where `$` is the end of input), ID_PATTERN for
 # Python's re, where `$` would also match before a trailing newline.

@@ -34,21 +34,14 @@ from hub.districts import District, DistrictError, UnknownDistrictError, resolve
 from hub.provisioning import ProvisioningError
 from hub.store import resident_reads
 from hub.store.db import reading
-from hub.store.registry import InactiveReason
-from protocol.vocab import normalise_phone
+from protocol.glossary import RESIDENT_STATE_WORDS
+from protocol.vocab import InactiveReason, normalise_phone
 
 log = structlog.get_logger(__name__)
 
 DEACTIVATED = "deactivated"
 """The state a deactivated resident is listed with (no board state applies to them)."""
-# Until protocol/glossary.py carries them (one vocabulary), the Korean words are here.
-DEACTIVATED_WORD: Final = "보호 종료"
-INACTIVE_REASON_WORDS: Final[dict[str, str]] = {
-    "moved": "이사",
-    "care": "시설 입소",
-    "died": "사망",
-    "other": "기타",
-}
+DEACTIVATED_WORD: Final = RESIDENT_STATE_WORDS[DEACTIVATED]
 PHONE_PROBLEM: Final = "전화번호 형식이 올바르지 않습니다 (예: 010-1234-5678)."
 
 

@@ -49,7 +49,6 @@ from hub.api.pages import PageAdmin, PageUser, render
 from hub.api.residents import (
     DEACTIVATED,
     DEACTIVATED_WORD,
-    INACTIVE_REASON_WORDS,
     PHONE_PROBLEM,
     DeactivateIn,
     ResidentChanges,
@@ -63,7 +62,7 @@ from hub.store import history_reads, profile_reads, resident_reads
 from hub.store.db import reading
 from hub.store.history_reads import HistoryFilter
 from hub.store.resident_reads import Resident, StoredDevice
-from protocol.glossary import RESIDENT_STATE_WORDS
+from protocol.glossary import INACTIVE_REASON_WORDS, RESIDENT_STATE_WORDS, glossary
 from protocol.vocab import KOREA_TZ
 
 PAGE_SIZE = 50
@@ -304,7 +303,7 @@ def residents_page_router(backend: Backend, run: Runner) -> APIRouter:
                 {
                     "at": kst(row.inactive_since),
                     "iso": iso(row.inactive_since),
-                    "reason": INACTIVE_REASON_WORDS.get(row.inactive_reason or "", "기타"),
+                    "reason": glossary()["inactive_reason"].get(row.inactive_reason or "", "기타"),
                 }
                 if ended
                 else None

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal, get_args
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from hub.store.districts import ensure_district
 from hub.store.tables import contacts, devices, residents
+from protocol.vocab import InactiveReason
 
 __all__ = [
-    "INACTIVE_REASONS",
-    "InactiveReason",
     "Registered",
     "add_contact",
     "add_device",
@@ -36,10 +35,6 @@ __all__ = [
 ]
 
 # Belongs in protocol/vocab.py (one vocabulary); kept here until it moves there.
-InactiveReason = Literal["moved", "care", "died", "other"]
-"""Why a resident is no longer watched: moved away, into care (a facility or hospital for
-good), died, or another reason the centre records."""
-INACTIVE_REASONS: Final[tuple[InactiveReason, ...]] = get_args(InactiveReason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ TABLES = [
     (glossary.DEVICE_KIND_SHOWN, vocab.DEVICE_KINDS),
     (glossary.CONTACT_ROLE_WORDS, vocab.CONTACT_ROLES),
     (glossary.STAFF_ROLE_WORDS, vocab.STAFF_ROLES),
+    (glossary.INACTIVE_REASON_WORDS, vocab.INACTIVE_REASONS),
 ]
 
 

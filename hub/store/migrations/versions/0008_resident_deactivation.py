@@ -6,7 +6,7 @@ Create Date: 2026-12-02 04:00:00.000000
 
 A resident who moved away, went into care or died is no longer watched, but their row and
 history stay: ``inactive_since`` is when that was recorded (NULL: watched), and
-``inactive_reason`` one of :data:`hub.store.registry.INACTIVE_REASONS`. Both nullable, so
+``inactive_reason`` one of :data:`protocol.vocab.INACTIVE_REASONS`. Both nullable, so
 the columns are added in place on SQLite and PostgreSQL alike (no table rebuild).
 """
 
