@@ -19,10 +19,12 @@ The steps, for a silence begun at ``T`` (the last sign of life):
    (:func:`repeat_evidence`). The two are not independent (whoever is out or asleep misses
    both), so counting the first's figure twice, as this rule once did, paged about every
    outing: in the simulator four in five false alarms in homes with a speaker and a phone
-   came 20 minutes after a second unanswered question. Nor do unanswered questions page
-   about a silence shorter than the resident's own most surprising normal one (the peak,
-   :class:`alerts.routine.Routine`), measured without urgency: a silence like that is one
-   they were out for, and out they miss every question.
+   came 20 minutes after a second unanswered question. Unanswered questions may page
+   before the silence alone is unusual: that is what they are asked for (a fall in the
+   afternoon is told that day, not the next morning). A floor at the resident's own most
+   surprising normal silence was measured and dropped: it cut false alarms by a tenth and
+   told falls about an hour later (seed 1, 1,000 households × 60 days: median 6.75 h
+   against 5.66 h without it; speaker-only homes 12.3 h against 10.3 h).
 3. **Night.** When the silence began in the resident's usual sleep (no evidence of harm: they
    went to bed), nothing is asked or sent while they usually sleep; it waits for their usual
    first activity plus a margin. A silence begun in their waking hours is evidence of harm
@@ -332,18 +334,9 @@ def _with_questions(
     after = second + state.policy.routine_checkin_wait
     missing = alert - unanswered_evidence(state) - repeat_evidence(state)
     reached = when(decided_from, max(missing, 0.0), own_only, away)
-    # Unanswered questions add evidence, but never page about a silence short of the
-    # resident's own most surprising normal one, measured as it is (urgency lowers what is
-    # asked of a long silence, not what their normal silences reach): a silence like that
-    # is one they were out for, and out they miss every question, so it would page again
-    # each time it recurred.
-    routine = state.routine
-    beyond = when(
-        decided_from, routine.own_peak if own_only else routine.peak, own_only, away, urgent=False
-    )
-    if reached is None or beyond is None:
+    if reached is None:
         return None
-    return max(after, reached, beyond)
+    return max(after, reached)
 
 
 class _Asker:
