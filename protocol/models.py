@@ -183,12 +183,55 @@ class _Common(_Wire):
     ts: Timestamp
 
 
+SENSOR_NAME_CHARS: Final = 64
+MAX_SENSORS: Final = 64
+SensorName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=SENSOR_NAME_CHARS,
+        json_schema_extra={"pattern": _TEXT_SCHEMA_PATTERN},
+        description="The sensor's own name in its gateway (a Zigbee2MQTT friendly name)",
+    ),
+    AfterValidator(_refusing(TEXT_CONTROL)),
+]
+Signal = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="What the sensor saw, in its gateway's word: occupancy, presence, contact, "
+        "water_leak, vibration, action, power ...",
+    ),
+]
+SensingProblem = Literal["gateway_offline", "gateway_silent"]
+
+
 class Activity(_Common):
     """Evidence that the resident is up and about."""
 
     source: ActivitySource = Field(description="What the resident did")
     count: Count | None = Field(
         default=None, description="How many such signals were folded into this message"
+    )
+    sensor: SensorName | None = Field(default=None, description="Which sensor saw it")
+    signal: Signal | None = Field(default=None, description="The sensor's own word for it")
+
+
+class SensorHealth(_Wire):
+    """One sensor behind a gateway, as the agent last heard it (in a heartbeat's ``sensors``)."""
+
+    name: SensorName
+    signal: Signal | None = Field(default=None, description="Its main signal")
+    available: bool | None = Field(
+        default=None, description="The gateway's own availability: false = not answering"
+    )
+    last_seen: Timestamp | None = Field(default=None, description="When it last sent anything")
+    battery_pct: int | None = Field(default=None, ge=0, le=100)
+    battery_low: bool | None = None
+    linkquality: int | None = Field(default=None, ge=0, le=255, description="Zigbee LQI")
+    active_since: Timestamp | None = Field(
+        default=None,
+        description="Its signal has been on since then (water_leak: wet), absent when off",
     )
 
 
@@ -201,6 +244,17 @@ class Heartbeat(_Common):
         default=None, max_length=200, description="Firmware/agent version"
     )
     rssi: int | None = Field(default=None, description="Signal strength, dBm")
+    sensing: bool | None = Field(
+        default=None,
+        description="false: the device is alive but cannot observe the home (its gateway is "
+        "down), so its silence says nothing about the resident",
+    )
+    sensing_problem: SensingProblem | None = Field(
+        default=None, description="Why it cannot observe, when sensing is false"
+    )
+    sensors: list[SensorHealth] | None = Field(
+        default=None, max_length=MAX_SENSORS, description="Each sensor behind its gateway"
+    )
 
 
 class Emergency(_Common):
