@@ -223,6 +223,25 @@ browser_sessions = Table(
     Column("ended_at", UTCDateTime),
 )
 
+# Feed tokens of phones that post to the hub over HTTPS without the agent (hub/api/
+# device_feed.py, migration 0010): only the token's SHA-256 is here, one row per issued
+# token of a registered device; ``revoked_at`` set means it is refused from then on.
+device_feed_tokens = Table(
+    "device_feed_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("resident_id", String(64), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    ForeignKeyConstraint(
+        ["resident_id", "device_id"],
+        ["devices.resident_id", "devices.id"],
+        name="device_feed_tokens_device_fkey",
+    ),
+    Index("ix_device_feed_tokens_device", "resident_id", "device_id"),
+)
+
 # Messages held outside working hours for the roles paged only in working hours (officials,
 # the health centre), sent as one digest per recipient and role.
 digest_items = Table(
