@@ -66,6 +66,10 @@ READY_TIMEOUT_S: Final = 20.0
 LATENCY_TIMEOUT_S: Final = 10.0
 LATENCY_POLL_S: Final = 0.0005
 RAW_TOPIC: Final = "bench/raw"
+RAW_PASSES: Final = 3
+"""The broker alone is measured this many times and its best pass kept: one pass on a busy CI
+machine came out at 0.4 times the hub's own rate through the same broker, which only noise
+can do (the hub's ingest rides on the broker)."""
 DEVICE: Final = "dev-1"
 CONTROL_CENTER_PHONES: Final = ["+82-2-000-0000"]
 
@@ -124,7 +128,10 @@ def run_ingest_bench(
     hub: Hub | None = None
     try:
         say(f"broker: {broker.url} (mosquitto); {events} events, {emergencies} emergencies")
-        raw = _raw_rate(broker, events)
+        raw = max(
+            (_raw_rate(broker, events, f"p{n}") for n in range(RAW_PASSES)),
+            key=lambda timing: timing.rate,
+        )
         say(f"raw broker pass-through: {raw.rate:,.0f} msg/s")
 
         settings = Settings(
@@ -195,8 +202,11 @@ def run_ingest_bench(
 # ---------------------------------------------------------------------- measurements
 
 
-def _raw_rate(broker: MosquittoBroker, count: int) -> _Timing:
-    """N QoS 1 messages through the broker alone: first publish to last receipt."""
+def _raw_rate(broker: MosquittoBroker, count: int, run: str) -> _Timing:
+    """N QoS 1 messages through the broker alone: first publish to last receipt.
+
+    ``run`` keeps each pass on topics and client ids of its own.
+    """
     payload = _activity_payload("raw-0")
     done = threading.Event()
     received = 0
@@ -209,12 +219,12 @@ def _raw_rate(broker: MosquittoBroker, count: int) -> _Timing:
             last_at = time.perf_counter()
             done.set()
 
-    subscriber = _client(broker, "bench-raw-sub")
+    subscriber = _client(broker, f"bench-raw-sub-{run}")
     subscriber.on_message = on_message
-    _subscribe(subscriber, f"{RAW_TOPIC}/#")
-    publisher = _client(broker, "bench-raw-pub")
+    _subscribe(subscriber, f"{RAW_TOPIC}/{run}/#")
+    publisher = _client(broker, f"bench-raw-pub-{run}")
     try:
-        messages = [(f"{RAW_TOPIC}/{i % DEFAULT_RESIDENTS}", payload) for i in range(count)]
+        messages = [(f"{RAW_TOPIC}/{run}/{i % DEFAULT_RESIDENTS}", payload) for i in range(count)]
         started = time.perf_counter()
         _publish_all(publisher, messages)
         if not done.wait(_deadline_s(count)):
