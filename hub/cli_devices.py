@@ -6,8 +6,12 @@
   hub has registered (``ANBU_DB_URL``); writes the device's config file (mode 600) and the CA
   beside it, or prints the config. The password exists only in that output.
 * ``anbu devices revoke RESIDENT DEVICE``: the broker forgets the device and disconnects it.
+* ``anbu devices feed-token issue|revoke RESIDENT DEVICE``: a phone without the agent posts
+  its feed to the hub over HTTPS (:mod:`hub.api.device_feed`) with a token of its own; the
+  token is shown once (only its SHA-256 is kept), a new one replaces the old, and a revoked
+  one is refused. These two need only ``ANBU_DB_URL``.
 
-All three talk to the broker as ``ANBU_MQTT_ADMIN_USER`` (:mod:`hub.provisioning`).
+The first three talk to the broker as ``ANBU_MQTT_ADMIN_USER`` (:mod:`hub.provisioning`).
 Heavy imports happen inside the commands, as in :mod:`hub.cli`.
 """
 
@@ -24,6 +28,7 @@ import typer
 if TYPE_CHECKING:
     from hub.provisioning import Provisioner
     from hub.settings import Settings
+    from hub.store.db import Engine
 
 devices_app = typer.Typer(
     help="Devices' broker credentials: provision, revoke; the hub's own identity (init).",
@@ -185,3 +190,72 @@ def _write_private(path: Path, text: str) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+feed_app = typer.Typer(
+    help="A phone's own HTTPS feed token (a phone without the agent posts to the hub): "
+    "issue, revoke.",
+    no_args_is_help=True,
+)
+devices_app.add_typer(feed_app, name="feed-token")
+
+
+def _feed_engine(resident: str, device: str) -> tuple[Settings, Engine]:
+    """The hub's database, once the device is known there as a phone."""
+    from hub.cli_support import settings_or_exit
+    from hub.store.db import open_engine
+
+    settings = settings_or_exit()
+    kind = _registered_kind(settings, resident, device)
+    if kind != "phone":
+        raise _fail(
+            f"device {device} of resident {resident} is a {kind}; feed tokens are for phones "
+            "(a speaker or sensor gateway runs the agent: anbu devices provision)"
+        )
+    return settings, open_engine(settings.db_url)
+
+
+@feed_app.command("issue")
+def feed_issue(resident: Resident, device: DeviceId) -> None:
+    """A new feed token for a registered phone, shown only now; its old one stops working.
+
+    Example: anbu devices feed-token issue r1 phone-1
+    (put it in MacroDroid or Shortcuts as "Authorization: Bearer <token>", deploy/phone/).
+    """
+    from alerts.clock import SystemClock
+    from hub.api.device_feed import FEED_PATH
+    from hub.store.db import writing
+    from hub.store.feed_tokens import issue_token
+
+    settings, engine = _feed_engine(resident, device)
+    try:
+        with writing(engine) as conn:
+            token = issue_token(conn, resident, device, SystemClock().now())
+    finally:
+        engine.dispose()
+    typer.echo("토큰은 지금 한 번만 표시됩니다 / the token is shown only now:")
+    typer.echo(token)
+    typer.echo(f"POST {settings.link_base}{FEED_PATH}  (Authorization: Bearer <token>)", err=True)
+
+
+@feed_app.command("revoke")
+def feed_revoke(resident: Resident, device: DeviceId) -> None:
+    """Revoke the phone's feed token: its posts are refused (403) from now on.
+
+    Example: anbu devices feed-token revoke r1 phone-1
+    """
+    from alerts.clock import SystemClock
+    from hub.store.db import writing
+    from hub.store.feed_tokens import revoke_tokens
+
+    _, engine = _feed_engine(resident, device)
+    try:
+        with writing(engine) as conn:
+            revoked = revoke_tokens(conn, resident, device, SystemClock().now())
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"revoked the feed token of {resident}/{device}"
+        if revoked
+        else f"{resident}/{device} had no live feed token"
+    )

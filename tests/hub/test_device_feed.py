@@ -1,0 +1,223 @@
+"""A phone without an agent posts its feed (edge/FEED.md) to the hub with its own token.
+
+One real hub per backend (HTTP on a free port, a FakeClock so times are exact): the phone
+events of FEED.md become stored protocol events; the same id twice counts once; bad input is
+answered with its reason and kept as a dead letter; a wrong, missing or revoked token is
+refused; when the pings stop the phone is offline (a device problem), then monitoring_lost.
+The shipped MacroDroid macros' request bodies are posted as the app would post them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from alerts.clock import FakeClock
+from hub.api.device_feed import FEED_PATH
+from hub.store.db import writing
+from hub.store.feed_tokens import issue_token, revoke_tokens
+from hub.store.tables import dead_letters, devices, events
+from tests.hub.support import DEFAULT_TEST_START
+
+PHONE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "phone"
+
+
+def _post(base: str, token: str | None, body: Any, *, raw: bytes | None = None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    content = raw if raw is not None else json.dumps(body).encode()
+    return httpx.post(base + FEED_PATH, content=content, headers=headers, timeout=10)
+
+
+def _stored(running: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    with running.hub.engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.event_id, events.c.kind, events.c.payload)
+            .where(events.c.resident_id == "r1")
+            .where(events.c.device_id == "ph1")
+        ).all()
+    return {row.event_id: (row.kind, json.loads(row.payload)) for row in rows}
+
+
+def _dead(running: Any) -> list[tuple[str, str, str]]:
+    with running.hub.engine.connect() as conn:
+        rows = conn.execute(
+            select(dead_letters.c.topic, dead_letters.c.reason, dead_letters.c.detail).order_by(
+                dead_letters.c.id
+            )
+        ).all()
+    return [(row.topic, row.reason, row.detail) for row in rows]
+
+
+def macro_requests() -> list[dict[str, Any]]:
+    """Every HTTP request action of the shipped macros: URL, method, headers, body."""
+    found = []
+    for path in sorted(PHONE_DIR.glob("*.macro")):
+        macro = json.loads(path.read_text(encoding="utf-8"))["macro"]
+        assert macro["m_triggerList"], path.name
+        for action in macro["m_actionList"]:
+            if action["m_classType"] != "HttpRequestAction":
+                continue
+            config = action["requestConfig"]
+            headers = {p["paramName"]: p["paramValue"] for p in config["headerParams"]}
+            found.append(
+                {
+                    "file": path.name,
+                    "url": config["urlToOpen"],
+                    "post": config["requestType"] == 1,
+                    "headers": headers,
+                    "content_type": config["contentType"],
+                    # MacroDroid's magic text, as the phone fills it in.
+                    "body": config["contentBodyText"].replace("{battery}", "64"),
+                }
+            )
+    return found
+
+
+def test_the_shipped_macros_post_feed_events_to_the_documented_path() -> None:
+    requests = macro_requests()
+    assert {r["file"] for r in requests} == {"anbu-alive.macro", "anbu-unlock.macro"}
+    types = set()
+    for request in requests:
+        assert request["post"], request["file"]
+        assert request["url"].startswith("https://"), request["file"]
+        assert request["url"].endswith(FEED_PATH), request["file"]
+        assert request["headers"]["Authorization"].startswith("Bearer "), request["file"]
+        assert request["content_type"] == "application/json"
+        event = json.loads(request["body"])
+        types.add(event["type"])
+    assert types == {"alive", "screen_unlock"}
+
+
+@pytest.mark.timeout(90)
+def test_a_phone_posts_its_feed_to_the_hub(
+    start_hub: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    clock = FakeClock(DEFAULT_TEST_START)
+    running = start_hub(clock=clock)
+    running.resident("r1", devices={"ph1": "phone", "spk1": "speaker"})
+    with writing(running.hub.engine) as conn:
+        token = issue_token(conn, "r1", "ph1", clock.now())
+    base = running.base
+
+    # -- tokens: none, wrong, and a staff member's are refused ---------------------------------
+    assert _post(base, None, {"type": "alive"}).status_code == 401
+    assert _post(base, "anbu-feed-nope", {"type": "alive"}).status_code == 403
+    assert _post(base, "test-admin-token-0123456789", {"type": "alive"}).status_code == 403
+
+    # -- every phone event of FEED.md ---------------------------------------------------------
+    at = clock.now().isoformat()
+    batch = [
+        {"type": "screen_unlock", "id": "u-1", "ts": at},
+        {"type": "call_outgoing", "id": "c-1"},
+        {"type": "call_answered", "id": "c-2"},
+        {"type": "charging_connected", "id": "p-1"},
+        {"type": "app_opened", "id": "a-1"},
+        {"type": "screen_on", "id": "s-1"},
+        {"type": "notification", "id": "n-1"},
+        {"type": "screen_on", "id": "s-2"},  # lit by the notification just now
+        {"type": "alive", "battery_pct": 77, "interval_s": 60},
+    ]
+    answer = _post(base, token, batch)
+    assert answer.status_code == 200, answer.text
+    outcomes = [r["outcome"] for r in answer.json()["results"]]
+    assert outcomes == ["accepted"] * 6 + ["ignored", "ignored", "accepted"]
+    stored = _stored(running)
+    sources = {i: p["source"] for i, (k, p) in stored.items() if k == "activity"}
+    assert sources == {
+        "f-u-1": "screen",
+        "f-c-1": "call",
+        "f-c-2": "call",
+        "f-p-1": "other",
+        "f-a-1": "app",
+        "f-s-1": "screen",
+    }
+    beats = [p for k, p in stored.values() if k == "heartbeat"]
+    assert {b["interval_s"] for b in beats} == {900, 60}
+    assert any(b.get("battery_pct") == 77 for b in beats)
+
+    # -- the same id twice counts once (a retry, even with another time) ----------------------
+    later = (clock.now() + timedelta(seconds=30)).isoformat()
+    again = _post(base, token, {"type": "screen_unlock", "id": "u-1", "ts": later})
+    assert again.json()["results"] == [{"outcome": "duplicate"}]
+    assert sum(1 for i in _stored(running) if i == "f-u-1") == 1
+
+    # -- the shipped macros' bodies, as MacroDroid sends them ----------------------------------
+    for request in macro_requests():
+        sent = _post(base, token, None, raw=request["body"].encode())
+        assert sent.status_code == 200, (request["file"], sent.text)
+
+    # -- bad input: a reason for the sender, a dead letter for staff ---------------------------
+    unknown = _post(base, token, {"type": "toaster"})
+    assert unknown.status_code == 400
+    assert "unknown event type 'toaster'" in unknown.json()["detail"]
+    not_json = _post(base, token, None, raw=b"{nope")
+    assert not_json.status_code == 400
+    assert not_json.json()["detail"] == "body is not JSON"
+    future = (clock.now() + timedelta(hours=1)).isoformat()
+    ahead = _post(base, token, [{"type": "app_opened", "id": "a-2"}, {"type": "sos", "ts": future}])
+    assert ahead.status_code == 400
+    assert ahead.json()["taken"] == 1  # what came before the bad event is stored
+    assert "f-a-2" in _stored(running)
+    ancient = _post(
+        base, token, {"type": "app_opened", "id": "a-3", "ts": "2019-01-01T09:00:00+09:00"}
+    )
+    assert ancient.status_code == 400
+    assert ancient.json()["detail"].startswith("ts_too_old")
+    dead = _dead(running)
+    assert [(t, r) for t, r, _ in dead] == [
+        ("anbu/v1/r1/ph1/feed", "invalid_payload"),
+        ("anbu/v1/r1/ph1/feed", "invalid_payload"),
+        ("anbu/v1/r1/ph1/feed", "invalid_payload"),
+        ("anbu/v1/r1/ph1/activity", "ts_too_old"),
+    ]
+    assert "unknown event type" in dead[0][2]
+    assert "event 1" in dead[2][2]
+
+    # -- the pings stop: the phone is offline (a device problem), not a quiet resident ---------
+    assert _post(base, token, {"type": "alive", "interval_s": 60}).status_code == 200
+    running.run_until(clock.now() + timedelta(seconds=60 * 3 + 5))
+    with running.hub.engine.connect() as conn:
+        online = conn.execute(
+            select(devices.c.online).where(devices.c.resident_id == "r1", devices.c.id == "ph1")
+        ).scalar_one()
+    assert online is False
+    back = _post(base, token, {"type": "alive", "interval_s": 60})
+    assert back.status_code == 200
+    running.settle()
+    with running.hub.engine.connect() as conn:
+        online = conn.execute(
+            select(devices.c.online).where(devices.c.resident_id == "r1", devices.c.id == "ph1")
+        ).scalar_one()
+    assert online is True
+
+    # -- an SOS from the phone is an emergency alert ------------------------------------------
+    sos = _post(base, token, {"type": "sos", "id": "sos-1"})
+    assert sos.json()["results"] == [{"outcome": "accepted", "detail": "emergency"}]
+    running.settle()
+    alerts = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()
+    assert [a["kind"] for a in alerts if a["state"] != "resolved"] == ["emergency"]
+    kind, payload = _stored(running)["f-sos-1"]
+    assert (kind, payload["trigger"]) == ("emergency", "app")
+
+    # -- revoked, and a new token replaces the old ---------------------------------------------
+    with writing(running.hub.engine) as conn:
+        assert revoke_tokens(conn, "r1", "ph1", clock.now()) == 1
+    assert _post(base, token, {"type": "alive"}).status_code == 403
+    with writing(running.hub.engine) as conn:
+        second = issue_token(conn, "r1", "ph1", clock.now())
+        third = issue_token(conn, "r1", "ph1", clock.now())
+    assert _post(base, second, {"type": "alive"}).status_code == 403
+    assert _post(base, third, {"type": "alive"}).status_code == 200
+
+    # -- no token in what the hub printed -------------------------------------------------------
+    printed = capfd.readouterr()
+    for secret in (token, second, third):
+        assert secret not in printed.out + printed.err
