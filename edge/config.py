@@ -11,8 +11,16 @@ import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from edge.vitals import VitalsConfig
 from protocol.topics import is_valid_id
 from protocol.vocab import DeviceKind
 
@@ -45,6 +53,41 @@ class FeedConfig(_Section):
         return value
 
 
+class WyomingConfig(_Section):
+    """The speaker's voice over Home Assistant's Wyoming protocol (see ``edge/VOICE.md``)."""
+
+    events: str | None = Field(default=None, description="Listen: a satellite's --event-uri")
+    satellite: str | None = Field(default=None, description="Connect as a satellite's server")
+    stt: str | None = Field(default=None, description="Speech-to-text server (with satellite)")
+    tts: str | None = Field(default=None, description="Text-to-speech server for check-ins")
+    language: str = Field(default="ko", min_length=2)
+    voice: str | None = Field(default=None, description="TTS voice name; None = by language")
+    play_command: tuple[str, ...] = Field(
+        default=("aplay", "-q", "-t", "raw", "-f", "S16_LE", "-r", "{rate}", "-c", "{channels}"),
+        description="Plays raw audio from stdin when no satellite is connected; [] = none",
+    )
+
+    @field_validator("events", "satellite", "stt", "tts")
+    @classmethod
+    def _uri(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if not (parts.scheme == "tcp" and parts.hostname and parts.port) and not (
+            parts.scheme == "unix" and parts.path
+        ):
+            msg = f"must be tcp://host:port or unix:///path, not {value!r}"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _satellite_needs_stt(self) -> WyomingConfig:
+        if self.satellite and not self.stt:
+            msg = "satellite needs stt: the agent runs the satellite's speech-to-text"
+            raise ValueError(msg)
+        return self
+
+
 class SpeakerConfig(_Section):
     """AI speaker: emergency phrases, text-to-speech for check-ins."""
 
@@ -56,6 +99,7 @@ class SpeakerConfig(_Section):
     emergency_phrases: list[str] = Field(default_factory=list, description="Extra phrases")
     cancel_phrases: list[str] = Field(default_factory=list, description="Extra cancel phrases")
     cancel_window_s: int = Field(default=600, ge=10, le=86_400)
+    wyoming: WyomingConfig | None = Field(default=None, description="None = no Wyoming voice")
 
 
 class PhoneConfig(_Section):
@@ -78,6 +122,21 @@ class SensorsConfig(_Section):
     power_thresholds_w: dict[str, float] = Field(default_factory=dict)
     emergency_buttons: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
+    button_debounce_s: float = Field(
+        default=10.0, ge=0, le=600, description="A button's actions this close are one press"
+    )
+    gateway_silent_s: int = Field(
+        default=3600,
+        ge=60,
+        le=7 * 86_400,
+        description="Nothing from Zigbee2MQTT for this long = it cannot see (gateway_silent)",
+    )
+    resume_state_s: int = Field(
+        default=900,
+        ge=0,
+        le=86_400,
+        description="Sensor values saved at most this long ago are trusted after a restart",
+    )
 
     @field_validator("zigbee_url")
     @classmethod
@@ -108,6 +167,7 @@ class EdgeConfig(_Section):
     speaker: SpeakerConfig = Field(default_factory=SpeakerConfig)
     phone: PhoneConfig = Field(default_factory=PhoneConfig)
     sensors: SensorsConfig = Field(default_factory=SensorsConfig)
+    vitals: VitalsConfig | None = Field(default=None, description="Bluetooth health devices")
 
     @field_validator("mqtt_url")
     @classmethod

@@ -1,10 +1,11 @@
 """The AI speaker adapter: utterances and usage in, activity, emergencies and check-ins out.
 
-What a speaker platform gives a third-party skill (transcripts of what was said, and usage
-such as music, radio or a button) arrives through the local feed (FEED.md). Every utterance
-and every use is activity; an emergency phrase (:mod:`edge.phrases`) raises an emergency at
-once; a cancel phrase shortly after takes it back (the control centre still calls); the first
-utterance after a spoken check-in answers it.
+Transcripts arrive from Home Assistant's open voice stack when ``[speaker.wyoming]`` is
+configured (:mod:`edge.wyoming_speaker`, VOICE.md), and from the local feed (FEED.md), which
+also takes what a speaker platform gives a third-party skill (usage such as music, radio or a
+button). Every utterance and every use is activity; an emergency phrase (:mod:`edge.phrases`)
+raises an emergency at once; a cancel phrase shortly after takes it back (the control centre
+still calls); the first utterance after a spoken check-in answers it.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import json
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from edge.adapter import AdapterBase, FeedError, FeedResult
+from edge.adapter import AdapterBase, AgentPort, FeedError, FeedResult
 from edge.config import SpeakerConfig
-from edge.phrases import DEFAULT_RULES, Intent, PhraseRules, classify
-from edge.tts import Speaker
+from edge.phrases import DEFAULT_RULES, Intent, PhraseRules, classify, normalize, strip_wake_words
+from edge.tts import Speaker, Voice
 from protocol.models import CheckinCommand
+
+if TYPE_CHECKING:
+    from edge.wyoming_speaker import WyomingVoice
 
 log = structlog.get_logger(__name__)
 
@@ -34,8 +38,9 @@ class SpeakerAdapter(AdapterBase):
 
     kind = "speaker"
 
-    def __init__(self, config: SpeakerConfig, *, speaker: Speaker | None = None) -> None:
+    def __init__(self, config: SpeakerConfig, *, speaker: Voice | None = None) -> None:
         self.config = config
+        self.wyoming = _wyoming_voice(config)
         self.rules = PhraseRules(
             wake_words=tuple(config.wake_words)
             if config.wake_words is not None
@@ -43,13 +48,27 @@ class SpeakerAdapter(AdapterBase):
             emergency_phrases=tuple(config.emergency_phrases),
             cancel_phrases=tuple(config.cancel_phrases),
         )
-        self.voice = speaker or Speaker(config.tts_command)
+        self.voice: Voice
+        if speaker is not None:
+            self.voice = speaker
+        elif self.wyoming is not None and self.wyoming.can_speak:
+            self.voice = self.wyoming
+        else:
+            self.voice = Speaker(config.tts_command)
         super().__init__()
-        # An utterance (feed thread) and the check-in expiry (tick) must not both answer.
+        # An utterance (feed or Wyoming thread) and the check-in expiry (tick) must not both
+        # answer.
         self._lock = threading.RLock()
 
+    def start(self, agent: AgentPort) -> None:
+        super().start(agent)
+        if self.wyoming is not None:
+            self.wyoming.start(lambda text, addressed: self.heard(text, addressed=addressed))
+
     def stop(self) -> None:
-        """Nothing runs in the background but speech, which ends by itself."""
+        """Stop listening over Wyoming; speech through a command ends by itself."""
+        if self.wyoming is not None:
+            self.wyoming.stop()
 
     def battery_pct(self) -> int | None:
         return None  # mains powered
@@ -82,6 +101,25 @@ class SpeakerAdapter(AdapterBase):
         """The resident said ``text``. Emergency first: it is the one that must not be lost."""
         with self._lock:
             return self._utterance(text, at, ref)
+
+    def heard(self, text: str, *, addressed: bool, at: datetime | None = None) -> FeedResult:
+        """A transcript from the voice pipeline (the agent's clock if ``at`` is None).
+
+        ``addressed`` is False when a satellite streamed speech without having heard its wake
+        word (``--vad``). Such speech counts only when it starts with a wake word or answers
+        a spoken check-in: a television saying "살려줘" must not page anyone, nor a radio
+        show count as the resident being up.
+        """
+        with self._lock:
+            when = at or self.agent.now()
+            if not addressed and not self._wake_word_said(text) and not self._pending_checkin():
+                log.info("speech not addressed to the speaker ignored")
+                return FeedResult("ignored")
+            return self._utterance(text, when, None)
+
+    def _wake_word_said(self, text: str) -> bool:
+        said = normalize(text)
+        return bool(said) and strip_wake_words(said, self.rules) != said
 
     def _utterance(self, text: str, at: datetime, ref: str | None) -> FeedResult:
         intent = classify(text, self.rules)
@@ -178,3 +216,15 @@ class SpeakerAdapter(AdapterBase):
 def _sub(ref: str | None, part: str) -> str | None:
     """One feed event may write several records; each gets its own de-duplication key."""
     return None if ref is None else f"{ref}#{part}"
+
+
+def _wyoming_voice(config: SpeakerConfig) -> WyomingVoice | None:
+    """The Wyoming voice if configured; imports the ``voice`` extra only then."""
+    if config.wyoming is None:
+        return None
+    try:
+        from edge.wyoming_speaker import WyomingVoice
+    except ImportError as exc:
+        msg = f"[speaker.wyoming] needs the voice extra (pip install 'anbu[edge,voice]'): {exc}"
+        raise RuntimeError(msg) from None
+    return WyomingVoice(config.wyoming)

@@ -1,4 +1,8 @@
-"""Speaking to the resident through a text-to-speech command (espeak-ng in the demo).
+"""Speaking to the resident: what a voice is, and one through a text-to-speech command.
+
+:class:`Voice` is what the speaker adapter speaks check-ins through: :class:`Speaker` runs a
+command (espeak-ng in the demo), :class:`edge.wyoming_speaker.WyomingVoice` asks a Wyoming
+text-to-speech server.
 
 The command is configurable because every speaker platform has its own voice; ``{text}`` in
 an argument is replaced by what to say, otherwise the text goes to the command's stdin.
@@ -10,12 +14,24 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Sequence
+from typing import Protocol
 
 import structlog
 
 log = structlog.get_logger(__name__)
 
 _TIMEOUT_S = 60
+
+
+class Voice(Protocol):
+    """Something that can say a sentence to the resident, in the background."""
+
+    @property
+    def can_speak(self) -> bool:
+        """False when it cannot speak at all: the device then ignores check-ins."""
+
+    def say(self, text: str) -> object:
+        """Start saying ``text`` without waiting; returns a handle tests may wait on."""
 
 
 class Speaker:
