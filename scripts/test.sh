@@ -6,6 +6,8 @@
 # pytest runs with the machine's clock moved to a random instant (printed; replay it with
 # ANBU_TEST_NOW=<instant>, or ANBU_TEST_NOW=off for the real clock): no test may depend on
 # today's date or the hour in Korea.
+# pytest runs in two parts: in parallel (ANBU_TEST_WORKERS, 3 unless set; 0 = one process),
+# then the tests marked `serial` alone (see the pytest stage below).
 # Exit status: pytest's (5, "no tests collected", counts as a failure), or 1 when an
 # earlier stage fails.
 set -euo pipefail
@@ -137,11 +139,35 @@ stage "import contracts (lint-imports)"
 .venv/bin/lint-imports --no-cache || die "an import crosses the layers ([tool.importlinter] in pyproject.toml)"
 
 # --- tests ------------------------------------------------------------------------------
-stage "pytest"
+# Two parts. Most tests run in parallel (pytest-xdist, ANBU_TEST_WORKERS processes, 3 unless
+# set: they mostly wait on brokers, databases and browsers, so three gain even on 2 CPUs); the
+# tests marked `serial`, whose timing is part of what they check, then run alone, so no other
+# test's load can fail them. ANBU_TEST_WORKERS=0 runs everything in one process.
+WORKERS="${ANBU_TEST_WORKERS:-3}"
+[[ "${WORKERS}" =~ ^[0-9]+$ ]] || die "ANBU_TEST_WORKERS must be a number (0 = no parallel part), not '${WORKERS}'"
 trap - ERR
 set +e
-env "${CLOCK_ENV[@]}" .venv/bin/python -m pytest "$@"
-rc=$?
+if [[ "${WORKERS}" == 0 ]]; then
+    stage "pytest"
+    env "${CLOCK_ENV[@]}" .venv/bin/python -m pytest "$@"
+    rc=$?
+else
+    stage "pytest, parallel part (${WORKERS} workers)"
+    env "${CLOCK_ENV[@]}" .venv/bin/python -m pytest -n "${WORKERS}" -m "not serial" "$@"
+    parallel_rc=$?
+    stage "pytest, serial part (timing-sensitive tests, alone)"
+    env "${CLOCK_ENV[@]}" .venv/bin/python -m pytest -m serial "$@"
+    serial_rc=$?
+    # A part that collected nothing (5) is fine when the other ran tests: a subset given on
+    # the command line may hold no serial test, or only serial ones.
+    if [[ ${parallel_rc} == 5 ]]; then
+        rc=${serial_rc}
+    elif [[ ${serial_rc} == 5 || ${serial_rc} == 0 ]]; then
+        rc=${parallel_rc}
+    else
+        rc=${serial_rc}
+    fi
+fi
 set -e
 case ${rc} in
     0) echo "test.sh: all stages passed" ;;

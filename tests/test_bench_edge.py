@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from simulators.bench_edge import run_edge_bench
+
+# Timing is part of what this checks: it runs alone, after the parallel part of the suite
+# (scripts/test.sh), so other tests' load cannot fail it.
+pytestmark = pytest.mark.serial
 
 
 def test_small_edge_bench(tmp_path: Path) -> None:

@@ -289,6 +289,7 @@ def test_non_string_input_does_not_raise() -> None:
         ("오늘 날씨 좋다 " * 1_249 + "살려줘", E),  # the call at the very end is still found
     ],
 )
+@pytest.mark.serial  # timing is part of what this checks: runs alone (scripts/test.sh)
 def test_very_long_input_is_fast(utterance: str, expected: Intent) -> None:
     start = time.perf_counter()
     result = classify(utterance)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
@@ -23,6 +24,10 @@ from alerts.clock import FakeClock
 from hub.mqtt import BrokerAddress
 from hub.store.tables import digest_items
 from tests.hub.support import KST, OffsetClock, read_sms, wait_until
+
+# Timing is part of what this checks: it runs alone, after the parallel part of the suite
+# (scripts/test.sh), so other tests' load cannot fail it.
+pytestmark = pytest.mark.serial
 
 FAST = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT6S"}
 TOLERANCE_S = 2.0

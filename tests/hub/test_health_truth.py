@@ -39,6 +39,10 @@ from hub.store.tables import events
 from tests.hub.conftest import RunningHub
 from tests.hub.support import wait_until
 
+# Timing is part of what this checks: it runs alone, after the parallel part of the suite
+# (scripts/test.sh), so other tests' load cannot fail it.
+pytestmark = pytest.mark.serial
+
 EVENTS = 40
 ANSWER_WITHIN_S = 2.0
 

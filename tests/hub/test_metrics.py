@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, insert
@@ -75,6 +76,7 @@ def _sms_roles(path: Path) -> list[str]:
 # --- the whole hub, over MQTT and HTTP ------------------------------------------------------
 
 
+@pytest.mark.serial  # timing is part of what this checks: runs alone (scripts/test.sh)
 def test_metrics_count_what_the_hub_did(start_hub: Any) -> None:
     clock = OffsetClock(TUESDAY_10)
     running = start_hub(clock=clock)

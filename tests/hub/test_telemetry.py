@@ -198,6 +198,7 @@ def test_a_single_point_is_sent_within_the_flush_interval(line_server: LineServe
         telemetry.close()
 
 
+@pytest.mark.serial  # timing is part of what this checks: runs alone (scripts/test.sh)
 def test_tsdb_down_offer_never_blocks_and_the_buffer_stays_bounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -31,6 +31,10 @@ from tests.hub.conftest import RunningHub
 from tests.hub.support import Device, read_sms, wait_until
 from tests.hub.tsdb import LineServer, VictoriaMetrics, failed_writes, find_victoria_metrics
 
+# Timing is part of what this checks: it runs alone, after the parallel part of the suite
+# (scripts/test.sh), so other tests' load cannot fail it.
+pytestmark = pytest.mark.serial
+
 FAST = {"checkin_after": "PT2S", "guardian_after": "PT3S", "control_center_after": "PT6S"}
 TOLERANCE_S = 2.0  # as in test_escalation_e2e: a step fires within 2 s of its due time
 GUARDIAN_S = 3.0

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.hub.support import KST, OffsetClock, read_sms, wait_until
@@ -22,6 +23,7 @@ def _operator(running: Any, name: str = "관제요원 이수진") -> str:
     return str(response.json()["token"])
 
 
+@pytest.mark.serial  # timing is part of what this checks: runs alone (scripts/test.sh)
 def test_emergency_appears_live_and_is_worked_to_resolved_by_phone(
     start_hub: Any, page: Page
 ) -> None:
