@@ -10,6 +10,7 @@ The shipped MacroDroid macros' request bodies are posted as the app would post t
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from alerts.clock import FakeClock
 from hub.api.device_feed import FEED_PATH
+from hub.cli import app
+from hub.phone_feed import protocol_id
 from hub.store.db import writing
 from hub.store.feed_tokens import issue_token, revoke_tokens
 from hub.store.tables import dead_letters, devices, events
@@ -81,6 +85,16 @@ def macro_requests() -> list[dict[str, Any]]:
     return found
 
 
+def test_a_senders_id_is_the_protocol_id_or_its_digest() -> None:
+    assert protocol_id("md-1733131200123") == "f-md-1733131200123"
+    long = "x" * 128  # FEED.md allows 128 characters; the protocol 64
+    assert protocol_id(long) == protocol_id(long) != protocol_id(long[:-1] + "y")
+    assert protocol_id(long).startswith("f~")
+    assert len(protocol_id(long)) <= 64
+    assert protocol_id("a\u0007b").startswith("f~")  # no control character reaches an id
+    assert protocol_id(None) != protocol_id(None)  # without an id, every post is new
+
+
 def test_the_shipped_macros_post_feed_events_to_the_documented_path() -> None:
     requests = macro_requests()
     assert {r["file"] for r in requests} == {"anbu-alive.macro", "anbu-unlock.macro"}
@@ -98,14 +112,29 @@ def test_the_shipped_macros_post_feed_events_to_the_documented_path() -> None:
 
 @pytest.mark.timeout(90)
 def test_a_phone_posts_its_feed_to_the_hub(
-    start_hub: Any, capfd: pytest.CaptureFixture[str]
+    start_hub: Any, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = FakeClock(DEFAULT_TEST_START)
     running = start_hub(clock=clock)
     running.resident("r1", devices={"ph1": "phone", "spk1": "speaker"})
-    with writing(running.hub.engine) as conn:
-        token = issue_token(conn, "r1", "ph1", clock.now())
     base = running.base
+
+    # -- the token, from the CLI: only for a registered phone ---------------------------------
+    for key in list(os.environ):
+        if key.startswith("ANBU_") and key != "ANBU_TEST_NOW":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("ANBU_DB_URL", running.hub.settings.db_url)
+    cli = CliRunner()
+    issued = cli.invoke(app, ["devices", "feed-token", "issue", "r1", "ph1"])
+    assert issued.exit_code == 0, issued.output
+    token = issued.stdout.splitlines()[1]
+    assert token.startswith("anbu-feed-")
+    speaker = cli.invoke(app, ["devices", "feed-token", "issue", "r1", "spk1"])
+    assert speaker.exit_code == 2
+    assert "feed tokens are for phones" in speaker.output
+    nobody = cli.invoke(app, ["devices", "feed-token", "issue", "r1", "ph9"])
+    assert nobody.exit_code == 2
+    assert "not registered" in nobody.output
 
     # -- tokens: none, wrong, and a staff member's are refused ---------------------------------
     assert _post(base, None, {"type": "alive"}).status_code == 401
@@ -208,9 +237,12 @@ def test_a_phone_posts_its_feed_to_the_hub(
     assert (kind, payload["trigger"]) == ("emergency", "app")
 
     # -- revoked, and a new token replaces the old ---------------------------------------------
-    with writing(running.hub.engine) as conn:
-        assert revoke_tokens(conn, "r1", "ph1", clock.now()) == 1
+    revoked = cli.invoke(app, ["devices", "feed-token", "revoke", "r1", "ph1"])
+    assert revoked.exit_code == 0, revoked.output
+    assert "revoked the feed token of r1/ph1" in revoked.output
     assert _post(base, token, {"type": "alive"}).status_code == 403
+    with writing(running.hub.engine) as conn:
+        assert revoke_tokens(conn, "r1", "ph1", clock.now()) == 0  # nothing left to revoke
     with writing(running.hub.engine) as conn:
         second = issue_token(conn, "r1", "ph1", clock.now())
         third = issue_token(conn, "r1", "ph1", clock.now())
