@@ -242,6 +242,46 @@ device_feed_tokens = Table(
     Index("ix_device_feed_tokens_device", "resident_id", "device_id"),
 )
 
+# A sensor gateway's latest word on itself (migration 0011): whether it can see the home,
+# and each sensor behind it as its newest heartbeat listed them (hub.store.sensor_health).
+device_sensing = Table(
+    "device_sensing",
+    metadata,
+    Column("resident_id", String(64), primary_key=True),
+    Column("device_id", String(64), primary_key=True),
+    Column("sensing", Boolean, nullable=False),
+    Column("problem", String(32)),
+    Column("since", UTCDateTime, nullable=False),
+    Column("reported_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["resident_id", "device_id"],
+        ["devices.resident_id", "devices.id"],
+        name="device_sensing_device_fkey",
+    ),
+)
+
+sensor_health = Table(
+    "sensor_health",
+    metadata,
+    Column("resident_id", String(64), primary_key=True),
+    Column("device_id", String(64), primary_key=True),
+    Column("sensor", String(64), primary_key=True),
+    Column("signal", String(32)),
+    Column("available", Boolean),
+    Column("last_seen", UTCDateTime),
+    Column("battery_pct", Integer),
+    Column("battery_low", Boolean),
+    Column("linkquality", Integer),
+    Column("active_since", UTCDateTime),
+    Column("reported_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["resident_id", "device_id"],
+        ["devices.resident_id", "devices.id"],
+        name="sensor_health_device_fkey",
+    ),
+)
+
 # Messages held outside working hours for the roles paged only in working hours (officials,
 # the health centre), sent as one digest per recipient and role.
 digest_items = Table(
