@@ -19,6 +19,16 @@ log = structlog.get_logger(__name__)
 
 
 def make_adapter(config: EdgeConfig) -> Adapter:
+    """The adapter for ``config.kind``, with the Bluetooth health devices' if configured."""
+    if config.vitals is not None:
+        from edge.vitals import VitalsAdapter
+
+        inner = None if config.vitals.alone else _kind_adapter(config)
+        return VitalsAdapter(config.vitals, inner=inner)
+    return _kind_adapter(config)
+
+
+def _kind_adapter(config: EdgeConfig) -> Adapter:
     """The adapter for ``config.kind``; imports only what that kind needs."""
     if config.kind == "speaker":
         from edge.speaker import SpeakerAdapter
