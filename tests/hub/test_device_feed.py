@@ -78,8 +78,7 @@ def macro_requests() -> list[dict[str, Any]]:
                     "post": config["requestType"] == 1,
                     "headers": headers,
                     "content_type": config["contentType"],
-                    # MacroDroid's magic text, as the phone fills it in.
-                    "body": config["contentBodyText"].replace("{battery}", "64"),
+                    "body": config["contentBodyText"],
                 }
             )
     return found
