@@ -16,13 +16,16 @@ and runs the pipeline itself, as Home Assistant would:
 ``run-pipeline`` starting at ``asr`` means the satellite heard its wake word, so the command
 was addressed to the speaker. Starting at ``wake`` (a satellite run with ``--vad`` and no wake
 service) means only that somebody spoke; the adapter decides whether that counts
-(:meth:`edge.speaker.SpeakerAdapter.heard`).
+(:meth:`edge.speaker.SpeakerAdapter.heard`). Such a satellite also hears the prompt it is
+playing, and a prompt that says "괜찮아" would answer itself, so speech it detects while a
+prompt plays (and :data:`ECHO_S` after) is refused; a wake word is never in a prompt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -46,6 +49,7 @@ Heard = Callable[[str, bool], object]  # (transcript, addressed to the speaker)
 CONNECT_S = 5.0
 STT_WAIT_S = 30.0  # faster-whisper "small" on a small ARM box takes seconds per command
 _RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+ECHO_S = 0.5  # after the prompt's audio, for the room and the sound card's buffer
 # Connection trouble, a cut TCP stream, or a server that stopped answering in time.
 NET_ERRORS = (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError)
 
@@ -71,6 +75,7 @@ class SatelliteLink:
         self._client: AsyncClient | None = None
         self._command: _Command | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._prompt_ends = 0.0  # time.monotonic() when the prompt being played is over
 
     @property
     def connected(self) -> bool:
@@ -86,6 +91,14 @@ class SatelliteLink:
         except NET_ERRORS:
             return False
         return True
+
+    async def play(self, event: Event) -> bool:
+        """Prompt audio (start, chunks, stop) to the satellite's speaker."""
+        if AudioChunk.is_type(event.type):
+            chunk = AudioChunk.from_event(event)
+            # The audio comes faster than it plays: it ends one chunk length later each time.
+            self._prompt_ends = max(self._prompt_ends, time.monotonic()) + chunk.seconds
+        return await self.send(event)
 
     async def run(self) -> None:
         failures = 0
@@ -142,7 +155,10 @@ class SatelliteLink:
             log.warning("satellite sent an unreadable run-pipeline")
             return
         await self._drop_command()
-        if stage in (PipelineStage.WAKE, PipelineStage.ASR):
+        if stage is PipelineStage.WAKE and time.monotonic() < self._prompt_ends + ECHO_S:
+            log.info("speech during the prompt ignored")
+            await self.send(Error(text="speaking", code="speaking").event())
+        elif stage in (PipelineStage.WAKE, PipelineStage.ASR):
             self._command = _Command(addressed=stage is PipelineStage.ASR)
 
     async def _audio(self, chunk: AudioChunk) -> None:

@@ -177,7 +177,7 @@ class WyomingVoice:
                         break
                     continue
                 if satellite is not None:
-                    ok = await satellite.send(event) and ok
+                    ok = await satellite.play(event) and ok
                 elif player is not None:
                     ok = await player.feed(event) and ok
             else:

@@ -174,7 +174,7 @@ def test_speech_without_the_wake_word_is_ignored_unless_it_names_the_speaker(
 def test_satellite_audio_goes_to_speech_to_text_and_the_text_comes_back(
     tmp_path: Path, loop: Loop
 ) -> None:
-    stt, satellite, tts = SttServer(loop), SatelliteServer(loop), TtsServer(loop)
+    stt, satellite, tts = SttServer(loop), SatelliteServer(loop), TtsServer(loop, seconds=2.0)
     agent, adapter = _agent(
         tmp_path, {"satellite": satellite.uri, "stt": stt.uri, "tts": tts.uri, "voice": "v1"}
     )
@@ -198,8 +198,13 @@ def test_satellite_audio_goes_to_speech_to_text_and_the_text_comes_back(
         )
         wait_until(lambda: satellite.played == 1, timeout=5)
         assert (tts.said, tts.voices) == (["괜찮으세요?"], [{"name": "v1"}])
-        stt.texts.put("응 괜찮아")
+        # The satellite hears its own prompt (2 s of audio, relayed at once): not an answer.
         satellite.speak(PipelineStage.WAKE)
+        wait_until(lambda: satellite.of_type("error"), timeout=5)
+        assert satellite.of_type("error")[0].data["code"] == "speaking"
+        assert len(stt.emitted) == 1
+        stt.texts.put("응 괜찮아")
+        satellite.speak_until_heard(PipelineStage.WAKE)
         wait_until(lambda: agent.outbox.depth() == 2, timeout=5)
         answer = next(q for q in _queued(agent) if q["channel"] == "checkin")
         assert (answer["request_id"], answer["answered"], answer["text"]) == (

@@ -69,7 +69,7 @@ def test_a_wyoming_speaker_with_the_hub(
         wait_until(lambda: satellite.played == 1, timeout=5)
         # The resident answers without the wake word (a --vad satellite): it is the answer.
         stt.texts.put("응 괜찮아")
-        satellite.speak(PipelineStage.WAKE)
+        satellite.speak_until_heard(PipelineStage.WAKE)
         answers = wait_until(lambda: _stored(running, "checkin"), timeout=10)
         assert (answers[0]["answered"], answers[0]["text"]) == (True, "응 괜찮아")
 

@@ -107,12 +107,13 @@ class _SttHandler(AsyncEventHandler):
 
 
 class TtsServer:
-    """Text-to-speech: records each synthesize request and answers with 0.1 s of audio."""
+    """Text-to-speech: records each synthesize request and answers with silent audio."""
 
-    def __init__(self, loop: Loop, rate: int = 22_050) -> None:
+    def __init__(self, loop: Loop, rate: int = 22_050, seconds: float = 0.1) -> None:
         self.said: list[str] = []
         self.voices: list[dict[str, Any]] = []
         self.rate = rate
+        self.seconds = seconds
         self.port = loop.serve(lambda r, w: _TtsHandler(self, r, w))
         self.uri = f"tcp://127.0.0.1:{self.port}"
 
@@ -129,8 +130,9 @@ class _TtsHandler(AsyncEventHandler):
         self.tts.voices.append(event.data.get("voice") or {})
         rate = self.tts.rate
         await self.write_event(AudioStart(rate=rate, width=2, channels=1).event())
-        audio = bytes(2 * rate // 10)
-        await self.write_event(AudioChunk(rate=rate, width=2, channels=1, audio=audio).event())
+        for _ in range(round(self.tts.seconds * 10)):
+            audio = bytes(2 * rate // 10)
+            await self.write_event(AudioChunk(rate=rate, width=2, channels=1, audio=audio).event())
         await self.write_event(AudioStop().event())
         return True
 
@@ -168,6 +170,24 @@ class SatelliteServer:
                 await handler.write_event(event)
 
         self.loop.call(send())
+
+    def replies(self) -> int:
+        """How many commands its server has answered (a transcript or an error)."""
+        return len(self.of_type("transcript")) + len(self.of_type("error"))
+
+    def speak_until_heard(self, stage: PipelineStage, timeout: float = 10.0) -> None:
+        """Speak until the answer is a transcript (not "speaking": the prompt still plays)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before, heard = self.replies(), len(self.of_type("transcript"))
+            self.speak(stage)
+            while self.replies() == before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if len(self.of_type("transcript")) > heard:
+                return
+            time.sleep(0.1)  # pacing, like a resident who waits for the prompt to end
+        msg = f"not heard within {timeout} s"
+        raise AssertionError(msg)
 
 
 class _SatelliteHandler(AsyncEventHandler):
