@@ -22,11 +22,14 @@ the caller passes the arrival time and the zone the devices' clocks are set in.
   meter's LO (:mod:`alerts.vitals`, critical); "HI" is sent as ``glucose_hi_mg_dl``, the top
   of the meter's range (600 mg/dL on most home meters), so a resident at HI is paged as
   critical rather than not at all.
-* **Time:** the device's time stamp, read in the devices' zone, when it is within
-  :data:`MAX_AGE` before arrival and at most :data:`MAX_AHEAD` after; otherwise (no time
-  stamp, "not known", a PLX "clock not set", a glucose "time fault", a clock that lost its
-  setting) the arrival time. Only a reading with the device's own time has a ``ref``: a
-  monitor that sends its stored records again on the next connection is taken once.
+* **Time:** the device's time stamp, read in the devices' zone, when it is at most
+  :data:`MAX_AHEAD` after arrival and within :data:`MAX_AGE` before it. A record older than
+  that but within :data:`CLOCK_UNSET` is an old stored record a monitor sends again: not
+  taken, since the hub would judge a month-old value as news. Otherwise (no time stamp, "not
+  known", a PLX "clock not set", a glucose "time fault", a clock ahead or more than a year
+  behind, as a battery change leaves it) the arrival time. Only a reading with the device's
+  own time has a ``ref``: a monitor that sends its stored records again on the next
+  connection is taken once.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ MG_DL_PER_KG_L: Final = 100_000.0
 MG_DL_PER_MMOL_L: Final = 18.016
 MAX_AGE: Final = timedelta(days=30)
 MAX_AHEAD: Final = timedelta(minutes=5)  # the hub refuses readings further ahead (future_ts)
+CLOCK_UNSET: Final = timedelta(days=366)  # as far back as the hub takes a reading at all
 
 PLAUSIBLE: Final[dict[str, float]] = {
     "systolic": 300.0,
@@ -150,17 +154,24 @@ class _Builder:
         self.ctx = ctx
         self.out = Outcome()
         self.at, self.key = ctx.received_at, None
+        self.stale: str | None = None
         if stamp is None or stamp.at is None:
             self.out.clock = "no device time"
             return
         local = (stamp.at + timedelta(minutes=offset_min)).replace(tzinfo=ctx.tz)
-        if not ctx.received_at - MAX_AGE <= local <= ctx.received_at + MAX_AHEAD:
-            self.out.clock = "device clock implausible"
+        if local > ctx.received_at + MAX_AHEAD:
+            self.out.clock = "device clock ahead"
             return
+        if local < ctx.received_at - CLOCK_UNSET:
+            self.out.clock = "device clock unset"
+            return
+        if local < ctx.received_at - MAX_AGE:
+            self.stale = f"a stored record of {local.date().isoformat()}"
         self.at, self.key = local, local.isoformat()
 
     def arrival_time(self, why: str) -> None:
         self.at, self.key, self.out.clock = self.ctx.received_at, None, why
+        self.stale = None
 
     def number(self, what: str, value: Number | None, scale: float = 1.0) -> float | None:
         """A value in the protocol's unit, or None (recorded as unreadable)."""
@@ -177,6 +188,9 @@ class _Builder:
         return converted
 
     def add(self, kind: VitalKind, value: float | BloodPressure, digits: int = 1) -> None:
+        if self.stale is not None:
+            self.out.skipped = self.stale
+            return
         if not isinstance(value, BloodPressure):
             value = round(value, digits)
         ref = None if self.key is None else f"ble:{self.ctx.device}:{kind}:{self.key}"

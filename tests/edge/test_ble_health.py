@@ -397,19 +397,32 @@ def test_characteristics_by_short_uuid_and_unknown_ones() -> None:
 @pytest.mark.parametrize(
     ("device_time", "used"),
     [
-        (datetime(2000, 1, 1, 0, 0, 0), "device clock implausible"),
-        (MEASURED + timedelta(minutes=10), "device clock implausible"),  # ahead of arrival
+        (MEASURED - timedelta(days=400), "device clock unset"),  # a battery change
+        (datetime(2000, 1, 1, 0, 0, 0), "device clock unset"),
+        (MEASURED + timedelta(minutes=10), "device clock ahead"),
         (MEASURED - timedelta(days=29), "device"),  # a stored record from last month
-        (MEASURED - timedelta(days=31), "device clock implausible"),
+        (MEASURED - timedelta(days=31), "stale"),  # older: not news any more
+        (MEASURED - timedelta(days=365), "stale"),
     ],
 )
 def test_the_devices_clock_is_used_only_when_plausible(device_time: datetime, used: str) -> None:
-    data = bytes([0x02]) + sf(142) + sf(91) + sf(108) + stamp(device_time)
+    data = bytes([0x06]) + sf(142) + sf(91) + sf(108) + stamp(device_time) + sf(70)
     outcome = readings(decode(BLOOD_PRESSURE_MEASUREMENT, data), CTX)
-    (reading,) = outcome.readings
+    if used == "stale":
+        assert outcome.readings == []
+        assert outcome.skipped == f"a stored record of {device_time.date().isoformat()}"
+        return
     assert outcome.clock == used
     expected: Any = device_time.replace(tzinfo=KST) if used == "device" else RECEIVED
-    assert reading.at == expected
+    assert [r.at for r in outcome.readings] == [expected, expected]
+    assert outcome.skipped is None
+
+
+def test_a_meter_time_fault_overrides_the_age_of_its_record() -> None:
+    old = stamp(MEASURED - timedelta(days=60))
+    data = bytes([0x0A]) + struct.pack("<H", 9) + old + sf(320, -5) + b"\x11"
+    outcome = readings(decode(GLUCOSE_MEASUREMENT, data + struct.pack("<H", 0x0800)), CTX)
+    assert [(r.value, r.at) for r in outcome.readings] == [(320.0, RECEIVED)]
 
 
 def test_an_unknown_date_is_the_arrival_time() -> None:
