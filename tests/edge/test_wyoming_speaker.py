@@ -8,6 +8,7 @@ to speech-to-text, and a prompt played through the local player when no satellit
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -257,3 +258,24 @@ def test_without_a_satellite_the_prompt_goes_to_the_player(tmp_path: Path, loop:
     assert tts.said == ["약 드실 시간이에요"]
     assert tts.voices == [{"language": "ko"}]
     assert Path(f"{out}.16000").stat().st_size == 2 * 16_000 // 10
+
+
+def test_the_edge_agent_imports_without_the_voice_extra() -> None:
+    # pip install 'anbu[edge]' has no wyoming: a speaker without [speaker.wyoming] still runs,
+    # and one with it is refused with the extra to install.
+    code = (
+        "import sys; sys.modules['wyoming'] = None\n"
+        "from edge.cli import make_adapter\n"
+        "from edge.config import EdgeConfig\n"
+        "base = {'resident': 'r1', 'device': 'd1', 'mqtt_url': 'mqtt://h', 'kind': 'speaker'}\n"
+        "make_adapter(EdgeConfig.model_validate(base))\n"
+        "wy = {'speaker': {'wyoming': {'events': 'tcp://127.0.0.1:10500'}}}\n"
+        "try:\n"
+        "    make_adapter(EdgeConfig.model_validate({**base, **wy}))\n"
+        "except RuntimeError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert "pip install 'anbu[edge,voice]'" in done.stdout
