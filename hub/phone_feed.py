@@ -25,6 +25,9 @@ What the agent would add on its own is added here:
 * **time**: an event without ``ts`` happened when it arrived, on the devices' clock as the
   hub knows it (its arrival less the measured shift, :mod:`hub.clock_check`).
 
+An ``sos`` is never refused for its ``ts`` (PROTOCOL.md: a call for help is paged whatever
+its time): one the feed refuses for it is taken at its arrival, the reason a dead letter.
+
 Input the feed refuses is kept as a dead letter (reason ``invalid_payload``, the feed's
 reason as its detail) and answered with that reason; so is an event the intake refuses.
 """
@@ -41,12 +44,12 @@ from datetime import datetime
 from typing import Any, Final
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from edge.adapter import FeedError, FeedResult
 from edge.config import PhoneConfig
 from edge.feed import MAX_BODY, MAX_EVENTS, FeedProcessor
-from edge.phone import ALIVE, PhoneAdapter
+from edge.phone import ALIVE, SOS, PhoneAdapter
 from hub.mqtt import Incoming
 from hub.service import HubCore
 from hub.store.db import Engine, reading, writing
@@ -213,6 +216,18 @@ class _Port:
             self.state[key] = value
 
 
+class _TakenAtArrivalError(FeedError):
+    """An ``sos`` whose ``ts`` the feed refused, taken at its arrival all the same."""
+
+    def __init__(self, reason: str, result: dict[str, str]) -> None:
+        super().__init__(reason)
+        self.result = result
+
+
+def _is_sos_with_ts(event: object) -> bool:
+    return isinstance(event, dict) and event.get("type") == SOS and "ts" in event
+
+
 def _interval(event: Mapping[str, Any]) -> int:
     value = event.get("interval_s", DEFAULT_INTERVAL_S)
     if isinstance(value, bool) or not isinstance(value, int) or not 60 <= value <= MAX_INTERVAL_S:
@@ -292,7 +307,13 @@ class PhoneFeeds:
         for index, event in enumerate(events):
             phone.port.index = index
             try:
-                results.append(phone.processor.process(event))
+                results.append(self._convert(phone, event))
+            except _TakenAtArrivalError as exc:
+                # A call for help is never refused for its time (PROTOCOL.md): taken at its
+                # arrival, the bound it broke kept as a dead letter of its own.
+                results.append(exc.result)
+                sent = json.dumps(event, ensure_ascii=False).encode()
+                self._dead_letter(topic, sent, now, f"event {index}: sos taken at arrival: {exc}")
             except FeedError as exc:
                 error = (index, str(exc))
                 break
@@ -322,6 +343,27 @@ class PhoneFeeds:
             # Kept as dead letters by the intake; the sender hears the first reason.
             return FeedAnswer(400, {"detail": reasons[0], "results": results})
         return FeedAnswer(200, {"results": results})
+
+    @staticmethod
+    def _convert(phone: _Phone, event: object) -> dict[str, str]:
+        """One event through the agent's feed rules; FeedError with a reason for the sender
+        (an event the protocol's models refuse, e.g. a ``ts`` before 1970, included)."""
+        try:
+            return phone.processor.process(event)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            reason = f"{first['type']}: {where} {first['msg']}"
+            if not _is_sos_with_ts(event):
+                raise FeedError(reason) from None
+        except FeedError as exc:
+            if not _is_sos_with_ts(event):
+                raise
+            reason = str(exc)
+        if not isinstance(event, dict):  # _is_sos_with_ts said it is one
+            raise FeedError(reason)
+        result = phone.processor.process({k: v for k, v in event.items() if k != "ts"})
+        raise _TakenAtArrivalError(reason, result)
 
     def _stored(self, resident: str, device: str, events: list[Any]) -> set[str]:
         """The protocol ids among this request's that the hub has stored already."""
@@ -361,17 +403,8 @@ class PhoneFeeds:
                 reasons.append("not taken by the hub (see its dead letters)")
         return reasons
 
-    def _refuse(
-        self,
-        topic: str,
-        payload: bytes,
-        now: datetime,
-        reason: str,
-        taken: int,
-        index: int | None = None,
-    ) -> FeedAnswer:
-        """Bad input: kept as a dead letter, as the intake keeps a bad MQTT message."""
-        detail = reason if index is None else f"event {index}: {reason}"
+    def _dead_letter(self, topic: str, payload: bytes, now: datetime, detail: str) -> None:
+        """Kept with its reason, as the intake keeps a bad MQTT message."""
         with writing(self._engine) as conn:
             add_dead_letter(
                 conn,
@@ -384,4 +417,17 @@ class PhoneFeeds:
                 .replace("\x00", "\\x00"),
             )
         log.info("feed.rejected", reason="invalid_payload", topic=topic[:120])
+
+    def _refuse(
+        self,
+        topic: str,
+        payload: bytes,
+        now: datetime,
+        reason: str,
+        taken: int,
+        index: int | None = None,
+    ) -> FeedAnswer:
+        """Bad input: kept as a dead letter, as the intake keeps a bad MQTT message."""
+        detail = reason if index is None else f"event {index}: {reason}"
+        self._dead_letter(topic, payload, now, detail)
         return FeedAnswer(400, {"detail": detail, "taken": taken})

@@ -190,10 +190,15 @@ def test_a_phone_posts_its_feed_to_the_hub(
     assert not_json.status_code == 400
     assert not_json.json()["detail"] == "body is not JSON"
     future = (clock.now() + timedelta(hours=1)).isoformat()
-    ahead = _post(base, token, [{"type": "app_opened", "id": "a-2"}, {"type": "sos", "ts": future}])
+    ahead = _post(
+        base, token, [{"type": "app_opened", "id": "a-2"}, {"type": "app_opened", "ts": future}]
+    )
     assert ahead.status_code == 400
     assert ahead.json()["taken"] == 1  # what came before the bad event is stored
     assert "f-a-2" in _stored(running)
+    before_1970 = _post(base, token, {"type": "screen_unlock", "ts": "1960-01-01T09:00:00+09:00"})
+    assert before_1970.status_code == 400
+    assert before_1970.json()["detail"].startswith("event 0: ts_too_old")
     ancient = _post(
         base, token, {"type": "app_opened", "id": "a-3", "ts": "2019-01-01T09:00:00+09:00"}
     )
@@ -201,6 +206,7 @@ def test_a_phone_posts_its_feed_to_the_hub(
     assert ancient.json()["detail"].startswith("ts_too_old")
     dead = _dead(running)
     assert [(t, r) for t, r, _ in dead] == [
+        ("anbu/v1/r1/ph1/feed", "invalid_payload"),
         ("anbu/v1/r1/ph1/feed", "invalid_payload"),
         ("anbu/v1/r1/ph1/feed", "invalid_payload"),
         ("anbu/v1/r1/ph1/feed", "invalid_payload"),
@@ -227,13 +233,17 @@ def test_a_phone_posts_its_feed_to_the_hub(
     assert online is True
 
     # -- an SOS from the phone is an emergency alert ------------------------------------------
-    sos = _post(base, token, {"type": "sos", "id": "sos-1"})
+    # Its clock an hour ahead: a call for help is never refused for its time.
+    wrong_clock = (clock.now() + timedelta(hours=1)).isoformat()
+    sos = _post(base, token, {"type": "sos", "id": "sos-1", "ts": wrong_clock})
     assert sos.json()["results"] == [{"outcome": "accepted", "detail": "emergency"}]
+    assert "sos taken at arrival" in _dead(running)[-1][2]
     running.settle()
     alerts = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()
     assert [a["kind"] for a in alerts if a["state"] != "resolved"] == ["emergency"]
     kind, payload = _stored(running)["f-sos-1"]
     assert (kind, payload["trigger"]) == ("emergency", "app")
+    assert payload["ts"] != wrong_clock
 
     # -- revoked, and a new token replaces the old ---------------------------------------------
     revoked = cli.invoke(app, ["devices", "feed-token", "revoke", "r1", "ph1"])
