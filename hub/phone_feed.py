@@ -18,10 +18,10 @@ What the agent would add on its own is added here:
   is a new event.
 * **heartbeats**: an ``alive`` ping, and every event the adapter ignores (it still shows the
   app is alive), is a heartbeat with ``interval_s`` (``alive`` may say its own, default
-  :data:`DEFAULT_INTERVAL_S`) and the ``battery_pct`` last reported. When the pings stop,
-  the core marks the phone offline after ``device_offline_after_heartbeats`` intervals (a
-  device problem, ``monitoring_lost`` when it was the resident's last device), never an
-  inactivity alert for a phone put to sleep.
+  900 s) and the ``battery_pct`` last reported (:mod:`hub.phone_port`). When the pings stop,
+  the core marks the phone offline after ``device_offline_after_heartbeats`` intervals: a
+  device problem, not the resident's inactivity (with every device offline no inactivity
+  alert is planned, and ``monitoring_lost`` tells the centre).
 * **time**: an event without ``ts`` happened when it arrived, on the devices' clock as the
   hub knows it (its arrival less the measured shift, :mod:`hub.clock_check`).
 
@@ -34,60 +34,30 @@ reason as its detail) and answered with that reason; so is an event the intake r
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 import structlog
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from edge.adapter import FeedError, FeedResult
-from edge.config import PhoneConfig
+from edge.adapter import FeedError
 from edge.feed import MAX_BODY, MAX_EVENTS, FeedProcessor
-from edge.phone import ALIVE, SOS, PhoneAdapter
+from edge.phone import SOS
 from hub.mqtt import Incoming
+from hub.phone_port import FeedClock, FeedPort, HubPhone, protocol_id
 from hub.service import HubCore
 from hub.store.db import Engine, reading, writing
 from hub.store.events import add_dead_letter, stored_payloads
 from protocol import Rejection, parse, to_json
-from protocol.models import (
-    MAX_INTERVAL_S,
-    Activity,
-    ActivitySource,
-    BloodPressure,
-    Emergency,
-    EmergencyTrigger,
-    Heartbeat,
-    VitalKind,
-)
 from protocol.topics import PREFIX, device_topic
 
-__all__ = ["DEFAULT_INTERVAL_S", "FeedAnswer", "PhoneFeeds"]
+__all__ = ["FeedAnswer", "PhoneFeeds", "protocol_id"]
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_INTERVAL_S: Final = 900
-"""An ``alive`` ping every 15 minutes (FEED.md: "every 15 min is plenty")."""
-FW: Final = "anbu-feed-https"
-"""A heartbeat's ``fw``: the phone has no agent; the hub made the heartbeat from its feed."""
 _PAYLOAD_KEEP: Final = 8192
-_ID_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_PLAIN_ID_MAX: Final = 62  # "f-" + the sender's id within the protocol's 64 characters
-
-
-def protocol_id(ref: str | None) -> str:
-    """The protocol id of a feed event: its sender's ``id`` when it can be one, else its
-    digest (a distinct prefix, so the two never meet); a random one without an ``id``."""
-    if ref is None:
-        return f"f~{uuid.uuid4().hex}"
-    if len(ref) <= _PLAIN_ID_MAX and not _ID_CONTROL.search(ref):
-        return f"f-{ref}"
-    return "f~" + hashlib.sha256(ref.encode("utf-8")).hexdigest()[:40]
 
 
 @dataclass
@@ -97,123 +67,6 @@ class FeedAnswer:
 
     status: int
     body: dict[str, Any]
-
-
-@dataclass
-class _Clock:
-    """The devices' time as the hub knows it at this request (FeedProcessor's clock)."""
-
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@dataclass
-class _Port:
-    """The agent as the phone adapter sees it: collects what it would have sent."""
-
-    clock: _Clock
-    state: dict[str, str] = field(default_factory=dict)
-    taken: set[str] = field(default_factory=set)
-    messages: list[tuple[Any, BaseModel, int]] = field(default_factory=list)
-    index: int = 0
-    """Which event of the request is being converted (its messages carry it)."""
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-    def _claim(self, ref: str | None) -> str | None:
-        event_id = protocol_id(ref)
-        if event_id in self.taken:
-            return None
-        self.taken.add(event_id)
-        return event_id
-
-    def activity(
-        self,
-        source: ActivitySource,
-        at: datetime | None = None,
-        *,
-        count: int = 1,
-        ref: str | None = None,
-        sensor: str | None = None,
-        signal: str | None = None,
-    ) -> bool:
-        event_id = self._claim(ref)
-        if event_id is None:
-            return False
-        when = at or self.now()
-        self.messages.append(
-            (
-                "activity",
-                Activity(v=1, id=event_id, ts=when, source=source, count=count),
-                self.index,
-            )
-        )
-        return True
-
-    def emergency(
-        self,
-        trigger: EmergencyTrigger,
-        text: str | None = None,
-        at: datetime | None = None,
-        *,
-        ref: str | None = None,
-        cancel_of: str | None = None,
-    ) -> str | None:
-        event_id = self._claim(ref)
-        if event_id is None:
-            return None
-        message = Emergency(
-            v=1,
-            id=event_id,
-            ts=at or self.now(),
-            trigger=trigger,
-            text=text[:500] if text else None,
-            cancel_of=cancel_of,
-        )
-        self.messages.append(("emergency", message, self.index))
-        return event_id
-
-    def heartbeat(
-        self, at: datetime, ref: str | None, interval_s: int, battery: int | None
-    ) -> bool:
-        event_id = self._claim(ref)
-        if event_id is None:
-            return False
-        beat = Heartbeat(v=1, id=event_id, ts=at, interval_s=interval_s, battery_pct=battery, fw=FW)
-        self.messages.append(("heartbeat", beat, self.index))
-        return True
-
-    def vitals(
-        self,
-        kind: VitalKind,
-        value: float | BloodPressure,
-        at: datetime | None = None,
-        *,
-        ref: str | None = None,
-    ) -> str | None:
-        """A phone's feed carries no readings (the phone adapter never sends any)."""
-        return None
-
-    def answer_checkin(self, request_id: str, *, answered: bool, text: str | None = None) -> None:
-        """A phone without an agent cannot be asked (the adapter never answers either)."""
-
-    def heartbeat_now(self) -> None:
-        """Heartbeats go with the events that show the app alive (:class:`_HubPhone`)."""
-
-    def set_presence(self, online: bool) -> None:
-        """Presence is the core's to judge from the heartbeats' gaps, not the adapter's."""
-
-    def get_state(self, key: str) -> str | None:
-        return self.state.get(key)
-
-    def put_state(self, key: str, value: str | None) -> None:
-        if value is None:
-            self.state.pop(key, None)
-        else:
-            self.state[key] = value
 
 
 class _TakenAtArrivalError(FeedError):
@@ -228,38 +81,10 @@ def _is_sos_with_ts(event: object) -> bool:
     return isinstance(event, dict) and event.get("type") == SOS and "ts" in event
 
 
-def _interval(event: Mapping[str, Any]) -> int:
-    value = event.get("interval_s", DEFAULT_INTERVAL_S)
-    if isinstance(value, bool) or not isinstance(value, int) or not 60 <= value <= MAX_INTERVAL_S:
-        msg = f"'interval_s' must be an integer of 60-{MAX_INTERVAL_S} seconds"
-        raise FeedError(msg)
-    return value
-
-
-class _HubPhone(PhoneAdapter):
-    """The agent's phone adapter, plus the heartbeats the agent would have sent."""
-
-    def __init__(self, port: _Port) -> None:
-        super().__init__(PhoneConfig())
-        self.port = port
-        self.start(port)
-
-    def handle_feed(self, event: Mapping[str, Any], at: datetime, ref: str | None) -> FeedResult:
-        interval = _interval(event) if event.get("type") == ALIVE else DEFAULT_INTERVAL_S
-        result = super().handle_feed(event, at, ref)
-        alive = result.outcome == "ignored" or (
-            result.outcome == "accepted" and result.detail == ALIVE
-        )
-        # The app is alive, though the resident did nothing: a heartbeat says so.
-        if alive and not self.port.heartbeat(at, ref, interval, self.battery_pct()):
-            return FeedResult("duplicate")
-        return result
-
-
 @dataclass
 class _Phone:
-    clock: _Clock
-    port: _Port
+    clock: FeedClock
+    port: FeedPort
     processor: FeedProcessor
 
 
@@ -276,9 +101,9 @@ class PhoneFeeds:
     def _phone(self, resident: str, device: str, at: datetime) -> _Phone:
         phone = self._phones.get((resident, device))
         if phone is None:
-            clock = _Clock(at)
-            port = _Port(clock)
-            adapter = _HubPhone(port)
+            clock = FeedClock(at)
+            port = FeedPort(clock)
+            adapter = HubPhone(port)
             phone = _Phone(clock, port, FeedProcessor(adapter, clock, dict))
             self._phones[(resident, device)] = phone
         phone.clock.at = at
