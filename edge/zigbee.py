@@ -1,80 +1,46 @@
 """Zigbee2MQTT messages as evidence of a resident's activity: a pure mapper, no I/O.
 
-The gateway agent subscribes to the local Zigbee2MQTT (Z2M) broker and hands every message to
-:meth:`Zigbee2MqttMapper.feed`, which keeps the last value of each sensor and returns what the
+The gateway agent hands every message under Zigbee2MQTT's base topic to
+:meth:`Zigbee2MqttMapper.feed`, which keeps each sensor's last values and returns what the
 message tells us: the resident did something (:class:`SensorActivity`), pressed an emergency
-button (:class:`ButtonPress`), or a sensor's battery / link / availability changed
-(:class:`SensorHealth`). It never raises: a home gateway must outlive any payload.
+button (:class:`ButtonPress`), a sensor's health changed (:class:`SensorHealth`), or the
+bridge itself went on- or offline (:class:`BridgeState`). It never raises: a home gateway
+must outlive any payload. Which keys mean what is :mod:`edge.z2m_catalogue`; the topic and
+payload conventions, with their sources, are in ``edge/ZIGBEE.md``. In short:
 
-Z2M conventions followed (zigbee2mqtt.io, "MQTT Topics and Messages",
-https://www.zigbee2mqtt.io/guide/usage/mqtt_topics_and_messages.html, and the pages named below;
-read from the Koenkk/zigbee2mqtt.io docs repository):
-
-* ``{base}/FRIENDLY_NAME`` carries a device's state, "always in a JSON format" (an object), with
-  the keys its *Exposes* list: ``occupancy`` (bool), ``contact`` (bool, true = closed),
-  ``power`` (W), ``action`` (string), ``battery`` (%), ``linkquality`` (0-255). The base topic is
-  configurable (``mqtt.base_topic``, default ``zigbee2mqtt``).
-* A friendly name may contain ``/`` ("kitchen/floor_light"), but may not start or end with
-  ``/`` nor end with ``/`` + an endpoint name or a number ("Devices and Groups" page). So a
-  topic is split from the right: a last segment ``availability`` means the availability of the
-  name before it; ``…/set``, ``…/set/<attr>``, ``…/get``, ``…/get/<attr>`` are commands *to*
-  Z2M and are ignored.
-* ``{base}/bridge/...`` (state, info, devices, groups, event, logging, request, response) is
-  about Z2M itself, not the home: ignored.
-* ``{base}/FRIENDLY_NAME/availability`` is retained and carries ``online``/``offline`` with
-  ``advanced.legacy_availability_payload: true`` (the old default) or
-  ``{"state":"online"}``/``{"state":"offline"}`` without it ("Device-Availability" page). Both
-  are accepted.
-* ``advanced.cache_state`` (default true): "MQTT message payload will contain all attributes,
-  not only changed ones", so a battery report repeats the cached ``occupancy``/``contact``/
-  ``power``. Hence every rule below fires on a *change* of the cached value, never on its
-  mere presence. ``cache_state_send_on_startup`` re-sends the cache (not retained) when Z2M
-  restarts; the change rules absorb it, except a cached ``occupancy: true`` reaching a mapper
-  that has no state yet (both restarted together), which counts as motion once.
-* ``action`` is one of Z2M's never-cached properties (``dontCacheProperties`` in Z2M's
-  ``lib/state.ts``), so each non-empty ``action`` is a press. With
-  ``homeassistant.legacy_action_sensor`` Z2M publishes ``action: ""`` right after, to clear
-  it, and ``null`` can appear too: both are ignored.
-* ``{base}/FRIENDLY_NAME/action`` (a plain-string copy of ``action`` that Z2M publishes when
-  its Home Assistant integration is on) is ignored, so a press is never counted twice; the
-  JSON state topic carries the same press. Only ``advanced.output: json`` (the default) is
-  supported: the ``attribute`` output's per-key topics have non-object payloads, ignored.
-* MQTT 3.1.1 §3.3.1.3 (MQTT-3.3.1-8/-9): a broker sets RETAIN only on messages sent because of
-  a *new* subscription. A retained message is a stored state of unknown age (Z2M's ``retain``
-  device option, availability), so it only seeds the mapper's state: it never yields
-  :class:`SensorActivity` or :class:`ButtonPress`. It may yield :class:`SensorHealth`, since
-  health is state, not an event (an ``offline`` retained before we started is worth knowing).
-
-Decisions (safety first: false activity is worse than missed activity, because activity
-suppresses the inactivity alerts that protect the resident):
-
-* motion: ``occupancy`` false → true, or unknown → true on a non-retained message.
-* door: every change of ``contact``; the first value seen for a sensor only seeds state, even
-  on a live message: a heartbeat of a door left open would otherwise count as an opening.
-* power: ``power`` going from ≤ threshold to > threshold (per-plug threshold, else the
-  default); the first reading only seeds state, so a TV left on is not news at every restart.
-* action: non-empty string; from an ``emergency_buttons`` sensor → :class:`ButtonPress` (any
-  action: a frightened person may double-press or hold), else ``SensorActivity("other")``.
-* Values must have their JSON type: a bool for ``occupancy``/``contact``, a finite number (not
-  a bool, not a numeric string) for ``power``/``battery``/``linkquality``, as ``protocol``
-  refuses to coerce. ``battery`` and ``linkquality`` are rounded to an int, then dropped when
-  outside 0-100 and 0-255. A malformed value is ignored alone: the rest of the
-  message still counts.
-* One message's observations come in a fixed order: motion, door, power, action, health.
-  :class:`SensorHealth` is emitted (with the sensor's full merged snapshot) whenever any of
-  its three fields changed, including on the first report.
+* ``{base}/NAME`` is a device's JSON state (an object); names may hold ``/``, so topics are
+  split from the right: ``…/availability`` is availability (JSON ``{"state": …}`` or the legacy
+  plain word), ``…/set``, ``…/get``, ``…/action`` and ``{base}/bridge/…`` are not device state.
+* ``cache_state`` repeats every cached key in every message, so each rule fires on a *change*.
+* A retained message is a state of unknown age: it seeds, it never yields activity or a press.
+* Safety first: false activity is worse than missed activity (it hides the inactivity that
+  protects the resident). Values must have their JSON type; a malformed value is ignored alone.
+* Emergency buttons are debounced: actions of one button closer than ``button_debounce_s`` to
+  the previous one, and a release after a hold, are the same press (one emergency).
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Final, Literal
+from datetime import datetime, timedelta
+from typing import Final
+
+from edge.z2m_catalogue import METERING_KEYS, RULES, Rule, is_hold, is_release, main_signal
+from edge.z2m_payload import (
+    bounded_int,
+    decode,
+    exposed_properties,
+    finite_number,
+    parse_json,
+    parse_state_word,
+    parse_time,
+)
+from protocol.models import ActivitySource
 
 __all__ = [
     "ActivitySource",
+    "BridgeState",
     "ButtonPress",
     "Observation",
     "SensorActivity",
@@ -83,15 +49,16 @@ __all__ = [
     "ZigbeeConfig",
 ]
 
-ActivitySource = Literal["motion", "door", "power", "other"]
-
 _COMMAND_SEGMENTS: Final = frozenset({"set", "get"})
 _AVAILABILITY: Final = "availability"
 _ACTION_TOPIC: Final = "action"
 _BRIDGE: Final = "bridge"
-_AVAILABILITY_STATES: Final = {"online": True, "offline": False}
 _BATTERY_MAX: Final = 100
 _LINKQUALITY_MAX: Final = 255
+_HOLD_MAX: Final = timedelta(minutes=5)  # a release this long after its hold is still one press
+_ACTIVE_SINCE: Final = "_active_since"
+
+State = bool | str | float
 
 
 @dataclass(frozen=True)
@@ -100,11 +67,12 @@ class SensorActivity:
 
     source: ActivitySource
     sensor: str  # friendly name
+    signal: str | None = None  # the Zigbee2MQTT key that said so
 
 
 @dataclass(frozen=True)
 class ButtonPress:
-    """A configured emergency button was pressed."""
+    """A configured emergency button was pressed (once per press, see the debounce)."""
 
     sensor: str
     action: str
@@ -118,9 +86,19 @@ class SensorHealth:
     battery_pct: int | None = None
     linkquality: int | None = None
     available: bool | None = None
+    battery_low: bool | None = None
+    active_since: datetime | None = None  # water_leak: wet since
 
 
-Observation = SensorActivity | ButtonPress | SensorHealth
+@dataclass(frozen=True)
+class BridgeState:
+    """``{base}/bridge/state``: Zigbee2MQTT itself is running (True) or not."""
+
+    online: bool
+    retained: bool = False
+
+
+Observation = SensorActivity | ButtonPress | SensorHealth | BridgeState
 
 
 @dataclass(frozen=True)
@@ -132,115 +110,215 @@ class ZigbeeConfig:
     power_thresholds_w: Mapping[str, float] = field(default_factory=dict)  # per friendly name
     emergency_buttons: frozenset[str] = frozenset()  # friendly names whose `action` means "help"
     ignore: frozenset[str] = frozenset()  # friendly names to ignore
+    button_debounce_s: float = 10.0
 
 
 @dataclass
-class _SensorState:
-    """Last values seen for one sensor (None: never seen)."""
+class _Press:
+    """An emergency button's current press: when its last action came, whether it is held."""
 
-    occupancy: bool | None = None
-    contact: bool | None = None
-    power_w: float | None = None
+    last: datetime | None
+    held: bool
 
 
 class Zigbee2MqttMapper:
     """Turns Zigbee2MQTT messages into observations, remembering each sensor's last values.
 
-    Not thread-safe: feed it from one thread (the MQTT client's callback thread).
+    Not thread-safe: feed it from one thread (or under one lock).
     """
 
     def __init__(self, config: ZigbeeConfig = ZigbeeConfig()) -> None:
         self._config = config
         self._base = self._config.base_topic.rstrip("/")
         self._thresholds = dict(self._config.power_thresholds_w)
-        self._state: dict[str, _SensorState] = {}
+        self._debounce = timedelta(seconds=config.button_debounce_s)
+        self._state: dict[str, dict[str, State]] = {}
         self._health: dict[str, SensorHealth] = {}
+        self._keys: dict[str, set[str]] = {}  # keys each sensor reports or exposes
+        self._last_seen: dict[str, datetime] = {}
+        self._presses: dict[str, _Press] = {}
+        self.changes = 0  # counts changes of remembered values (so callers know when to save)
 
     def subscriptions(self) -> list[str]:
         """Topic filters to subscribe to: everything under the base topic."""
         return [f"{self._base}/#"]
 
+    def is_gateway_topic(self, topic: str) -> bool:
+        """Whether Zigbee2MQTT published this (any topic under its base): it is alive."""
+        return isinstance(topic, str) and topic.startswith(self._base + "/")
+
     def sensors(self) -> dict[str, SensorHealth]:
         """Last known health of every sensor that has sent a usable message (a copy)."""
         return dict(self._health)
 
-    def feed(self, topic: str, payload: bytes, *, retained: bool = False) -> list[Observation]:
-        """What one MQTT message tells us; [] for anything irrelevant or malformed. Never raises."""
-        route = self._route(topic) if isinstance(topic, str) else None
-        text = _decode(payload) if route is not None else None
-        if route is None or text is None or route[0] in self._config.ignore:
+    def known(self) -> list[str]:
+        """Every sensor heard of (messages, availability, ``bridge/devices``), sorted."""
+        return sorted(set(self._health) | set(self._keys) | set(self._last_seen))
+
+    def signal_of(self, sensor: str) -> str | None:
+        """The sensor's main signal (``contact``, ``water_leak`` …) from what it reports."""
+        return main_signal(frozenset(self._keys.get(sensor, ())))
+
+    def last_seen(self, sensor: str) -> datetime | None:
+        """When the sensor itself last sent something (its availability is the bridge's)."""
+        return self._last_seen.get(sensor)
+
+    def export_state(self) -> dict[str, dict[str, State]]:
+        """The remembered values, to save and :meth:`restore` after a restart."""
+        return {name: dict(values) for name, values in self._state.items()}
+
+    def restore(self, saved: Mapping[str, object]) -> None:
+        """Take values saved by :meth:`export_state` as known; malformed entries are skipped."""
+        for name, values in saved.items():
+            if not isinstance(values, dict) or name in self._config.ignore:
+                continue
+            kept: dict[str, State] = {}
+            for key, value in values.items():
+                if isinstance(value, bool | str):
+                    kept[key] = value
+                elif (number := finite_number(value)) is not None:
+                    kept[key] = number
+            self._state[name] = kept
+            since = parse_time(kept.get(_ACTIVE_SINCE))
+            if since is not None:
+                self._merge_health(name, active_since=(since,))
+
+    def feed(
+        self, topic: str, payload: bytes, *, retained: bool = False, at: datetime | None = None
+    ) -> list[Observation]:
+        """What one MQTT message (received ``at``) tells us; [] for anything irrelevant or
+        malformed. Never raises."""
+        text = decode(payload) if self.is_gateway_topic(topic) else None
+        if text is None:
+            return []
+        segments = topic[len(self._base) + 1 :].split("/")
+        if segments[0] == _BRIDGE:
+            return self._bridge(segments[1:], text, retained=retained)
+        route = _route(segments)
+        if route is None or route[0] in self._config.ignore:
             return []
         sensor, is_availability = route
         if is_availability:
-            available = _parse_availability(text)
+            available = parse_state_word(text)
             return [] if available is None else self._update_health(sensor, available=available)
-        message = _parse_object(text)
-        if message is None:
+        message = parse_json(text)
+        if not isinstance(message, dict):
             return []
-        return self._device_message(sensor, message, live=not retained)
+        self._keys.setdefault(sensor, set()).update(k for k in message if isinstance(k, str))
+        seen = at if not retained else parse_time(message.get("last_seen"))
+        if seen is not None:
+            self._last_seen[sensor] = seen
+        return self._device_message(sensor, message, live=not retained, at=at)
 
-    # -- topics ---------------------------------------------------------------------------
+    # -- bridge ---------------------------------------------------------------------------
 
-    def _route(self, topic: str) -> tuple[str, bool] | None:
-        """(friendly name, is availability topic) for a device topic, else None."""
-        prefix = self._base + "/"
-        if not topic.startswith(prefix):
-            return None
-        segments = topic[len(prefix) :].split("/")
-        if segments[0] == _BRIDGE:
-            return None
-        if len(segments) >= 2 and (
-            segments[-1] in _COMMAND_SEGMENTS
-            or segments[-1] == _ACTION_TOPIC
-            or (len(segments) >= 3 and segments[-2] in _COMMAND_SEGMENTS)
-        ):
-            return None
-        is_availability = len(segments) >= 2 and segments[-1] == _AVAILABILITY
-        if is_availability:
-            segments = segments[:-1]
-        name = "/".join(segments)
-        if not _valid_name(name):
-            return None
-        return name, is_availability
+    def _bridge(self, rest: list[str], text: str, *, retained: bool) -> list[Observation]:
+        if rest == ["state"]:
+            online = parse_state_word(text)
+            return [] if online is None else [BridgeState(online, retained)]
+        if rest == ["devices"]:
+            self._learn_devices(parse_json(text))
+        return []
+
+    def _learn_devices(self, devices: object) -> None:
+        """``bridge/devices``: every joined device's name and exposed keys (no state)."""
+        if not isinstance(devices, list):
+            return
+        for device in devices:
+            if not isinstance(device, dict) or device.get("type") == "Coordinator":
+                continue
+            name = device.get("friendly_name")
+            definition = device.get("definition")
+            if not isinstance(name, str) or not _valid_name(name) or name in self._config.ignore:
+                continue
+            exposes = definition.get("exposes") if isinstance(definition, dict) else None
+            self._keys.setdefault(name, set()).update(exposed_properties(exposes))
 
     # -- device messages ------------------------------------------------------------------
 
     def _device_message(
-        self, sensor: str, message: Mapping[str, object], *, live: bool
+        self, sensor: str, message: Mapping[str, object], *, live: bool, at: datetime | None
     ) -> list[Observation]:
-        state = self._state.setdefault(sensor, _SensorState())
+        state = self._state.setdefault(sensor, {})
         out: list[Observation] = []
-
-        occupancy = message.get("occupancy")
-        if isinstance(occupancy, bool):
-            if live and occupancy and state.occupancy is not True:
-                out.append(SensorActivity("motion", sensor))
-            state.occupancy = occupancy
-
-        contact = message.get("contact")
-        if isinstance(contact, bool):
-            if live and state.contact is not None and contact != state.contact:
-                out.append(SensorActivity("door", sensor))
-            state.contact = contact
-
-        power = _finite_number(message.get("power"))
-        if power is not None:
-            threshold = self._thresholds.get(sensor, self._config.power_threshold_w)
-            if live and state.power_w is not None and state.power_w <= threshold < power:
-                out.append(SensorActivity("power", sensor))
-            state.power_w = power
-
-        action = message.get("action")
-        if live and isinstance(action, str) and action:
-            if sensor in self._config.emergency_buttons:
-                out.append(ButtonPress(sensor, action))
-            else:
-                out.append(SensorActivity("other", sensor))
-
-        battery = _bounded_int(message.get("battery"), _BATTERY_MAX)
-        linkquality = _bounded_int(message.get("linkquality"), _LINKQUALITY_MAX)
-        out.extend(self._update_health(sensor, battery_pct=battery, linkquality=linkquality))
+        active_since: tuple[datetime | None] | None = None  # None: unchanged
+        for rule in RULES:
+            if rule.kind == "action":
+                press = self._action(sensor, message.get(rule.key), live=live, at=at)
+                out.extend(p for p in press if not _has(out, rule) or isinstance(p, ButtonPress))
+                continue
+            value = _typed(rule, message.get(rule.key))
+            if value is None:
+                continue
+            previous = state.get(rule.key)
+            if live and self._fires(rule, sensor, previous, value, state) and not _has(out, rule):
+                out.append(SensorActivity(rule.source, sensor, rule.signal))
+            if previous != value:
+                state[rule.key] = value
+                self.changes += 1
+            if rule.kind == "wet" and (value is True) != (previous is True):
+                seen = at if live else (parse_time(message.get("last_seen")) or at)
+                active_since = (seen if value is True else None,)
+                state.pop(_ACTIVE_SINCE, None)
+                if active_since[0] is not None:
+                    state[_ACTIVE_SINCE] = active_since[0].isoformat()
+        battery = bounded_int(message.get("battery"), _BATTERY_MAX)
+        linkquality = bounded_int(message.get("linkquality"), _LINKQUALITY_MAX)
+        low = message.get("battery_low")
+        out.extend(
+            self._update_health(
+                sensor,
+                battery_pct=battery,
+                linkquality=linkquality,
+                battery_low=low if isinstance(low, bool) else None,
+                active_since=active_since,
+            )
+        )
         return out
+
+    def _fires(
+        self, rule: Rule, sensor: str, previous: State | None, value: State, state: dict[str, State]
+    ) -> bool:
+        """Whether the key going from ``previous`` (None: unknown) to ``value`` is activity."""
+        match rule.kind:
+            case "rising" | "wet":
+                return value is True and previous is not True
+            case "change":
+                return previous is not None and value != previous
+            case "enter":
+                return value in rule.active and previous not in rule.active
+            case "threshold":
+                limit = self._thresholds.get(sensor, self._config.power_threshold_w)
+                return isinstance(previous, float) and previous <= limit < float(value)
+            case "switch_on":
+                metering = any(key in state for key in METERING_KEYS)
+                return metering and previous == "OFF" and value == "ON"
+        return False
+
+    def _action(
+        self, sensor: str, action: object, *, live: bool, at: datetime | None
+    ) -> list[Observation]:
+        if not live or not isinstance(action, str) or not action:
+            return []  # "" and null are Zigbee2MQTT clearing the last action
+        if sensor not in self._config.emergency_buttons:
+            return [SensorActivity("other", sensor, "action")]
+        press = self._presses.get(sensor)
+        if press is not None and self._same_press(press, action, at):
+            press.last = at
+            press.held = is_hold(action) and not is_release(action)
+            return []
+        self._presses[sensor] = _Press(at, is_hold(action) and not is_release(action))
+        return [ButtonPress(sensor, action)]
+
+    def _same_press(self, press: _Press, action: str, at: datetime | None) -> bool:
+        """A frightened person presses again, holds, lets go: one press, one emergency."""
+        release = press.held and is_release(action)
+        if at is None or press.last is None:
+            return release  # untimed (a replay without times): only the release joins
+        gap = at - press.last
+        return gap <= self._debounce or (release and gap <= _HOLD_MAX)
+
+    # -- health ---------------------------------------------------------------------------
 
     def _update_health(
         self,
@@ -249,21 +327,63 @@ class Zigbee2MqttMapper:
         battery_pct: int | None = None,
         linkquality: int | None = None,
         available: bool | None = None,
+        battery_low: bool | None = None,
+        active_since: tuple[datetime | None] | None = None,
     ) -> list[Observation]:
         """Merge the reported fields (None: not reported); [the snapshot] if anything changed."""
         old = self._health.get(sensor)
-        base = old if old is not None else SensorHealth(sensor)
+        new = self._merge_health(
+            sensor,
+            battery_pct=battery_pct,
+            linkquality=linkquality,
+            available=available,
+            battery_low=battery_low,
+            active_since=active_since,
+        )
+        return [new] if new != (old if old is not None else SensorHealth(sensor)) else []
+
+    def _merge_health(
+        self,
+        sensor: str,
+        *,
+        battery_pct: int | None = None,
+        linkquality: int | None = None,
+        available: bool | None = None,
+        battery_low: bool | None = None,
+        active_since: tuple[datetime | None] | None = None,
+    ) -> SensorHealth:
+        base = self._health.get(sensor) or SensorHealth(sensor)
         new = replace(
             base,
             battery_pct=base.battery_pct if battery_pct is None else battery_pct,
             linkquality=base.linkquality if linkquality is None else linkquality,
             available=base.available if available is None else available,
+            battery_low=base.battery_low if battery_low is None else battery_low,
+            active_since=base.active_since if active_since is None else active_since[0],
         )
         self._health[sensor] = new
-        return [new] if new != base else []
+        return new
 
 
-# -- payload helpers (pure) ---------------------------------------------------------------
+# -- topics and payloads (pure) -----------------------------------------------------------
+
+
+def _has(out: list[Observation], rule: Rule) -> bool:
+    """One message is one piece of evidence per source: the first rule that fires names it."""
+    return any(isinstance(o, SensorActivity) and o.source == rule.source for o in out)
+
+
+def _route(segments: list[str]) -> tuple[str, bool] | None:
+    """(friendly name, is availability topic) for a device topic's segments, else None."""
+    if len(segments) >= 2 and (
+        segments[-1] in _COMMAND_SEGMENTS
+        or segments[-1] == _ACTION_TOPIC
+        or (len(segments) >= 3 and segments[-2] in _COMMAND_SEGMENTS)
+    ):
+        return None
+    is_availability = len(segments) >= 2 and segments[-1] == _AVAILABILITY
+    name = "/".join(segments[:-1] if is_availability else segments)
+    return (name, is_availability) if _valid_name(name) else None
 
 
 def _valid_name(name: str) -> bool:
@@ -271,61 +391,12 @@ def _valid_name(name: str) -> bool:
     return bool(name) and "" not in name.split("/")
 
 
-def _decode(payload: object) -> str | None:
-    if isinstance(payload, str):
-        return payload
-    if not isinstance(payload, bytes | bytearray | memoryview):
-        return None
-    try:
-        return bytes(payload).decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _parse_json(text: str) -> object:
-    """The JSON value of text, or None when it is not JSON (or absurdly deep or long)."""
-    try:
-        value: object = json.loads(text)
-    except (ValueError, RecursionError):  # JSONDecodeError, int too long, nesting too deep
-        return None
-    return value
-
-
-def _parse_object(text: str) -> Mapping[str, object] | None:
-    value = _parse_json(text)
-    if isinstance(value, dict):
-        return value
-    return None
-
-
-def _parse_availability(text: str) -> bool | None:
-    """online → True, offline → False, in the legacy (plain) or JSON ({"state": …}) format."""
-    plain = _AVAILABILITY_STATES.get(text.strip())
-    if plain is not None:
-        return plain
-    value = _parse_json(text)
-    if isinstance(value, dict):
-        value = value.get("state")
-    if isinstance(value, str):
-        return _AVAILABILITY_STATES.get(value)
-    return None
-
-
-def _finite_number(value: object) -> float | None:
-    """A JSON number as float; None for bools, strings, NaN and infinities."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an int too large for a float
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _bounded_int(value: object, maximum: int) -> int | None:
-    """A finite JSON number rounded to an int in [0, maximum]; else None."""
-    number = _finite_number(value)
-    if number is None:
-        return None
-    rounded = round(number)
-    return rounded if 0 <= rounded <= maximum else None
+def _typed(rule: Rule, value: object) -> State | None:
+    """The value in the rule's JSON type, or None (a bool for binaries, a string for enums)."""
+    if rule.kind in {"rising", "change", "wet"}:
+        return value if isinstance(value, bool) else None
+    if rule.kind == "enter":
+        return value.lower() if isinstance(value, str) else None
+    if rule.kind == "switch_on":
+        return value.upper() if isinstance(value, str) and value.upper() in {"ON", "OFF"} else None
+    return finite_number(value)

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.zigbee import (
+    BridgeState,
     ButtonPress,
     Observation,
     SensorActivity,
@@ -105,7 +106,7 @@ Z = "zigbee2mqtt"
 # (topic, payload, retained, expected observations), in the order a gateway would see them.
 STREAM: list[tuple[str, bytes, bool, list[Observation]]] = [
     # --- startup: the broker hands us its retained messages ---
-    (f"{Z}/bridge/state", j(state="online"), True, []),
+    (f"{Z}/bridge/state", j(state="online"), True, [BridgeState(online=True, retained=True)]),
     (f"{Z}/bridge/info", j(version="1.40.2", permit_join=False), True, []),
     (f"{Z}/bridge/devices", BRIDGE_DEVICES, True, []),
     (f"{Z}/bridge/groups", b"[]", True, []),
@@ -125,35 +126,35 @@ STREAM: list[tuple[str, bytes, bool, list[Observation]]] = [
     (f"{Z}/{MOTION}", motion_msg(True), False, []),
     (f"{Z}/{MOTION}", motion_msg(False), False, []),
     (f"{Z}/{MOTION}", motion_msg(True, linkquality=117), False,
-     [SensorActivity("motion", MOTION), SensorHealth(MOTION, 100, 117, True)]),
+     [SensorActivity("motion", MOTION, "occupancy"), SensorHealth(MOTION, 100, 117, True)]),
     # Battery report while occupied: health changes, occupancy is only the cached repeat.
     (f"{Z}/{MOTION}", motion_msg(True, battery=99, linkquality=117), False,
      [SensorHealth(MOTION, 99, 117, True)]),
     (f"{Z}/{MOTION}", motion_msg(False, battery=99, linkquality=117), False, []),
     (f"{Z}/{MOTION}", motion_msg(True, battery=99, linkquality=117), False,
-     [SensorActivity("motion", MOTION)]),
+     [SensorActivity("motion", MOTION, "occupancy")]),
     # The door opens (contact false), a heartbeat repeats it, then it closes.
-    (f"{Z}/{DOOR}", door_msg(False), False, [SensorActivity("door", DOOR)]),
+    (f"{Z}/{DOOR}", door_msg(False), False, [SensorActivity("door", DOOR, "contact")]),
     (f"{Z}/{DOOR}", door_msg(False), False, []),
-    (f"{Z}/{DOOR}", door_msg(True), False, [SensorActivity("door", DOOR)]),
+    (f"{Z}/{DOOR}", door_msg(True), False, [SensorActivity("door", DOOR, "contact")]),
     # The kettle: standby, boiling, still boiling, standby again.
     (f"{Z}/{KETTLE}", plug_msg(0.4), False, []),
-    (f"{Z}/{KETTLE}", plug_msg(1850.0), False, [SensorActivity("power", KETTLE)]),
+    (f"{Z}/{KETTLE}", plug_msg(1850.0), False, [SensorActivity("power", KETTLE, "power")]),
     (f"{Z}/{KETTLE}", plug_msg(1900.0), False, []),
     (f"{Z}/{KETTLE}", plug_msg(0.3), False, []),
     # The TV plug has its own 60 W threshold: 45 W is not "on" for it, 95 W is.
     (f"{Z}/{TV}", plug_msg(2.5, linkquality=140), False, [SensorHealth(TV, None, 140, None)]),
     (f"{Z}/{TV}", plug_msg(45.0, linkquality=140), False, []),
-    (f"{Z}/{TV}", plug_msg(95.0, linkquality=140), False, [SensorActivity("power", TV)]),
+    (f"{Z}/{TV}", plug_msg(95.0, linkquality=140), False, [SensorActivity("power", TV, "power")]),
     (f"{Z}/{TV}", plug_msg(98.0, linkquality=140), False, []),
     # A remote: a press, then Z2M clears the action with "" (and null).
     (f"{Z}/{REMOTE}", button_msg("single"), False,
-     [SensorActivity("other", REMOTE), SensorHealth(REMOTE, 87, 90, None)]),
+     [SensorActivity("other", REMOTE, "action"), SensorHealth(REMOTE, 87, 90, None)]),
     (f"{Z}/{REMOTE}", button_msg(""), False, []),
     (f"{Z}/{REMOTE}", button_msg(None), False, []),
     # The Home Assistant copy of the action on .../action is not a second press.
     (f"{Z}/{REMOTE}/action", b"single", False, []),
-    (f"{Z}/{REMOTE}", button_msg("double"), False, [SensorActivity("other", REMOTE)]),
+    (f"{Z}/{REMOTE}", button_msg("double"), False, [SensorActivity("other", REMOTE, "action")]),
     # The emergency button.
     (f"{Z}/{HELP}", button_msg("single", battery=100, linkquality=60), False,
      [ButtonPress(HELP, "single")]),
@@ -190,7 +191,7 @@ STREAM: list[tuple[str, bytes, bool, list[Observation]]] = [
     (f"{Z}/{FREEZER}", plug_msg(90.0), False, []),
     (f"{Z}/{FREEZER}/availability", b"offline", False, []),
     # The kettle again: "abc" above did not disturb the remembered 0.3 W.
-    (f"{Z}/{KETTLE}", plug_msg(2000.0), False, [SensorActivity("power", KETTLE)]),
+    (f"{Z}/{KETTLE}", plug_msg(2000.0), False, [SensorActivity("power", KETTLE, "power")]),
 ]  # fmt: skip
 
 
@@ -221,14 +222,16 @@ def test_subscriptions_cover_the_base_topic() -> None:
 def test_custom_base_topic() -> None:
     mapper = Zigbee2MqttMapper(ZigbeeConfig(base_topic="home/z2m"))
     assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == []
-    assert mapper.feed("home/z2m/pir", j(occupancy=True)) == [SensorActivity("motion", "pir")]
-    assert mapper.feed("home/z2m/bridge/state", b"online") == []
+    assert mapper.feed("home/z2m/pir", j(occupancy=True)) == [
+        SensorActivity("motion", "pir", "occupancy")
+    ]
+    assert mapper.feed("home/z2m/bridge/state", b"online") == [BridgeState(online=True)]
 
 
 def test_friendly_names_with_slashes() -> None:
     mapper = Zigbee2MqttMapper()
     assert mapper.feed("zigbee2mqtt/living room/motion", j(occupancy=True)) == [
-        SensorActivity("motion", "living room/motion")
+        SensorActivity("motion", "living room/motion", "occupancy")
     ]
     assert mapper.feed("zigbee2mqtt/living room/motion/availability", b"offline") == [
         SensorHealth("living room/motion", available=False)
@@ -242,7 +245,6 @@ def test_friendly_names_with_slashes() -> None:
 @pytest.mark.parametrize(
     "topic",
     [
-        "zigbee2mqtt/bridge/state",
         "zigbee2mqtt/bridge/devices",
         "zigbee2mqtt/bridge/request/device/rename",
         "zigbee2mqtt/pir/set",
@@ -275,18 +277,24 @@ def test_ignored_topics(topic: str) -> None:
 
 def test_motion_unknown_to_true_live_is_motion() -> None:
     mapper = Zigbee2MqttMapper()
-    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [SensorActivity("motion", "pir")]
+    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [
+        SensorActivity("motion", "pir", "occupancy")
+    ]
 
 
 def test_motion_needs_a_false_between_two_trues() -> None:
     mapper = Zigbee2MqttMapper()
-    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [SensorActivity("motion", "pir")]
+    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [
+        SensorActivity("motion", "pir", "occupancy")
+    ]
     assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == []
     assert mapper.feed("zigbee2mqtt/pir", j(illuminance=5)) == []  # no occupancy key
     assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == []
     assert mapper.feed("zigbee2mqtt/pir", j(occupancy=False)) == []
     assert mapper.feed("zigbee2mqtt/pir", j(occupancy=False)) == []
-    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [SensorActivity("motion", "pir")]
+    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [
+        SensorActivity("motion", "pir", "occupancy")
+    ]
 
 
 def test_motion_from_a_retained_message_only_seeds() -> None:
@@ -295,14 +303,18 @@ def test_motion_from_a_retained_message_only_seeds() -> None:
     assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == []
     mapper = Zigbee2MqttMapper()
     assert mapper.feed("zigbee2mqtt/pir", j(occupancy=False), retained=True) == []
-    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [SensorActivity("motion", "pir")]
+    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [
+        SensorActivity("motion", "pir", "occupancy")
+    ]
 
 
 def test_retained_false_resets_motion_state_without_an_event() -> None:
     mapper = Zigbee2MqttMapper()
     mapper.feed("zigbee2mqtt/pir", j(occupancy=True))
     assert mapper.feed("zigbee2mqtt/pir", j(occupancy=False), retained=True) == []
-    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [SensorActivity("motion", "pir")]
+    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [
+        SensorActivity("motion", "pir", "occupancy")
+    ]
 
 
 @pytest.mark.parametrize("bad", ["true", 1, 0, None, [True], {"v": True}])
@@ -310,7 +322,9 @@ def test_malformed_occupancy_is_ignored(bad: object) -> None:
     mapper = Zigbee2MqttMapper()
     mapper.feed("zigbee2mqtt/pir", j(occupancy=False))
     assert mapper.feed("zigbee2mqtt/pir", j(occupancy=bad)) == []
-    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [SensorActivity("motion", "pir")]
+    assert mapper.feed("zigbee2mqtt/pir", j(occupancy=True)) == [
+        SensorActivity("motion", "pir", "occupancy")
+    ]
 
 
 # --- door --------------------------------------------------------------------------------
@@ -320,9 +334,13 @@ def test_door_first_value_only_seeds_then_every_change_counts() -> None:
     mapper = Zigbee2MqttMapper()
     assert mapper.feed("zigbee2mqtt/door", j(contact=False)) == []  # first value: seed
     assert mapper.feed("zigbee2mqtt/door", j(contact=False)) == []
-    assert mapper.feed("zigbee2mqtt/door", j(contact=True)) == [SensorActivity("door", "door")]
+    assert mapper.feed("zigbee2mqtt/door", j(contact=True)) == [
+        SensorActivity("door", "door", "contact")
+    ]
     assert mapper.feed("zigbee2mqtt/door", j(contact=True)) == []
-    assert mapper.feed("zigbee2mqtt/door", j(contact=False)) == [SensorActivity("door", "door")]
+    assert mapper.feed("zigbee2mqtt/door", j(contact=False)) == [
+        SensorActivity("door", "door", "contact")
+    ]
 
 
 def test_door_retained_change_updates_state_silently() -> None:
@@ -330,7 +348,9 @@ def test_door_retained_change_updates_state_silently() -> None:
     mapper.feed("zigbee2mqtt/door", j(contact=True))
     assert mapper.feed("zigbee2mqtt/door", j(contact=False), retained=True) == []
     assert mapper.feed("zigbee2mqtt/door", j(contact=False)) == []
-    assert mapper.feed("zigbee2mqtt/door", j(contact=True)) == [SensorActivity("door", "door")]
+    assert mapper.feed("zigbee2mqtt/door", j(contact=True)) == [
+        SensorActivity("door", "door", "contact")
+    ]
 
 
 @pytest.mark.parametrize("bad", ["open", 0, 1, None, []])
@@ -339,7 +359,9 @@ def test_malformed_contact_is_ignored(bad: object) -> None:
     mapper.feed("zigbee2mqtt/door", j(contact=True))
     assert mapper.feed("zigbee2mqtt/door", j(contact=bad)) == []
     assert mapper.feed("zigbee2mqtt/door", j(contact=True)) == []
-    assert mapper.feed("zigbee2mqtt/door", j(contact=False)) == [SensorActivity("door", "door")]
+    assert mapper.feed("zigbee2mqtt/door", j(contact=False)) == [
+        SensorActivity("door", "door", "contact")
+    ]
 
 
 # --- power -------------------------------------------------------------------------------
@@ -349,11 +371,15 @@ def test_power_crossing_the_default_threshold() -> None:
     mapper = Zigbee2MqttMapper()
     assert mapper.feed("zigbee2mqtt/plug", j(power=0.4)) == []
     assert mapper.feed("zigbee2mqtt/plug", j(power=30.0)) == []  # equal is not above
-    assert mapper.feed("zigbee2mqtt/plug", j(power=30.5)) == [SensorActivity("power", "plug")]
+    assert mapper.feed("zigbee2mqtt/plug", j(power=30.5)) == [
+        SensorActivity("power", "plug", "power")
+    ]
     assert mapper.feed("zigbee2mqtt/plug", j(power=1200)) == []  # stays above
     assert mapper.feed("zigbee2mqtt/plug", j(power=12)) == []  # goes down: nothing
     assert mapper.feed("zigbee2mqtt/plug", j(power=29.9)) == []  # standby wobble
-    assert mapper.feed("zigbee2mqtt/plug", j(power=31)) == [SensorActivity("power", "plug")]
+    assert mapper.feed("zigbee2mqtt/plug", j(power=31)) == [
+        SensorActivity("power", "plug", "power")
+    ]
 
 
 def test_power_first_reading_only_seeds() -> None:
@@ -368,8 +394,10 @@ def test_power_per_plug_threshold_and_default() -> None:
     for name in ("tv", "lamp"):
         mapper.feed(f"zigbee2mqtt/{name}", j(power=1.0))
     assert mapper.feed("zigbee2mqtt/tv", j(power=45)) == []
-    assert mapper.feed("zigbee2mqtt/lamp", j(power=45)) == [SensorActivity("power", "lamp")]
-    assert mapper.feed("zigbee2mqtt/tv", j(power=61)) == [SensorActivity("power", "tv")]
+    assert mapper.feed("zigbee2mqtt/lamp", j(power=45)) == [
+        SensorActivity("power", "lamp", "power")
+    ]
+    assert mapper.feed("zigbee2mqtt/tv", j(power=61)) == [SensorActivity("power", "tv", "power")]
 
 
 def test_power_retained_crossing_only_seeds() -> None:
@@ -398,7 +426,9 @@ def test_malformed_power_is_ignored(bad_payload: bytes) -> None:
     mapper = Zigbee2MqttMapper()
     mapper.feed("zigbee2mqtt/plug", j(power=0.4))
     assert mapper.feed("zigbee2mqtt/plug", bad_payload) == []
-    assert mapper.feed("zigbee2mqtt/plug", j(power=1850)) == [SensorActivity("power", "plug")]
+    assert mapper.feed("zigbee2mqtt/plug", j(power=1850)) == [
+        SensorActivity("power", "plug", "power")
+    ]
 
 
 # --- action ------------------------------------------------------------------------------
@@ -406,7 +436,7 @@ def test_malformed_power_is_ignored(bad_payload: bytes) -> None:
 
 def test_action_is_other_activity_each_press() -> None:
     mapper = Zigbee2MqttMapper()
-    press = [SensorActivity("other", "remote")]
+    press = [SensorActivity("other", "remote", "action")]
     assert mapper.feed("zigbee2mqtt/remote", j(action="single")) == press
     assert mapper.feed("zigbee2mqtt/remote", j(action="")) == []
     assert mapper.feed("zigbee2mqtt/remote", j(action=None)) == []
@@ -424,7 +454,7 @@ def test_emergency_button_press() -> None:
     assert mapper.feed("zigbee2mqtt/sos", j(action="long")) == [ButtonPress("sos", "long")]
     assert mapper.feed("zigbee2mqtt/sos", j(action="single"), retained=True) == []
     assert mapper.feed("zigbee2mqtt/other", j(action="single")) == [
-        SensorActivity("other", "other")
+        SensorActivity("other", "other", "action")
     ]
 
 
@@ -541,10 +571,10 @@ def test_one_message_several_observations_in_fixed_order() -> None:
         j(linkquality=9, action="on", power=500, contact=False, occupancy=True, battery=40),
     )
     assert got == [
-        SensorActivity("motion", "combo"),
-        SensorActivity("door", "combo"),
-        SensorActivity("power", "combo"),
-        SensorActivity("other", "combo"),
+        SensorActivity("motion", "combo", "occupancy"),
+        SensorActivity("door", "combo", "contact"),
+        SensorActivity("power", "combo", "power"),
+        SensorActivity("other", "combo", "action"),
         SensorHealth("combo", 40, 9, None),
     ]
 
@@ -588,13 +618,13 @@ def test_non_bytes_payload_and_non_str_topic_give_nothing() -> None:
     assert mapper.feed(b"zigbee2mqtt/pir", b"{}") == []  # type: ignore[arg-type]
     raw = bytearray(b'{"occupancy": true}')  # what some MQTT clients hand over
     assert mapper.feed("zigbee2mqtt/pir", raw) == [  # type: ignore[arg-type]
-        SensorActivity("motion", "pir")
+        SensorActivity("motion", "pir", "occupancy")
     ]
 
 
 # --- properties ----------------------------------------------------------------------------
 
-_OBSERVATION_TYPES = (SensorActivity, ButtonPress, SensorHealth)
+_OBSERVATION_TYPES = (SensorActivity, ButtonPress, SensorHealth, BridgeState)
 
 _json_scalars = (
     st.none()
@@ -652,7 +682,7 @@ def test_feed_never_raises_on_z2m_shaped_streams(
         got = mapper.feed(topic, payload, retained=retained)
         assert all(isinstance(o, _OBSERVATION_TYPES) for o in got)
         if retained:  # retained messages only seed state
-            assert all(isinstance(o, SensorHealth) for o in got)
+            assert all(isinstance(o, SensorHealth | BridgeState) for o in got)
         assert "living room" not in {getattr(o, "sensor", None) for o in got}
     for name, health in mapper.sensors().items():
         assert health.sensor == name
