@@ -207,11 +207,28 @@ def bench_replay(
 
 @app.command()
 def edge(
-    device_kind: Annotated[str, typer.Option("--device-kind", help="speaker, phone or sensors")],
     config: Annotated[Path, typer.Option("--config", help="The agent's TOML config file.")],
+    action: Annotated[
+        str | None, typer.Argument(help="check: the installer's view of the home, then exit")
+    ] = None,
+    device_kind: Annotated[
+        str | None, typer.Option("--device-kind", help="speaker, phone or sensors")
+    ] = None,
+    listen: Annotated[float, typer.Option(help="check: seconds to listen", min=0)] = 5.0,
     json_logs: JsonLogs = False,
 ) -> None:
-    """An edge agent for an AI speaker, a phone or a Zigbee sensor gateway."""
+    """An edge agent for an AI speaker, a phone or a Zigbee sensor gateway.
+
+    ``anbu edge check --config FILE``: what each sensor last sent, what is missing and
+    whether the hub hears the agent, in Korean; exit 1 when the home is not covered.
+    """
+    if action == "check":
+        from edge.check import main as check
+
+        raise typer.Exit(check(config, device_kind, listen))
+    if action is not None or device_kind is None:
+        typer.echo("anbu edge: --device-kind is required (or: anbu edge check)", err=True)
+        raise typer.Exit(2)
     import sys
 
     # structlog imports rich (for pretty tracebacks) whenever it is installed, and typer
