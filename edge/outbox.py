@@ -153,8 +153,14 @@ class Outbox:
         *,
         count: int = 1,
         ref: str | None = None,
+        sensor: str | None = None,
+        signal: str | None = None,
     ) -> bool:
-        """Take ``count`` signals of ``source``; sends now or folds into the open window."""
+        """Take ``count`` signals of ``source``; sends now or folds into the open window.
+
+        ``sensor``/``signal`` go on a message sent now; a folded one counts mixed signals and
+        names none.
+        """
         with self._tx() as db:
             if not _claim_ref(db, ref):
                 return False
@@ -176,7 +182,7 @@ class Outbox:
                     (count, _iso(at), _iso(_parse(row[0]) + self.fold), source),
                 )
             else:
-                _insert_activity(db, source, at, count)
+                _insert_activity(db, source, at, count, sensor=sensor, signal=signal)
                 db.execute(
                     "INSERT INTO folds (source, last_emit, pending) VALUES (?, ?, 0) "
                     "ON CONFLICT (source) DO UPDATE SET last_emit = excluded.last_emit, "
@@ -391,10 +397,24 @@ def _insert(
 
 
 def _insert_activity(
-    db: sqlite3.Connection, source: ActivitySource, at: datetime, count: int
+    db: sqlite3.Connection,
+    source: ActivitySource,
+    at: datetime,
+    count: int,
+    *,
+    sensor: str | None = None,
+    signal: str | None = None,
 ) -> None:
     event_id = new_event_id("activity")
-    message = Activity(v=1, id=event_id, ts=at, source=source, count=count if count > 1 else None)
+    message = Activity(
+        v=1,
+        id=event_id,
+        ts=at,
+        source=source,
+        count=count if count > 1 else None,
+        sensor=sensor,
+        signal=signal,
+    )
     _insert(
         db, "activity", event_id, at, to_json(message), urgent=False, source=source, count=count
     )
