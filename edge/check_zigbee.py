@@ -3,8 +3,9 @@
 Owns what Zigbee2MQTT's topics (the last payload of each, retained or heard in the check's
 window) say about a home's coverage: the bridge, each device of ``bridge/devices`` (its
 availability, battery, a plug's power against its activity threshold, what it last sent),
-presence or motion in the home and in each bedroom. And the findings' shape, shared with
-the hub half: a level and one Korean line.
+presence or motion in the home and in each bedroom (the keys that count are the agent's own,
+:data:`edge.z2m_catalogue.RULES`). And the findings' shape, shared with the hub half: a level
+and one Korean line.
 """
 
 from __future__ import annotations
@@ -14,12 +15,28 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from edge.z2m_catalogue import RULES, main_signal
+
 Level = Literal["ok", "warn", "problem"]
 MARKS: Final[dict[Level, str]] = {"ok": "[정상]", "warn": "[주의]", "problem": "[문제]"}
 BEDROOM_WORDS: Final = ("bedroom", "침실", "안방")
 BATTERY_LOW_PCT: Final = 20
-_PRESENCE_KEYS: Final = ("presence", "occupancy")  # mmWave presence; PIR motion
-_SHOWN_KEYS: Final = ("occupancy", "presence", "contact", "water_leak", "power", "state")
+# What counts as seeing the resident move is the agent's own table (edge.z2m_catalogue).
+_MOTION_KEYS: Final = frozenset(rule.key for rule in RULES if rule.source == "motion")
+_SHOWN_KEYS: Final = (*(rule.key for rule in RULES if rule.key != "action"),)
+# A device by its main signal, in the installer's words.
+_ROLE_WORDS: Final[dict[str, str]] = {
+    "water_leak": "누수 센서",
+    "contact": "문 센서",
+    "presence": "재실 센서",
+    "occupancy": "움직임 센서",
+    "motion_state": "재실 센서",
+    "presence_state": "재실 센서",
+    "vibration": "진동 센서",
+    "power": "플러그",
+    "action": "버튼",
+    "state": "스위치",
+}
 
 
 @dataclass(frozen=True)
@@ -64,16 +81,7 @@ def _properties(exposes: Any) -> set[str]:
 def _role(name: str, props: set[str], buttons: set[str]) -> str:
     if name in buttons:
         return "비상 버튼"
-    if "presence" in props:
-        return "재실 센서"
-    if "occupancy" in props:
-        return "움직임 센서"
-    if "power" in props:
-        return "플러그"
-    for key, word in (("contact", "문 센서"), ("water_leak", "누수 센서"), ("action", "버튼")):
-        if key in props:
-            return word
-    return "기타 장치"
+    return _ROLE_WORDS.get(main_signal(props) or "", "기타 장치")
 
 
 def _summary(state: Mapping[str, Any]) -> str:
@@ -123,7 +131,7 @@ def zigbee_findings(
             )
         )
         available = state_word(messages.get(f"{base}/{name}/availability")) != "offline"
-        if available and props & set(_PRESENCE_KEYS):
+        if available and props & _MOTION_KEYS:
             watching.append((name, role))
     out.extend(_room_findings(devices, watching, skipped))
     return out
