@@ -1,4 +1,4 @@
-"""Zigbee2MQTT payload helpers for :mod:`edge.zigbee`: pure, typed, never raising.
+"""Zigbee2MQTT topic and payload helpers for :mod:`edge.zigbee`: pure, typed, never raising.
 
 Values must have their JSON type (a bool is not a number, "1850" is not a number), as
 ``protocol`` refuses to coerce; anything else is None, so one bad value is ignored alone.
@@ -21,9 +21,14 @@ __all__ = [
     "parse_json",
     "parse_state_word",
     "parse_time",
+    "route",
+    "valid_name",
 ]
 
 _STATES: Final = {"online": True, "offline": False}
+_COMMAND_SEGMENTS: Final = frozenset({"set", "get"})
+_AVAILABILITY: Final = "availability"
+_ACTION_TOPIC: Final = "action"
 
 
 def exposed_properties(exposes: object) -> set[str]:
@@ -111,3 +116,21 @@ def bounded_int(value: object, maximum: int) -> int | None:
         return None
     rounded = round(number)
     return rounded if 0 <= rounded <= maximum else None
+
+
+def route(segments: list[str]) -> tuple[str, bool] | None:
+    """(friendly name, is availability topic) for a device topic's segments, else None."""
+    if len(segments) >= 2 and (
+        segments[-1] in _COMMAND_SEGMENTS
+        or segments[-1] == _ACTION_TOPIC
+        or (len(segments) >= 3 and segments[-2] in _COMMAND_SEGMENTS)
+    ):
+        return None
+    is_availability = len(segments) >= 2 and segments[-1] == _AVAILABILITY
+    name = "/".join(segments[:-1] if is_availability else segments)
+    return (name, is_availability) if valid_name(name) else None
+
+
+def valid_name(name: str) -> bool:
+    """Z2M's own rule: non-empty, not starting or ending with '/' (no empty segment either)."""
+    return bool(name) and "" not in name.split("/")

@@ -35,6 +35,8 @@ from edge.z2m_payload import (
     parse_json,
     parse_state_word,
     parse_time,
+    route,
+    valid_name,
 )
 from protocol.models import ActivitySource
 
@@ -49,9 +51,6 @@ __all__ = [
     "ZigbeeConfig",
 ]
 
-_COMMAND_SEGMENTS: Final = frozenset({"set", "get"})
-_AVAILABILITY: Final = "availability"
-_ACTION_TOPIC: Final = "action"
 _BRIDGE: Final = "bridge"
 _BATTERY_MAX: Final = 100
 _LINKQUALITY_MAX: Final = 255
@@ -194,10 +193,10 @@ class Zigbee2MqttMapper:
         segments = topic[len(self._base) + 1 :].split("/")
         if segments[0] == _BRIDGE:
             return self._bridge(segments[1:], text, retained=retained)
-        route = _route(segments)
-        if route is None or route[0] in self._config.ignore:
+        found = route(segments)
+        if found is None or found[0] in self._config.ignore:
             return []
-        sensor, is_availability = route
+        sensor, is_availability = found
         if is_availability:
             available = parse_state_word(text)
             return [] if available is None else self._update_health(sensor, available=available)
@@ -229,7 +228,7 @@ class Zigbee2MqttMapper:
                 continue
             name = device.get("friendly_name")
             definition = device.get("definition")
-            if not isinstance(name, str) or not _valid_name(name) or name in self._config.ignore:
+            if not isinstance(name, str) or not valid_name(name) or name in self._config.ignore:
                 continue
             exposes = definition.get("exposes") if isinstance(definition, dict) else None
             self._keys.setdefault(name, set()).update(exposed_properties(exposes))
@@ -255,7 +254,10 @@ class Zigbee2MqttMapper:
                 out.append(SensorActivity(rule.source, sensor, rule.signal))
             if previous != value:
                 state[rule.key] = value
-                self.changes += 1
+                if rule.kind != "threshold" or self._above(sensor, previous) != self._above(
+                    sensor, value
+                ):  # a plug's every watt is not worth a write to the gateway's SD card
+                    self.changes += 1
             if rule.kind == "wet" and (value is True) != (previous is True):
                 seen = at if live else (parse_time(message.get("last_seen")) or at)
                 active_since = (seen if value is True else None,)
@@ -288,12 +290,17 @@ class Zigbee2MqttMapper:
             case "enter":
                 return value in rule.active and previous not in rule.active
             case "threshold":
-                limit = self._thresholds.get(sensor, self._config.power_threshold_w)
-                return isinstance(previous, float) and previous <= limit < float(value)
+                return self._above(sensor, previous) is False and self._above(sensor, value) is True
             case "switch_on":
                 metering = any(key in state for key in METERING_KEYS)
                 return metering and previous == "OFF" and value == "ON"
         return False
+
+    def _above(self, sensor: str, watts: State | None) -> bool | None:
+        """Whether a plug's reading is above its threshold (None: no reading)."""
+        if not isinstance(watts, float):
+            return None
+        return watts > self._thresholds.get(sensor, self._config.power_threshold_w)
 
     def _action(
         self, sensor: str, action: object, *, live: bool, at: datetime | None
@@ -371,24 +378,6 @@ class Zigbee2MqttMapper:
 def _has(out: list[Observation], rule: Rule) -> bool:
     """One message is one piece of evidence per source: the first rule that fires names it."""
     return any(isinstance(o, SensorActivity) and o.source == rule.source for o in out)
-
-
-def _route(segments: list[str]) -> tuple[str, bool] | None:
-    """(friendly name, is availability topic) for a device topic's segments, else None."""
-    if len(segments) >= 2 and (
-        segments[-1] in _COMMAND_SEGMENTS
-        or segments[-1] == _ACTION_TOPIC
-        or (len(segments) >= 3 and segments[-2] in _COMMAND_SEGMENTS)
-    ):
-        return None
-    is_availability = len(segments) >= 2 and segments[-1] == _AVAILABILITY
-    name = "/".join(segments[:-1] if is_availability else segments)
-    return (name, is_availability) if _valid_name(name) else None
-
-
-def _valid_name(name: str) -> bool:
-    """Z2M's own rule: non-empty, not starting or ending with '/' (no empty segment either)."""
-    return bool(name) and "" not in name.split("/")
 
 
 def _typed(rule: Rule, value: object) -> State | None:

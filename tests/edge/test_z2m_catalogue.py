@@ -285,3 +285,15 @@ def test_a_radar_seeing_someone_lie_still_is_never_activity() -> None:
 )
 def test_wire_names(name: str, shown: str | None) -> None:
     assert wire_name(name) == shown
+
+
+def test_only_changes_that_matter_ask_for_a_save() -> None:
+    mapper = Zigbee2MqttMapper()
+    mapper.feed("zigbee2mqtt/plug", b'{"power": 0.4}', at=T0)
+    saved = mapper.changes
+    for watts in (0.5, 0.3, 12.0):  # standby wobble: below the 30 W either way
+        mapper.feed("zigbee2mqtt/plug", json.dumps({"power": watts}).encode(), at=T0)
+    assert mapper.changes == saved
+    mapper.feed("zigbee2mqtt/plug", b'{"power": 1850}', at=T0)
+    mapper.feed("zigbee2mqtt/door", b'{"contact": true}', at=T0)
+    assert mapper.changes == saved + 2
