@@ -26,14 +26,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edge.adapter import Adapter, AdapterBase, AgentPort, FeedError, FeedResult
+from edge.adapter import (
+    Adapter,
+    AdapterBase,
+    AgentPort,
+    FeedError,
+    FeedResult,
+    HeartbeatExtras,
+)
 from edge.ble_gatt import DecodeError
 from edge.ble_health import (
     GLUCOSE_MEASUREMENT,
-    PLX_CONTINUOUS,
     RECORD_ACCESS_CONTROL_POINT,
     SERVICES,
     GlucoseMeasurement,
+    PlxContinuous,
     Profile,
     decode,
 )
@@ -161,7 +168,7 @@ class VitalsAdapter(AdapterBase):
             return
         for item in outcome.unreadable:
             log.warning("health value unreadable", device=device, value=item.what, why=item.why)
-        if characteristic.lower() == PLX_CONTINUOUS and not self._continuous_due(device, received):
+        if isinstance(decoded, PlxContinuous) and not self._continuous_due(device, received):
             return
         for reading in outcome.readings:
             event_id = self.agent.vitals(reading.kind, reading.value, reading.at, ref=reading.ref)
@@ -213,6 +220,10 @@ class VitalsAdapter(AdapterBase):
 
     def battery_pct(self) -> int | None:
         return self.inner.battery_pct() if self.inner is not None else None
+
+    def heartbeat_extras(self) -> HeartbeatExtras:
+        # A sensor gateway's sensing is its own; the health devices add nothing to it.
+        return self.inner.heartbeat_extras() if self.inner is not None else HeartbeatExtras()
 
 
 class BleakRadio:
