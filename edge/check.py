@@ -127,9 +127,6 @@ def listen(
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
     if parts.username:
         client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
-    if parts.scheme == "mqtts":
-        ca = parse_qs(parts.query).get("cafile", [None])[-1]
-        client.tls_set(ca_certs=ca, cert_reqs=ssl.CERT_REQUIRED)
     answered = threading.Event()
 
     def on_connect(c: Any, _u: object, _f: object, rc: Any, _p: object = None) -> None:
@@ -150,12 +147,18 @@ def listen(
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     try:
+        if parts.scheme == "mqtts":  # a missing CA file is the installer's to fix: said here
+            ca = parse_qs(parts.query).get("cafile", [None])[-1]
+            if ca is not None and not Path(ca).is_file():
+                heard.error, heard.unreachable = f"CA 인증서 파일이 없습니다: {ca}", True
+                return heard
+            client.tls_set(ca_certs=ca, cert_reqs=ssl.CERT_REQUIRED)
         client.connect(
             parts.hostname or "127.0.0.1",
             parts.port or (8883 if parts.scheme == "mqtts" else 1883),
             10,
         )
-    except (OSError, ssl.SSLError) as exc:
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
         heard.error = f"브로커에 닿지 않음: {exc}"
         heard.unreachable = True
         return heard
