@@ -135,6 +135,16 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         broker.close()
 
 
+def _beat_says(gateway: Gateway, name: str, health: dict[str, Any]) -> bool:
+    beats = gateway.stored("heartbeat")
+    if not beats:
+        return False
+    [row] = [s for s in beats[-1].get("sensors", []) if s["name"] == name] or [{}]
+    if "available" in health and row.get("available") is not health["available"]:
+        return False
+    return "active" not in health or ("active_since" in row) is health["active"]
+
+
 def _event(payload: dict[str, Any]) -> tuple[str, ...]:
     if "trigger" in payload:
         return ("emergency", payload["trigger"], payload.get("text", ""))
@@ -158,6 +168,9 @@ def test_every_fixture_shape_reaches_the_hub_as_its_event(gateway: Gateway) -> N
                     lambda count=count: len(gateway.stored("activity", "emergency")) >= count,
                     timeout=10,
                 )
+            if "available" in step.health or "active" in step.health:
+                # a change the hub must hear at once: the newest heartbeat at the hub says it
+                wait_until(lambda f=fixture, s=step: _beat_says(gateway, f.name, s.health))
     gateway.clock.advance(timedelta(minutes=2))
     gateway.send(f"{BASE}/{MARKER}", b'{"occupancy": true}')
     expected.append(("activity", "motion", MARKER, "occupancy"))
