@@ -639,7 +639,23 @@ _json_values = st.recursive(
     max_leaves=12,
 )
 _keys = st.sampled_from(
-    ["occupancy", "contact", "power", "action", "battery", "linkquality", "state", "voltage"]
+    [
+        "occupancy",
+        "contact",
+        "power",
+        "action",
+        "battery",
+        "linkquality",
+        "state",
+        "voltage",
+        "presence",
+        "motion_state",
+        "presence_state",
+        "water_leak",
+        "vibration",
+        "battery_low",
+        "last_seen",
+    ]
 )
 _device_payloads = st.dictionaries(_keys, _json_values, max_size=6).map(
     lambda d: json.dumps(d).encode()
