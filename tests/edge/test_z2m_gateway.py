@@ -10,6 +10,7 @@ from typing import Any
 
 from alerts.clock import FakeClock
 from edge.agent import Agent
+from edge.outbox import Outbox
 from edge.sensors import STATE_KEY, SensorsAdapter
 from hub.broker import MosquittoBroker
 from tests.edge.support import Recorder, edge_config, publish, wait_until
@@ -159,3 +160,19 @@ def test_values_saved_long_ago_only_seed(mosquitto: MosquittoBroker, tmp_path: P
         agent.close(announce_offline=False)
         recorder.close()
     assert [s.payload["source"] for s in recorder.messages("activity")] == ["motion"]
+
+
+def test_a_folded_activity_names_no_sensor(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "fold.db", fold_s=60)
+    try:
+        outbox.record_activity("motion", T0, T0, sensor="거실", signal="occupancy")
+        later = T0 + timedelta(seconds=10)
+        outbox.record_activity("motion", later, later, sensor="부엌", signal="presence")
+        outbox.flush_folds(T0 + timedelta(seconds=61))
+        sent = [json.loads(p.payload) for p in outbox.take(10)]
+    finally:
+        outbox.close()
+    assert [(a.get("sensor"), a.get("signal"), a.get("count")) for a in sent] == [
+        ("거실", "occupancy", None),
+        (None, None, None),
+    ]
