@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from protocol.models import ActivitySource, CheckinCommand, EmergencyTrigger
+from protocol.models import (
+    ActivitySource,
+    BloodPressure,
+    CheckinCommand,
+    EmergencyTrigger,
+    SensingProblem,
+    SensorHealth,
+    VitalKind,
+)
 
 
 class FeedError(ValueError):
@@ -38,6 +46,8 @@ class AgentPort(Protocol):
         *,
         count: int = 1,
         ref: str | None = None,
+        sensor: str | None = None,
+        signal: str | None = None,
     ) -> bool: ...
 
     def emergency(
@@ -54,11 +64,31 @@ class AgentPort(Protocol):
         self, request_id: str, *, answered: bool, text: str | None = None
     ) -> None: ...
 
+    def vitals(
+        self,
+        kind: VitalKind,
+        value: float | BloodPressure,
+        at: datetime | None = None,
+        *,
+        ref: str | None = None,
+    ) -> str | None: ...
+
     def set_presence(self, online: bool) -> None: ...
+
+    def heartbeat_now(self) -> None: ...
 
     def get_state(self, key: str) -> str | None: ...
 
     def put_state(self, key: str, value: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class HeartbeatExtras:
+    """What an adapter adds to the device's heartbeat (a sensor gateway: can it see)."""
+
+    sensing: bool | None = None
+    sensing_problem: SensingProblem | None = None
+    sensors: list[SensorHealth] | None = None
 
 
 class Adapter(Protocol):
@@ -84,6 +114,9 @@ class Adapter(Protocol):
     def battery_pct(self) -> int | None:
         """Battery level to report in heartbeats, if the adapter knows one."""
 
+    def heartbeat_extras(self) -> HeartbeatExtras:
+        """Sensing and per-sensor health for the heartbeat (nothing for most adapters)."""
+
 
 class AdapterBase:
     """What every adapter shares: the agent it was started with."""
@@ -100,3 +133,6 @@ class AdapterBase:
 
     def start(self, agent: AgentPort) -> None:
         self._agent = agent
+
+    def heartbeat_extras(self) -> HeartbeatExtras:
+        return HeartbeatExtras()

@@ -22,7 +22,9 @@ from edge.config import EdgeConfig
 from edge.link import MqttLink
 from edge.outbox import Outbox, new_event_id
 from protocol.models import (
+    VITAL_UNITS,
     ActivitySource,
+    BloodPressure,
     CheckinAnswer,
     CheckinCommand,
     Command,
@@ -30,6 +32,8 @@ from protocol.models import (
     Emergency,
     EmergencyTrigger,
     Heartbeat,
+    VitalKind,
+    Vitals,
     to_json,
 )
 
@@ -108,10 +112,18 @@ class Agent:
         *,
         count: int = 1,
         ref: str | None = None,
+        sensor: str | None = None,
+        signal: str | None = None,
     ) -> bool:
         """The resident did something; False if ``ref`` was already taken."""
         taken = self.outbox.record_activity(
-            source, at or self.clock.now(), self.clock.now(), count=count, ref=ref
+            source,
+            at or self.clock.now(),
+            self.clock.now(),
+            count=count,
+            ref=ref,
+            sensor=sensor,
+            signal=signal,
         )
         self._wake.set()
         return taken
@@ -164,6 +176,26 @@ class Agent:
         self.outbox.add("checkin", event_id, when, to_json(message))
         self._wake.set()
 
+    def vitals(
+        self,
+        kind: VitalKind,
+        value: float | BloodPressure,
+        at: datetime | None = None,
+        *,
+        ref: str | None = None,
+    ) -> str | None:
+        """A reading from a home health device; like an answer, never folded or shed.
+
+        Returns the event id, or None if ``ref`` was already taken.
+        """
+        event_id = new_event_id("vitals")
+        when = at or self.clock.now()
+        message = Vitals(v=1, id=event_id, ts=when, kind=kind, value=value, unit=VITAL_UNITS[kind])
+        if not self.outbox.add("vitals", event_id, when, to_json(message), ref=ref):
+            return None
+        self._wake.set()
+        return event_id
+
     def set_presence(self, online: bool) -> None:
         """Tell the hub the device can (not) see the resident; heartbeats stop while not."""
         if online == self._online:
@@ -172,6 +204,11 @@ class Agent:
         self.link.set_presence("online" if online else "offline")
         self._next_heartbeat = None if online else self._next_heartbeat
         log.warning("device presence changed", online=online)
+
+    def heartbeat_now(self) -> None:
+        """Send a heartbeat at the next tick (what the adapter can see has just changed)."""
+        self._next_heartbeat = None
+        self._wake.set()
 
     def get_state(self, key: str) -> str | None:
         return self.outbox.get(key)
@@ -227,6 +264,7 @@ class Agent:
             return self._next_heartbeat
         if not self.link.connected:
             return now + timedelta(seconds=1)  # the first one goes out as soon as we connect
+        extras = self.adapter.heartbeat_extras()
         beat = Heartbeat(
             v=1,
             id=new_event_id("heartbeat"),
@@ -234,6 +272,9 @@ class Agent:
             interval_s=self.heartbeat_s,
             battery_pct=self.adapter.battery_pct(),
             fw=f"{AGENT_VERSION} {self.config.kind}",
+            sensing=extras.sensing,
+            sensing_problem=extras.sensing_problem,
+            sensors=extras.sensors,
         )
         self.link.send_live("heartbeat", to_json(beat))
         self._next_heartbeat = now + timedelta(seconds=self.heartbeat_s)
