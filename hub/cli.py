@@ -18,6 +18,7 @@ from hub.cli_report import report_app
 from hub.cli_roster import roster_app
 from hub.cli_support import open_database, settings_or_exit, stop_signal
 from hub.cli_users import users_app
+from hub.cli_watchdog import watchdog
 
 app = typer.Typer(
     name="anbu",
@@ -38,6 +39,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(roster_app, name="roster")
 app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
+app.command("watchdog")(watchdog)
 
 JsonLogs = Annotated[bool, typer.Option("--json-logs", help="Log as JSON lines.")]
 

@@ -24,6 +24,7 @@ from hub.changes import ChangeFeed
 from hub.checks import BrokerWatch, plaintext_broker, redacted
 from hub.clock_check import ClockCheck
 from hub.health import PROBE_TIMEOUT_S, Health
+from hub.heartbeat import DEFAULT_INTERVAL_S, HubHeartbeat
 from hub.metrics import HubMetrics
 from hub.mqtt import MqttBridge
 from hub.notify.chain import SmsChain, chain_from_setting
@@ -57,6 +58,7 @@ class Hub:
         clock: Clock | None = None,
         sms: SmsChain | None = None,
         serve_http: bool = True,
+        heartbeat_s: float = DEFAULT_INTERVAL_S,
     ) -> None:
         self.settings = settings
         # Its own time, which does not take a step of the wall clock at once (a step would
@@ -78,6 +80,9 @@ class Hub:
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self._broker_watch: BrokerWatch | None = None
+        # The hub's heartbeat on MQTT for `anbu watchdog` (hub/heartbeat.py).
+        self._heartbeat_s = heartbeat_s
+        self._heartbeat: HubHeartbeat | None = None
         self.engine: Engine
         self.health_check: Health
         self.core: HubCore
@@ -148,6 +153,15 @@ class Hub:
         self.bridge.start()
         self._broker_watch = BrokerWatch(self.bridge.connected, redacted(mqtt_url))
         self._broker_watch.start()
+        self._heartbeat = HubHeartbeat(
+            self.health,
+            lambda topic, payload: self.bridge.publish(topic, payload, qos=0),
+            self.bridge.connected,
+            self.clock.now,
+            hub=settings.mqtt_client_id,
+            interval_s=self._heartbeat_s,
+        )
+        self._heartbeat.start()
         if self._serve_http:
             self._start_http()
         log.info("hub.started", http=settings.http, db=self.engine.url.get_backend_name())
@@ -163,6 +177,8 @@ class Hub:
                 self._server_thread.join(timeout=10)
         if self._broker_watch is not None:
             self._broker_watch.stop()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         self.clock_check.stop()
         self.bridge.stop()
         self.worker.stop()

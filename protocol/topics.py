@@ -24,6 +24,8 @@ TopicErrorReason = Literal["bad_topic", "bad_id", "hub_topic"]
 PREFIX: Final = "anbu/v1"
 HUB_NAMESPACE: Final = "_hub"
 ALERTS_TOPIC: Final = f"{PREFIX}/{HUB_NAMESPACE}/alerts"
+HUB_HEARTBEAT_TOPIC: Final = f"{PREFIX}/{HUB_NAMESPACE}/heartbeat"
+"""The hub's own heartbeat (not retained: one must not outlive the hub); ``anbu watchdog``."""
 SUBSCRIPTION: Final = f"{PREFIX}/+/+/+"
 
 EVENT_KINDS: Final[frozenset[str]] = frozenset(get_args(EventKind))
