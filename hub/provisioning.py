@@ -32,7 +32,14 @@ import structlog
 from hub.broker_admin import BrokerAdmin, BrokerAdminError, Command
 from hub.mqtt import BROKER_DROPPED_TOPIC, BrokerAddress
 from hub.settings import Settings
-from protocol.topics import ALERTS_TOPIC, EVENT_KINDS, PREFIX, cmd_topic, device_topic
+from protocol.topics import (
+    ALERTS_TOPIC,
+    EVENT_KINDS,
+    HUB_HEARTBEAT_TOPIC,
+    PREFIX,
+    cmd_topic,
+    device_topic,
+)
 
 __all__ = [
     "DEVICE_CA_PATH",
@@ -88,8 +95,8 @@ def device_acls(resident: str, device: str) -> list[dict[str, Any]]:
 
 
 def hub_acls() -> list[dict[str, Any]]:
-    """Read every device topic and the broker's count of what it dropped; write commands and
-    alert changes."""
+    """Read every device topic and the broker's count of what it dropped; write commands,
+    alert changes and its heartbeat."""
     return [
         _acl("subscribePattern", f"{PREFIX}/#"),
         _acl("publishClientReceive", f"{PREFIX}/#"),
@@ -97,6 +104,8 @@ def hub_acls() -> list[dict[str, Any]]:
         _acl("publishClientReceive", BROKER_DROPPED_TOPIC),
         _acl("publishClientSend", f"{PREFIX}/+/+/cmd"),
         _acl("publishClientSend", ALERTS_TOPIC),
+        # Its heartbeat for `anbu watchdog` (hub/heartbeat.py).
+        _acl("publishClientSend", HUB_HEARTBEAT_TOPIC),
     ]
 
 
