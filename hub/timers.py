@@ -1,9 +1,18 @@
 """Time: the residents' due steps and the digests, fired when their time has come.
 
 Owns the hub's timer side: when the next step or digest falls due (the worker sleeps until
-then), and firing every step due at a time, each resident in a transaction of its own. A
-step that keeps failing is postponed, never retried in a tight loop; an unreachable
-database stops the round so the worker can retry it whole.
+then), and firing the steps due at a time **in batches**: one call claims up to ``limit``
+due residents with their states in one query (``FOR UPDATE SKIP LOCKED`` on PostgreSQL),
+has the pure core decide each (:class:`hub.unit_of_work.Decider`) and commits the batch's
+decisions, outbox rows and states in one transaction — all of them or none, so a crash
+mid-batch leaves nothing half-done and the next run decides the same residents again (the
+unique keys of the rows make that harmless). The worker calls it again, between the
+queue's messages, until nothing is due (:mod:`hub.worker` sizes the batches).
+
+A step that fails (not the database: an error of that resident's) fails its batch; the
+batch is then decided again one resident per transaction, so the others go through and the
+failing one is postponed, never retried in a tight loop. An unreachable database stops the
+round so the worker can retry it whole.
 """
 
 from __future__ import annotations
@@ -18,14 +27,17 @@ from hub.digests import Digests
 from hub.store.db import Engine, reading, writing
 from hub.store.digest_queue import next_digest_at
 from hub.store.errors import UNREACHABLE
-from hub.store.states import due_now, due_times, earliest_due, postpone
+from hub.store.rows import outbox_in_bulk
+from hub.store.states import claim_due, due_now, due_times, earliest_due, postpone
 from hub.unit_of_work import Decider
 
-__all__ = ["TICK_RETRY", "Timers"]
+__all__ = ["BATCH", "TICK_RETRY", "Timers"]
 
 log = structlog.get_logger(__name__)
 
 TICK_RETRY = timedelta(seconds=30)
+BATCH = 500
+"""Residents decided in one transaction unless the caller says otherwise."""
 
 
 class Timers:
@@ -54,18 +66,38 @@ class Timers:
         with reading(self._engine) as conn:
             return next_digest_at(conn)
 
-    def run_due(self, now: datetime, limit: int = 500, only: str | None = None) -> int:
-        """Fire every resident step and digest due at ``now`` (the steps of resident ``only``
-        alone when given: a stored simulator run schedules its household on its own);
-        returns how many fired."""
-        with reading(self._engine) as conn:
-            due = due_now(conn, now, limit, only)
+    def run_due(self, now: datetime, limit: int = BATCH, only: str | None = None) -> int:
+        """Fire one batch of up to ``limit`` resident steps due at ``now`` (the steps of
+        resident ``only`` alone when given: a stored simulator run schedules its household
+        on its own), then the digests due; returns how many fired. Steps still due after it
+        are the next call's."""
+        try:
+            fired = self._batch(now, limit, only)
+        except UNREACHABLE:
+            raise
+        except Exception:
+            # One resident's step failed the whole batch (rolled back, nothing of it kept):
+            # decide the same residents one per transaction, so only that one waits.
+            log.exception("tick.batch_failed", limit=limit)
+            fired = self._one_by_one(now, limit, only)
+        return fired + self._deliver_digests(now)
+
+    def _batch(self, now: datetime, limit: int, only: str | None) -> int:
+        with self._decider.unit(now) as (conn, work), outbox_in_bulk(conn):
+            claimed = claim_due(conn, now, limit, only)
+            self._decider.prime(work, {one.resident_id: one.state for one in claimed})
+            for one in claimed:
+                self._decider.decide(conn, one.resident_id, Tick(), now, work)
+                work.ledger.tally.lags.append((now - one.due_at).total_seconds())
+        return len(claimed)
+
+    def _one_by_one(self, now: datetime, limit: int, only: str | None) -> int:
         fired = 0
-        for resident_id, due_at in due:
+        with reading(self._engine) as conn:
+            due = [resident_id for resident_id, _ in due_now(conn, now, limit, only)]
+        for resident_id in due:
             try:
-                with self._decider.unit(now) as (conn, work):
-                    self._decider.decide(conn, resident_id, Tick(), now, work)
-                    work.ledger.tally.lags.append((now - due_at).total_seconds())
+                fired += self._batch(now, 1, resident_id)
             except UNREACHABLE:
                 raise
             except Exception:
@@ -74,9 +106,7 @@ class Timers:
                 self._decider.forget(resident_id)
                 with writing(self._engine) as conn:
                     postpone(conn, resident_id, now + TICK_RETRY)
-                continue
-            fired += 1
-        return fired + self._deliver_digests(now)
+        return fired
 
     def _deliver_digests(self, now: datetime) -> int:
         with writing(self._engine) as conn:

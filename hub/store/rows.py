@@ -4,11 +4,17 @@ Owns the few writes that the carrying out of decisions, digests and delivery pro
 make, each keyed so that writing it again changes nothing, and the worker's reads of its own
 outbox rows (a held message settled, whether a phone was told, a delivery problem's row).
 The dispatcher's claims and results are in :mod:`hub.store.outbox`.
+
+Inside :func:`outbox_in_bulk` (a batch of due steps) the outbox rows a transaction adds are
+kept and written in one executemany when it ends, or before any read of the outbox in it,
+so the transaction still reads its own rows.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +32,7 @@ __all__ = [
     "ever_told",
     "has_outbox",
     "idempotency_key",
+    "outbox_in_bulk",
     "sent_row",
     "settle_held",
 ]
@@ -93,8 +100,55 @@ def idempotency_key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
 
 
+_KEPT = "anbu.outbox_kept"
+"""Where :func:`outbox_in_bulk` keeps a transaction's rows (the connection's ``info``)."""
+
+
+@contextmanager
+def outbox_in_bulk(conn: Connection) -> Iterator[None]:
+    """Keep the outbox rows added in this block and write them together at its end.
+
+    A row per statement costs a round trip each (on PostgreSQL most of a due step's time);
+    kept, a batch of hundreds of residents writes its rows in one executemany. Rows kept
+    are written before anything here reads or updates the outbox, so the transaction still
+    sees its own rows; if the block raises they are dropped with the transaction.
+    """
+    conn.info[_KEPT] = {}
+    try:
+        yield
+        _write_kept(conn)
+    finally:
+        conn.info.pop(_KEPT, None)
+
+
+def _write_kept(conn: Connection) -> None:
+    kept: dict[str, dict[str, Any]] | None = conn.info.get(_KEPT)
+    if not kept:
+        return
+    rows = list(kept.values())
+    kept.clear()
+    # One executemany per run of rows naming the same columns (an executemany binds every
+    # row to the first row's columns), in the order they were added: ids keep that order.
+    start = 0
+    for end in range(1, len(rows) + 1):
+        if end == len(rows) or rows[end].keys() != rows[start].keys():
+            _insert_rows(conn, rows[start:end])
+            start = end
+
+
+def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    unless_there = _ADD_OUTBOX_UNLESS_THERE.get(conn.dialect.name)
+    if unless_there is not None:
+        conn.execute(unless_there, rows)
+        return
+    for row in rows:
+        if not has_outbox(conn, row["key"]):
+            conn.execute(_ADD_OUTBOX, row)
+
+
 def has_outbox(conn: Connection, key: str) -> bool:
     """Whether an outbox row with this key exists (sent, pending or withdrawn)."""
+    _write_kept(conn)
     return conn.execute(_OUTBOX_BY_KEY, {"b_key": key}).first() is not None
 
 
@@ -105,6 +159,10 @@ def add_outbox(conn: Connection, key: str, **values: Any) -> None:
     every decision carried out writes a few, and a look-up before each cost as much again.
     """
     row = {"key": key, "state": "pending", "attempts": 0, **values}
+    kept: dict[str, dict[str, Any]] | None = conn.info.get(_KEPT)
+    if kept is not None:
+        kept.setdefault(key, row)  # the first row with a key wins, as in the database
+        return
     unless_there = _ADD_OUTBOX_UNLESS_THERE.get(conn.dialect.name)
     if unless_there is not None:
         conn.execute(unless_there, row)
@@ -123,6 +181,7 @@ def add_timeline(
 
 
 def sent_row(conn: Connection, row_id: int) -> Sent | None:
+    _write_kept(conn)
     row = conn.execute(
         select(
             outbox.c.alert_id,
@@ -152,11 +211,13 @@ def sent_row(conn: Connection, row_id: int) -> Sent | None:
 def settle_held(conn: Connection, alert_id: str, now: datetime, *, withdraw: bool) -> int:
     """A guardian's non-emergency SMS still held about ``alert_id``: withdrawn, or released
     now; returns how many rows changed."""
+    _write_kept(conn)
     statement = _WITHDRAW_HELD if withdraw else _RELEASE_HELD
     return int(conn.execute(statement, {"b_alert": alert_id, "b_now": now}).rowcount)
 
 
 def ever_told(conn: Connection, alert_id: str, phone: str) -> bool:
     """Whether this alert ever went (or goes) to ``phone``, not only held and withdrawn."""
+    _write_kept(conn)
     found = conn.execute(_EVER_TOLD, {"b_alert": alert_id, "b_phone": phone}).first()
     return found is not None

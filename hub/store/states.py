@@ -1,14 +1,15 @@
 """Residents' stored core states: written by the ingest worker in bulk, read as committed.
 
 Owns ``resident_state``: the worker's writes of a batch's states and next due times (one
-executemany per batch), and the reads in bulk for everyone (the API and guardian links see
-what has committed, never the worker's own cache), chunked to keep within the databases'
-parameter limits.
+executemany per batch), the claim of a batch of due steps (with their states, in one query),
+and the reads in bulk for everyone (the API and guardian links see what has committed, never
+the worker's own cache), chunked to keep within the databases' parameter limits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
@@ -18,6 +19,8 @@ from alerts.state import ResidentState
 from hub.store.tables import resident_state
 
 __all__ = [
+    "Claimed",
+    "claim_due",
     "due_now",
     "due_times",
     "earliest_due",
@@ -135,6 +138,39 @@ def due_now(
     if only is not None:
         query = query.where(resident_state.c.resident_id == only)
     return [(row.resident_id, row.next_due_at) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A resident whose step is due, claimed for this transaction, with its stored state
+    (JSON, parsed only if the worker has no committed copy of its own)."""
+
+    resident_id: str
+    due_at: datetime
+    state: str
+
+
+def claim_due(
+    conn: Connection, now: datetime, limit: int, only: str | None = None
+) -> list[Claimed]:
+    """Claim up to ``limit`` residents whose step is due by ``now``, most overdue first.
+
+    On PostgreSQL the rows are locked until the transaction ends and rows another
+    transaction holds are skipped (``FOR UPDATE SKIP LOCKED``): several workers can share
+    the due steps, none waits for another and no step is decided twice at once. SQLite has
+    one writer at a time (the transaction is the lock), so the clause is left out there.
+    """
+    query = (
+        select(resident_state.c.resident_id, resident_state.c.next_due_at, resident_state.c.state)
+        .where(resident_state.c.next_due_at <= now)
+        .order_by(resident_state.c.next_due_at)
+        .limit(limit)
+    )
+    if only is not None:
+        query = query.where(resident_state.c.resident_id == only)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [Claimed(row.resident_id, row.next_due_at, row.state) for row in conn.execute(query)]
 
 
 def postpone(conn: Connection, resident_id: str, until: datetime) -> None:
