@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from hub.api.auth import Staff
 from hub.api.backend import Backend
+from hub.api.coverage import coverage_router
 from hub.store import resident_reads
 from hub.store.db import reading
 
@@ -24,6 +25,8 @@ from hub.store.db import reading
 def ops_router(backend: Backend) -> APIRouter:
     """Routes bound to ``backend``."""
     router = APIRouter()
+    # Monitoring coverage (how many residents' devices the hub hears): hub/api/coverage.py.
+    router.include_router(coverage_router(backend))
 
     @router.get("/health", tags=["ops"])
     def health() -> JSONResponse:
