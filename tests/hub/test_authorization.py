@@ -52,6 +52,7 @@ POLICY: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/reports/{district}/{month}"): EVERYONE,
     ("GET", "/api/v1/digest"): EVERYONE,
     ("GET", "/api/v1/trends"): EVERYONE,
+    ("GET", "/api/v1/coverage"): EVERYONE,
     ("POST", "/api/v1/residents/{resident_id}/devices/{device_id}/credentials"): {ADMIN},
     ("DELETE", "/api/v1/residents/{resident_id}/devices/{device_id}/credentials"): {ADMIN},
     ("PATCH", "/api/v1/residents/{resident_id}"): {ADMIN},
