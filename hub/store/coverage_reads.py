@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from hub.store.resident_reads import within_districts
-from hub.store.tables import events, residents
+from hub.store.tables import devices, events, residents
 
 __all__ = ["Coverage", "coverage"]
 
@@ -45,7 +45,15 @@ def coverage(conn: Connection, since: datetime, districts: Collection[str] | Non
     )
     heard_query = within_districts(
         select(func.count(func.distinct(events.c.resident_id)))
-        .select_from(events.join(residents, residents.c.id == events.c.resident_id))
+        .select_from(
+            events.join(residents, residents.c.id == events.c.resident_id)
+            # Registered devices only: a nurse's home-visit reading (hub.visits) is no device.
+            .join(
+                devices,
+                (devices.c.resident_id == events.c.resident_id)
+                & (devices.c.id == events.c.device_id),
+            )
+        )
         .where(residents.c.inactive_since.is_(None))
         .where(events.c.received_at >= since)
         .where(events.c.kind != "status"),
