@@ -38,8 +38,13 @@ def watchdog(
             where = f"ANBU_WATCHDOG_{name}" if name else "ANBU_WATCHDOG_*"
             typer.echo(f"설정 오류 (settings error) {where}: {error['msg']}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(json=json_logs)
-    stop = stop_signal()
     from hub.watchdog import Watchdog
 
-    Watchdog(settings).run(stop)
+    try:
+        running = Watchdog(settings)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        # The state file (or the SMS spec): starting afresh could page an outage twice.
+        typer.echo(f"시작할 수 없습니다 (cannot start): {type(error).__name__}: {error}", err=True)
+        raise typer.Exit(1) from None
+    configure_logging(json=json_logs)
+    running.run(stop_signal())

@@ -11,13 +11,18 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from hub.cli import app
 from hub.heartbeat import heartbeat_payload
 from hub.notify.sms_text import prepare
 from hub.watchdog import healthy_heartbeat
 from hub.watchdog_rules import Page, WatchState, decide, page_text
+from hub.watchdog_settings import WatchdogSettings
 from hub.watchdog_state import Pending, Saved, load_state, save_state
 
 T0 = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
@@ -165,3 +170,40 @@ def test_heartbeat_is_healthy_only_when_all_its_parts_are() -> None:
     assert not healthy_heartbeat(no_db)
     assert not healthy_heartbeat(b"not json")
     assert not healthy_heartbeat(b"[1]")
+
+
+def test_settings_need_someone_to_page_and_never_echo_a_number() -> None:
+    with pytest.raises(ValidationError):
+        WatchdogSettings(control_center_phones=[], supervisor_phones=[])
+    with pytest.raises(ValidationError) as refused:
+        WatchdogSettings(control_center_phones=["02-1234-5678"], supervisor_phones=["9999"])
+    assert "9999" not in str(refused.value.errors(include_input=False))
+    made = WatchdogSettings(
+        control_center_phones=["02-1234-5678"],
+        supervisor_phones=["010-2222-3333"],
+        down_after="90",
+        hub_url="http://hub.local:8080/",
+    )
+    assert made.down_after == timedelta(seconds=90)
+    assert made.hub_url == "http://hub.local:8080"
+    assert made.recipients() == [
+        ("control_center", "+82212345678"),
+        ("supervisor", "+821022223333"),
+    ]
+
+
+def test_the_command_names_the_variable_not_the_value(tmp_path: Path) -> None:
+    env = {
+        "ANBU_WATCHDOG_CONTROL_CENTER_PHONES": '["12-34"]',
+        "ANBU_WATCHDOG_STATE_FILE": str(tmp_path / "state.json"),
+    }
+    result = CliRunner().invoke(app, ["watchdog"], env=env)
+    assert result.exit_code == 2
+    assert "ANBU_WATCHDOG_CONTROL_CENTER_PHONES" in result.output
+    assert "12-34" not in result.output
+    (tmp_path / "state.json").write_text("{not json", encoding="utf-8")
+    env["ANBU_WATCHDOG_CONTROL_CENTER_PHONES"] = '["02-1234-5678"]'
+    env["ANBU_WATCHDOG_SMS"] = f"log:{tmp_path / 'sms.jsonl'}"
+    broken = CliRunner().invoke(app, ["watchdog"], env=env)
+    assert broken.exit_code == 1
+    assert "JSONDecodeError" in broken.output
