@@ -24,12 +24,13 @@ import paho.mqtt.client as mqtt
 import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.clock import Clock, SystemClock
+from alerts.clock import Clock
 from hub.checks import redacted
 from hub.mqtt import BrokerAddress
 from hub.notify.chain import SmsChain, chain_from_setting
 from hub.notify.provider import SmsMessage
 from hub.notify.sms_text import prepare
+from hub.steady_clock import SteadyClock
 from hub.watchdog_rules import Page, WatchState, decide, page_text
 from hub.watchdog_settings import WatchdogSettings
 from hub.watchdog_state import Pending, Saved, load_state, save_state
@@ -129,7 +130,9 @@ class Watchdog:
         chain: SmsChain | None = None,
     ) -> None:
         self.settings = settings
-        self.clock: Clock = clock or SystemClock()
+        # The hub's own kind of clock: a step of the wall clock (NTP, a restored VM) taken at
+        # once would look like a silence that long and page for it (hub/steady_clock.py).
+        self.clock: Clock = clock or SteadyClock()
         self.chain = chain or chain_from_setting(settings.sms.get_secret_value(), self.clock)
         self.sightings = Sightings()
         self._recipients = settings.recipients()
