@@ -147,10 +147,13 @@ def test_hub_killed_paged_once_recovery_paged_once_restart_pages_nothing(
         assert all("허브" in line["body"] and line["resident"] is None for line in down)
 
         # The watchdog killed during the outage and started again: it says it had paged
-        # this one, after its own down_after of watching, and pages nothing more.
+        # this one, and pages nothing more, not even once a down_after of its own watching
+        # has passed (a duration, because what is checked is that nothing happens in it).
         watchdog_process.kill()
         watchdog_process.start()
         wait_until(lambda: "watchdog.down_already_paged" in watchdog_process.events(), 15)
+        restarted = time.monotonic()
+        wait_until(lambda: time.monotonic() - restarted > DOWN_AFTER_S + 2 * PROBE_S, 10)
         assert len(_pages(sms, "down")) == 2
         assert _pages(sms, "up") == []
 
@@ -174,6 +177,7 @@ def test_hub_killed_paged_once_recovery_paged_once_restart_pages_nothing(
         hub.stop()
 
 
+@pytest.mark.serial
 def test_the_hubs_heartbeat_alone_is_a_healthy_sighting(mosquitto: Any, tmp_path: Path) -> None:
     # No /health to ask (nothing listens at the hub URL): only the MQTT heartbeat is heard.
     hub = _hub(mosquitto, tmp_path, free_port(), 1)
@@ -195,6 +199,44 @@ def test_the_hubs_heartbeat_alone_is_a_healthy_sighting(mosquitto: Any, tmp_path
         hub.stop()
         # Silence from here on: paged once the bound has passed.
         wait_until(lambda: len(_pages(tmp_path / "sms.jsonl", "down")) == 1, DOWN_AFTER_S + 3)
+        stop.set()
+        runner.join(10)
+    finally:
+        stop.set()
+        hub.stop()
+
+
+@pytest.mark.serial
+def test_a_hub_that_lost_its_broker_is_paged_and_so_is_its_recovery(
+    mosquitto: Any, tmp_path: Path
+) -> None:
+    # The hub's HTTP answers all along, but its /health says degraded (mqtt false) while
+    # the broker is down: that is no healthy sighting, so it is paged like a dead hub.
+    port = free_port()
+    hub = _hub(mosquitto, tmp_path, port, 1)
+    sms = tmp_path / "sms.jsonl"
+    stop = threading.Event()
+    try:
+        settings = WatchdogSettings(
+            hub_url=f"http://127.0.0.1:{port}",
+            mqtt_url=SecretStr(mosquitto.url),
+            down_after=DOWN_AFTER_S,
+            probe_s=PROBE_S,
+            sms=SecretStr(f"log:{sms}"),
+            supervisor_phones=["010-2000-0001"],
+            state_file=tmp_path / "state.json",
+        )
+        watchdog = Watchdog(settings)
+        runner = threading.Thread(target=watchdog.run, args=(stop,), daemon=True)
+        runner.start()
+        wait_until(lambda: watchdog.sightings.last_ok is not None, 10)
+        mosquitto.stop()
+        wait_until(lambda: len(_pages(sms, "down")) == 1, DOWN_AFTER_S + 3)
+        assert _pages(sms, "down")[0]["to"] == SUPERVISOR
+        mosquitto.start()
+        # The hub's bridge retries with a backoff of up to 10 s.
+        wait_until(lambda: len(_pages(sms, "up")) == 1, 20)
+        assert len(_pages(sms, "down")) == 1
         stop.set()
         runner.join(10)
     finally:
