@@ -69,8 +69,8 @@ class Timers:
     def run_due(self, now: datetime, limit: int = BATCH, only: str | None = None) -> int:
         """Fire one batch of up to ``limit`` resident steps due at ``now`` (the steps of
         resident ``only`` alone when given: a stored simulator run schedules its household
-        on its own), then the digests due; returns how many fired. Steps still due after it
-        are the next call's."""
+        on its own), then, once no more steps are due, the digests due; returns how many
+        fired. Steps still due after it are the next call's."""
         try:
             fired = self._batch(now, limit, only)
         except UNREACHABLE:
@@ -80,6 +80,8 @@ class Timers:
             # decide the same residents one per transaction, so only that one waits.
             log.exception("tick.batch_failed", limit=limit)
             fired = self._one_by_one(now, limit, only)
+        if fired >= limit:
+            return fired  # more steps wait: the digests (a transaction of their own) after
         return fired + self._deliver_digests(now)
 
     def _batch(self, now: datetime, limit: int, only: str | None) -> int:

@@ -163,7 +163,8 @@ def claim_due(
     query = (
         select(resident_state.c.resident_id, resident_state.c.next_due_at, resident_state.c.state)
         .where(resident_state.c.next_due_at <= now)
-        .order_by(resident_state.c.next_due_at)
+        # Ties (residents registered together) in one order, whoever claims them.
+        .order_by(resident_state.c.next_due_at, resident_state.c.resident_id)
         .limit(limit)
     )
     if only is not None:
