@@ -2,15 +2,32 @@
 
 MQTT messages, operators' API calls and due timers all queue here, so the escalation core
 sees one change at a time. The loop sleeps until the next message or the earliest due
-time (an indexed ``min`` query), never scanning all residents per tick. The queue is bounded
-(:mod:`hub.ingest_queue`): emergencies have a lane of their own, a QoS 0 flood is shed and
-counted, and a QoS 1 message waits at the broker until there is room.
+time (an indexed ``min`` query), never scanning all residents per tick.
+
+**An emergency lane.** Due steps are fired in slices (one batch transaction each, see
+:mod:`hub.timers`) sized so that one slice takes about :data:`SLICE_S`; after every slice
+the worker serves what queued meanwhile before the next: operators' calls first, then
+emergencies (and cancels, which come on the same topic), then one batch of other
+messages. So an emergency arriving in a storm of 100,000 due residents waits for at most
+one slice and one batch, never for the storm, and a backlog of other messages and a storm
+share the worker in turn.
+
+**The bound.** The queue is bounded (:mod:`hub.ingest_queue`, ``queue_max`` messages
+besides emergencies). At the bound a QoS 0 message is shed and counted (``shed``): QoS 0
+carries no promise and is never acknowledged, and a device flooding with it must not grow
+the hub's memory. A QoS 1 message is not taken: :meth:`IngestWorker.submit` raises
+:class:`queue.Full` and the MQTT bridge waits and offers it again, reading nothing more
+from the broker meanwhile, which keeps the rest in the hub's session (backpressure).
+Messages are acknowledged only after their transaction commits, so nothing acknowledged is
+ever dropped.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -36,6 +53,14 @@ SUBMIT_WAIT_S = 0.5
 QUEUE_MAX = 10_000
 # When the database cannot say what falls due next, look again this much later.
 NEXT_DUE_RETRY = timedelta(seconds=1)
+SLICE_S = 0.04
+"""How long one slice of due work should hold the worker: under the ~50 ms an emergency
+may wait for it (the slice size follows the last slice's duration toward this)."""
+SLICE_MIN = 10
+SLICE_MAX = 500
+SLICE_START = 100
+SLICE_RECORDED = 1000
+"""How many recent slice durations are kept for :attr:`IngestWorker.slice_s`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +93,11 @@ class IngestWorker:
         self.processed = 0
         self.lag_s: float = 0.0
         self.writes = WriteRecord()
+        self._slice = SLICE_START
+        self.slice_s: deque[float] = deque(maxlen=SLICE_RECORDED)
+        """How long the most recent slices of due work took (seconds), newest last."""
+        self.due_fired = 0
+        """Due steps (and digests) fired since start."""
 
     def start(self) -> None:
         self._thread.start()
@@ -121,6 +151,8 @@ class IngestWorker:
             if next_due is not None and next_due <= now:
                 self._fire_due(now, next_due)
                 next_due = self._next_due(now + NEXT_DUE_RETRY)
+                # What queued during the slice goes before the next slice (the lane).
+                self._serve_waiting()
                 continue
             wait = MAX_WAIT_S
             if next_due is not None:
@@ -135,19 +167,40 @@ class IngestWorker:
             next_due = self._next_due(next_due)
 
     def _fire_due(self, now: datetime, due: datetime) -> None:
+        """One slice of the due steps: a batch of :attr:`_slice` residents."""
         self.lag_s = (now - due).total_seconds()
         self.writes.began()
+        started = time.perf_counter()
         try:
-            fired = self._core.run_due(now)
+            fired = self._core.run_due(now, self._slice)
         except Exception as error:
             self.writes.failed(error)
             log.exception("worker.due_failed")
             # The database is likely away; don't spin on the same overdue step.
             self._stop.wait(1.0)
             return
+        took = time.perf_counter() - started
         self.writes.succeeded()
+        self.slice_s.append(took)
+        self.due_fired += fired
+        if fired >= self._slice or took > SLICE_S:
+            # A full (or slow) slice: size the next one so it takes about SLICE_S.
+            scale = SLICE_S / max(took, 1e-4)
+            self._slice = max(SLICE_MIN, min(SLICE_MAX, int(self._slice * min(scale, 2.0))))
         if fired:
             self._wake_outbox()
+
+    def _serve_waiting(self) -> None:
+        """Between slices of due work: one round of what waits (control, urgent, then a
+        batch of normal messages: the queue hands them out in that order)."""
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return
+        if item is None:
+            self._stop.set()
+            return
+        self._handle(item)
 
     def _ingest_until_stored(self, messages: list[Incoming]) -> None:
         delay = 0.5

@@ -35,7 +35,7 @@ class _AwayDatabase:
         self._unreachable()
         return None
 
-    def run_due(self, now: datetime) -> int:
+    def run_due(self, now: datetime, limit: int = 500) -> int:
         self._unreachable()
         return 0
 
