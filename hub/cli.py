@@ -166,6 +166,22 @@ def bench_ingest(
     )
 
 
+@bench_app.command("timers")
+def bench_timers(
+    residents: Annotated[int, typer.Option(min=1, help="Residents due at once.")] = 10_000,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-timers.json"
+    ),
+    db_url: Annotated[
+        str | None, typer.Option(help="Database for the hub under test (default: temp SQLite).")
+    ] = None,
+) -> None:
+    """A storm of due steps: drain rate, emergency latency during it, RSS per resident."""
+    from simulators.bench_timers import run_timers_bench
+
+    run_timers_bench(residents=residents, output=output, db_url=db_url)
+
+
 @bench_app.command("edge")
 def bench_edge(
     events: Annotated[
