@@ -67,6 +67,7 @@ DEFAULT_EMERGENCIES: Final = 200
 READY_TIMEOUT_S: Final = 20.0
 REGISTER_CHUNK: Final = 100
 """Residents registered per call into the worker (each in transactions of its own)."""
+REGISTER_TIMEOUT_S: Final = 300.0
 LATENCY_TIMEOUT_S: Final = 30.0
 LATENCY_POLL_S: Final = 0.001
 EMERGENCY_GAP_S: Final = 0.02
@@ -341,7 +342,7 @@ def _register_all(hub: Hub, resident_ids: list[str], say: Out) -> None:
     next_report = time.perf_counter() + 10
     for start in range(0, len(resident_ids), REGISTER_CHUNK):
         chunk = resident_ids[start : start + REGISTER_CHUNK]
-        hub.call(partial(_register_chunk, core, chunk))
+        hub.worker.call(partial(_register_chunk, core, chunk), timeout=REGISTER_TIMEOUT_S)
         if time.perf_counter() >= next_report:
             next_report += 10
             say(f"registering: {start + len(chunk)} of {len(resident_ids)}")
