@@ -175,11 +175,14 @@ def bench_timers(
     db_url: Annotated[
         str | None, typer.Option(help="Database for the hub under test (default: temp SQLite).")
     ] = None,
+    emergencies: Annotated[
+        int, typer.Option(min=1, help="Residents kept for emergencies during the storm.")
+    ] = 200,
 ) -> None:
     """A storm of due steps: drain rate, emergency latency during it, RSS per resident."""
     from simulators.bench_timers import run_timers_bench
 
-    run_timers_bench(residents=residents, output=output, db_url=db_url)
+    run_timers_bench(residents=residents, output=output, db_url=db_url, emergencies=emergencies)
 
 
 @bench_app.command("edge")

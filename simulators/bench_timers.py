@@ -11,7 +11,8 @@ measures:
 * latency: emergencies published one after another while the storm drains, from a process
   of its own, each from publish until its guardian and control-centre SMS rows are in the
   outbox (each to a resident of its own without an open alert); only those whose rows were
-  there before the storm ended are counted;
+  there before the storm ended are counted (about 20 a second: a long storm needs more
+  than the default 200 to be covered to its end);
 * memory: the process's RSS before and after registering (the hub runs in this process, so
   the figure is the hub's plus the benchmark's own small part), per resident.
 
