@@ -46,6 +46,7 @@ from edge.ble_health import (
 )
 from edge.ble_vitals import Context, readings
 from protocol.models import CheckinCommand
+from protocol.vocab import KOREA_TZ
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +72,7 @@ class VitalsConfig(BaseModel):
 
     devices: list[HealthDevice] = Field(min_length=1)
     alone: bool = Field(default=False, description="true: this box runs no other adapter")
-    device_tz: str = Field(default="Asia/Seoul", description="The zone the devices' clocks show")
+    device_tz: str = Field(default=KOREA_TZ, description="The zone the devices' clocks show")
     glucose_hi_mg_dl: float = Field(default=600.0, gt=0, le=2000, description="A meter's HI")
     continuous_every_s: int = Field(
         default=300, ge=1, le=86_400, description="At most one continuous oximetry reading"
