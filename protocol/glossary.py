@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from protocol.models import VitalKind
 from protocol.vocab import (
     ONE_TIME_STEPS,
     AlertKind,
@@ -31,6 +32,7 @@ ALERT_KIND_WORDS: Final[dict[AlertKind, str]] = {
     "monitoring_lost": "모니터링 끊김",
     "device_offline": "기기 끊김",
     "vital_out_of_range": "건강 수치 이상",
+    "water_running": "물 계속 흐름",
 }
 
 STAGE_WORDS: Final[dict[Stage, str]] = {
@@ -63,6 +65,15 @@ DEVICE_KIND_SHOWN: Final[dict[DeviceKind, str]] = {
     "sensors": "가정용 센서",
 }
 
+VITAL_KIND_WORDS: Final[dict[VitalKind, str]] = {
+    "blood_pressure": "혈압",
+    "glucose": "혈당",
+    "weight": "체중",
+    "heart_rate": "맥박",
+    "spo2": "산소포화도",
+    "steps": "걸음 수",
+}
+
 CONTACT_ROLE_WORDS: Final[dict[ContactRole, str]] = {
     "guardian": "보호자",
     "official": "담당 공무원",
@@ -82,6 +93,7 @@ STAFF_ROLE_WORDS: Final[dict[StaffRole, str]] = {
     "admin": "관리자",
     "operator": "관제 요원",
     "official": "담당 공무원",
+    "health_center": "보건소 방문간호사",
 }
 
 RESIDENT_STATE_WORDS: Final[dict[str, str]] = {
@@ -113,6 +125,7 @@ TIMELINE_WORDS: Final[dict[str, str]] = {
     "no_recipients": "받을 사람 없음",
     "held_withdrawn": "보류된 보호자 문자 취소(경보 종료)",
     "held_released": "보류된 보호자 문자 즉시 발송(경보 종료)",
+    "water_running": "다른 누수 센서도 물 감지",
 }
 """What an alert's timeline entry records (beyond the centre's steps, :data:`STEP_WORDS`)."""
 
@@ -128,8 +141,23 @@ REASON_WORDS: Final[dict[str, str]] = {
     "ack_resolve_within": "보호자 확인 후 미해결",
     "all_offline": "모든 기기 끊김",
     "activity_resumed": "활동 재개",
+    "water_running_after": "물이 계속 흐름",
+    "water_stopped": "물 멈춤",
 }
 """The short reason a timeline entry or an automatic close carries (a trigger, a rule)."""
+
+SENSOR_HEALTH_WORDS: Final[dict[str, str]] = {
+    "unavailable": "응답 없음",
+    "battery_low": "배터리 부족",
+    "wet": "물 감지",
+    "gateway_offline": "게이트웨이 꺼짐",
+    "gateway_silent": "게이트웨이 응답 없음",
+    "days": "{n}일",
+    "hours": "{n}시간",
+    "under_an_hour": "1시간 미만",
+}
+"""A sensor's health as the board and the installer's battery list say it (hub/sensor_lines.py);
+the keys ``gateway_*`` are the protocol's ``sensing_problem``."""
 
 DELIVERY_WORDS: Final[dict[str, str]] = {
     "pending": "대기",
@@ -160,6 +188,7 @@ def glossary() -> dict[str, dict[str, str]]:
         "outcome": _plain(OUTCOME_WORDS),
         "step": _plain(STEP_WORDS),
         "device_kind": _plain(DEVICE_KIND_SHOWN),
+        "vital_kind": _plain(VITAL_KIND_WORDS),
         "contact_role": _plain(CONTACT_ROLE_WORDS),
         "staff_role": _plain(STAFF_ROLE_WORDS),
         "inactive_reason": _plain(INACTIVE_REASON_WORDS),
@@ -168,4 +197,5 @@ def glossary() -> dict[str, dict[str, str]]:
         "timeline": dict(TIMELINE_WORDS),
         "reason": dict(REASON_WORDS),
         "delivery": dict(DELIVERY_WORDS),
+        "sensor_health": dict(SENSOR_HEALTH_WORDS),
     }

@@ -18,6 +18,7 @@ __all__ = [
     "ALERT_KINDS",
     "CONTACT_ROLES",
     "DEVICE_KINDS",
+    "DISTRICT_ROLES",
     "ID_PATTERN",
     "ID_REGEX",
     "INACTIVE_REASONS",
@@ -49,12 +50,20 @@ ContactRole = Literal["guardian", "official", "control_center", "health_center",
 centre, the health centre (vital signs, working hours) and the centre's supervisor."""
 CONTACT_ROLES: Final[tuple[ContactRole, ...]] = get_args(ContactRole)
 
-StaffRole = Literal["admin", "operator", "official"]
-"""Who signs in to the hub's API and board."""
+StaffRole = Literal["admin", "operator", "official", "health_center"]
+"""Who signs in to the hub's API and board; ``health_center``: the health centre's visiting
+nurse (방문건강관리), who records readings taken at a home visit."""
 STAFF_ROLES: Final[tuple[StaffRole, ...]] = get_args(StaffRole)
+DISTRICT_ROLES: Final[frozenset[StaffRole]] = frozenset({"official", "health_center"})
+"""Staff who work for one district: they need one, and see only its residents."""
 
 AlertKind = Literal[
-    "emergency", "inactivity", "monitoring_lost", "device_offline", "vital_out_of_range"
+    "emergency",
+    "inactivity",
+    "monitoring_lost",
+    "device_offline",
+    "vital_out_of_range",
+    "water_running",
 ]
 """In the order reports list them: the most urgent first."""
 ALERT_KINDS: Final[tuple[AlertKind, ...]] = get_args(AlertKind)
