@@ -34,6 +34,7 @@ MessageKey = Literal[
     "vital_health_center",
     "vital_critical_control_center",
     "vital_critical_health_center",
+    "water_running",
     "trend_activity_drop",
     "trend_sleep_shift",
     "trend_restless_nights",

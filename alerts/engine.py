@@ -3,7 +3,8 @@
 Owns the rules of the default escalation policy (check-in, guardian, control centre,
 device health, monitoring lost, activity resumed, vitals out of range) and the order they
 fire in; an emergency's own rules (re-alerts, the supervisor, the official) are
-:mod:`alerts.emergency`'s, fired from here. Pure: no I/O, no clock; the same arguments
+:mod:`alerts.emergency`'s, a blind device's and water left running :mod:`alerts.sensing`'s,
+fired from here. Pure: no I/O, no clock; the same arguments
 always give the same :class:`Decision`, so a hub that crashes before committing can simply
 decide again.
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import assert_never
 
-from alerts import emergency, trends
+from alerts import emergency, sensing, trends
 from alerts.actions import (
     AcknowledgeAlert,
     Action,
@@ -424,13 +425,23 @@ def register_device(turn: _Turn, event: RegisterDevice) -> None:
 
 
 def heartbeat(turn: _Turn, event: Heartbeat) -> None:
-    """A heartbeat is not resident activity; it only keeps the device counted as online."""
+    """A heartbeat is not resident activity; it only keeps the device counted as online.
+
+    Unless it says the device cannot see: then the device counts as offline
+    (:mod:`alerts.sensing`), before anything else, so a blind device that was offline does
+    not look back for a moment. Its water sensors are read either way.
+    """
     device = turn.state.devices.get(event.device)
     if device is None:
         return
     if event.interval_s > 0:
         device.interval_s = event.interval_s
+    if event.sensing:
+        sensing.sees_again(turn, device)
+    else:
+        sensing.gone_blind(turn, event.device, device)
     device_seen(turn, event.device)
+    sensing.water_report(turn, event)
 
 
 def device_status(turn: _Turn, event: DeviceStatus) -> None:
@@ -466,8 +477,8 @@ def device_seen(turn: _Turn, device_id: str) -> None:
         return
     if device.last_seen_at is None or turn.now > device.last_seen_at:
         device.last_seen_at = turn.now
-    if device.online:
-        return
+    if device.online or not device.sensing:
+        return  # a blind device comes back only with a heartbeat that sees
     if not any(d.online for d in state.devices.values()):
         state.blackout_ended_at = turn.now
     device.online = True
@@ -666,6 +677,8 @@ def checkin_due(turn: _Turn) -> _Due | None:
     basis = inactivity_basis(state)
     if state.checkin_sent_for is not None and _utc(state.checkin_sent_for) == basis:
         return None
+    if sensing.blind_home(state):
+        return None  # the silence is the gateway's (alerts.sensing)
 
     def fire() -> None:
         state.checkin_sent_for = basis
@@ -679,9 +692,12 @@ def checkin_due(turn: _Turn) -> _Due | None:
 
 
 def guardian_after(turn: _Turn) -> _Due | None:
-    """T + guardian_after: an inactivity alert opens at stage guardian; guardians get SMS."""
+    """T + guardian_after: an inactivity alert opens at stage guardian; guardians get SMS.
+
+    Not while the home is blind (:func:`alerts.sensing.blind_home`), and after it sees again
+    only once its outbox has had time to replay."""
     state = turn.state
-    if _open_alert(state, "inactivity") is not None:
+    if _open_alert(state, "inactivity") is not None or sensing.blind_home(state):
         return None
     basis = inactivity_basis(state)
 
@@ -696,7 +712,7 @@ def guardian_after(turn: _Turn) -> _Due | None:
         urgent = fixed_rule_harm(state, basis, turn)
         turn.tell(alert, "guardian", "inactivity_guardian", "guardian", basis, urgent=urgent)
 
-    return _Due(basis + state.policy.guardian_after, fire)
+    return _Due(sensing.replay_settled(state, basis + state.policy.guardian_after), fire)
 
 
 def fixed_rule_harm(state: ResidentState, basis: datetime, turn: _Turn) -> bool:
@@ -961,6 +977,20 @@ def monitoring_lost(turn: _Turn) -> _Due | None:
     return _Due(since + state.policy.monitoring_lost_after, fire)
 
 
+def water_left_running(turn: _Turn) -> _Due | None:
+    """A water sensor wet for the policy's ``water_running_after`` (:mod:`alerts.sensing`)."""
+    found = sensing.water_running_at(turn.state)
+    if found is None:
+        return None
+    at, key = found
+    resident = turn.state.resident
+
+    def alert_id(spell: str) -> str:
+        return make_alert_id(resident, "water_running", spell)
+
+    return _Due(at, lambda: sensing.water_running(turn, key, alert_id))
+
+
 def route_official(
     turn: _Turn, alert: AlertState, message: MessageKey, step: str, about: datetime
 ) -> None:
@@ -980,7 +1010,7 @@ def route_health_center(
 
 def _pending(turn: _Turn) -> list[_Due]:
     state = turn.state
-    found = [*inactivity_rules(turn), monitoring_lost(turn)]
+    found = [*inactivity_rules(turn), monitoring_lost(turn), water_left_running(turn)]
     found += [device_offline(turn, d, dev) for d, dev in sorted(state.devices.items())]
     for alert in state.alerts.values():
         found += [control_center_after(turn, alert), *emergency_rules(turn, alert)]

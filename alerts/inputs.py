@@ -37,12 +37,30 @@ class Activity:
 
 
 @dataclass(frozen=True, slots=True)
+class SensorReport:
+    """One sensor behind a gateway as its heartbeat tells it (the protocol's SensorHealth,
+    only what the core decides on): its main signal, and since when that signal has been on
+    (``water_leak``: wet), ``None`` when it is off."""
+
+    name: str
+    signal: str | None = None
+    active_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """The device is alive; expect the next one within ``interval_s``. Not resident activity."""
+    """The device is alive; expect the next one within ``interval_s``. Not resident activity.
+
+    ``sensing=False``: alive but blind (its sensor gateway is down), see
+    :mod:`alerts.sensing`. ``sensors``: each sensor behind it, ``None`` when the heartbeat
+    does not say.
+    """
 
     device: str
     at: datetime
     interval_s: int
+    sensing: bool = True
+    sensors: tuple[SensorReport, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,8 @@ _CATALOG: dict[MessageKey, str] = {
     "vital_critical_health_center": (
         "[안부] {name} 어르신 건강 측정값({time}) 확인 필요. 관제센터에 알렸습니다."
     ),
+    # A water sensor wet too long: where and since when, nothing about the resident.
+    "water_running": "[안부] {name} 어르신 댁에 {time}부터 물이 계속 흐릅니다. 확인해 주세요.",
     # Trends reach officials in their digest only; these are what the work list says.
     "trend_activity_drop": "[안부] {name} 어르신 활동 감소 추이({time}). 다음 방문 때 살펴 주세요.",
     "trend_sleep_shift": "[안부] {name} 어르신 수면 시간대 변화({time}). 다음 방문 때 살펴 주세요.",
@@ -105,6 +107,7 @@ _DIGEST_LINE: dict[MessageKey, str] = {
     "vital_health_center": "{time} 건강 측정값 확인 필요",
     "vital_critical_control_center": "{time} 건강 측정값 즉시 확인 필요",
     "vital_critical_health_center": "{time} 건강 측정값 확인 필요(관제센터 연락)",
+    "water_running": "{time}부터 물 계속 흐름(누수 센서)",
     "trend_activity_drop": "{time} 활동 감소 추이(생활 변화)",
     "trend_sleep_shift": "{time} 수면 시간대 변화(생활 변화)",
     "trend_restless_nights": "{time} 밤중 잦은 기상(생활 변화)",

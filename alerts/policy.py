@@ -23,6 +23,7 @@ from pydantic import (
 
 from alerts.night import parse_window
 from alerts.vitals import VitalRanges
+from protocol.vocab import ContactRole
 
 MAX_DURATION = timedelta(days=30)
 """The longest any policy duration may be; longer would mean nobody is watching."""
@@ -35,6 +36,7 @@ _DURATION_FIELDS = (
     "ack_resolve_within",
     "monitoring_lost_after",
     "routine_checkin_wait",
+    "water_running_after",
 )
 
 InactivityRule = Literal["fixed", "routine"]
@@ -82,6 +84,11 @@ class Policy(VitalRanges):
     trend_watch: bool = False
     """Compare each week with the resident's own baseline and put lasting changes on the
     district official's work list (:mod:`alerts.trends`); never an SMS."""
+    water_running_after: timedelta = timedelta(minutes=30)
+    """A water sensor wet this long is water left running (:mod:`alerts.sensing`)."""
+    water_running_to: tuple[ContactRole, ...] = ("guardian",)
+    """Who hears of water left running (officials and the health centre in working hours);
+    it is on the board either way. Empty: the board only."""
 
     @field_validator(*_DURATION_FIELDS)
     @classmethod

@@ -38,6 +38,10 @@ class DeviceState(BaseModel):
     interval_s: int | None = Field(default=None, gt=0)
     online: bool = True
     offline_since: AwareDatetime | None = None
+    sensing: bool = True
+    """False while the device says it cannot observe the home (its sensor gateway is down):
+    it counts as offline, and only a heartbeat that sees again brings it back
+    (:mod:`alerts.sensing`)."""
 
 
 class AlertState(BaseModel):
@@ -134,6 +138,14 @@ class ResidentState(BaseModel):
     """When the first device came back after every device had been offline: the routine rule
     counts a silence from there, since the hours without data say nothing."""
     monitoring_lost_for: AwareDatetime | None = None
+    sight_back_at: AwareDatetime | None = None
+    """When a blind device saw again after the home was dark: the fixed rule waits for its
+    outbox to replay before a silence held meanwhile reaches a guardian."""
+    wet: dict[str, AwareDatetime] = Field(default_factory=dict)
+    """Water sensors now wet, ``"device/sensor"`` -> since when (:mod:`alerts.sensing`)."""
+    water_told: list[str] = Field(default_factory=list)
+    """The last few wet spells already alerted on (``"device/sensor|since"``), oldest first,
+    so a spell is paged once however long it stays wet."""
     """The all-offline moment a monitoring_lost alert was already raised for."""
     closed_emergencies: list[str] = Field(default_factory=list)
     """Ids of the last few closed emergency alerts, oldest first, so a late redelivery of the
@@ -171,6 +183,8 @@ class ResidentState(BaseModel):
                 "closed_emergencies": list(self.closed_emergencies),
                 "weights": list(self.weights),
                 "asked": list(self.asked),
+                "wet": dict(self.wet),
+                "water_told": list(self.water_told),
                 "routine": self.routine.copy_mutable(),
                 "trends": self.trends.copy_mutable(),
                 "timers": self.timers.copy_mutable(),

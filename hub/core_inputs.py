@@ -30,6 +30,7 @@ from alerts.inputs import (
     Emergency,
     Heartbeat,
     Input,
+    SensorReport,
     VitalReading,
 )
 from protocol import BloodPressure, Event
@@ -46,7 +47,7 @@ def to_input(event: Event, now: datetime, shift: timedelta = timedelta(0)) -> In
     if event.kind == "activity":
         return Activity(device=device, at=at, source=message.source, count=message.count or 1)
     if event.kind == "heartbeat":
-        return Heartbeat(device=device, at=at, interval_s=message.interval_s)
+        return _heartbeat(device, message, at, shift)
     if event.kind == "emergency":
         return Emergency(
             device=device,
@@ -62,6 +63,28 @@ def to_input(event: Event, now: datetime, shift: timedelta = timedelta(0)) -> In
     if event.kind == "status":
         return DeviceStatus(device=device, at=min(at, now), online=message.state == "online")
     return _vital_reading(device, message, at) if event.kind == "vitals" else None
+
+
+def _heartbeat(device: str, message: Any, at: datetime, shift: timedelta) -> Heartbeat:
+    """A heartbeat, with whether it sees (absent: it does) and its sensors when it lists them;
+    a sensor's ``active_since`` is on the device's clock like ``ts``."""
+    sensors = None
+    if message.sensors is not None:
+        sensors = tuple(
+            SensorReport(
+                name=s.name,
+                signal=s.signal,
+                active_since=None if s.active_since is None else s.active_since + shift,
+            )
+            for s in message.sensors
+        )
+    return Heartbeat(
+        device=device,
+        at=at,
+        interval_s=message.interval_s,
+        sensing=message.sensing is not False,
+        sensors=sensors,
+    )
 
 
 def _vital_reading(device: str, message: Any, at: datetime) -> VitalReading:

@@ -42,6 +42,8 @@ def test_json_dump_is_iso_8601() -> None:
         "routine_urgency": 0.7,
         "guardian_night": None,
         "trend_watch": False,
+        "water_running_after": "PT30M",
+        "water_running_to": ["guardian"],
     }
     assert vitals <= dumped.keys()
 

@@ -288,6 +288,7 @@ def test_november_figures_match_the_hand_computed_ones(engine: Engine) -> None:
         "monitoring_lost": 0,
         "device_offline": 1,
         "vital_out_of_range": 0,
+        "water_running": 0,
     }
     # checkin: a6; guardian: a5, a7; control_center: a1 a2 a3 a4. Every stage is listed, in
     # the escalation's order, the health centre's too (the report once left it out).
@@ -503,9 +504,9 @@ def test_html_is_a_printable_self_contained_korean_page(engine: Engine) -> None:
     lowered = page.lower()
     for banned in ("<script", "javascript:", "onload=", "http://", "https://", "<link", "<nav"):
         assert banned not in lowered, banned
-    # Two charts: active residents per day (30 bars) and alerts by kind (5 bars).
+    # Two charts: active residents per day (30 bars) and alerts by kind (6 bars).
     assert page.count("<svg") == 2
-    assert page.count('<rect class="bar"') == 30 + 5
+    assert page.count('<rect class="bar"') == 30 + 6
     assert "<title>11월 1일: 2명</title>" in page
     assert "<title>긴급 호출: 4건</title>" in page
     # The figures table.
