@@ -27,7 +27,7 @@ const GUARDIAN_ACK = "보호자 확인 중 (관제센터 접수 아님)";
 const DELIVERY = WORDS.delivery;
 const NOTE = { ...ROLE, ...WORDS.reason, resolved: "" };
 const SEVERITY = { emergency: 0, monitoring_lost: 1, inactivity: 2, vital_out_of_range: 3,
-  device_offline: 4 };
+  water_running: 4, device_offline: 5 };
 const CENTRE_WORK = new Set(["acknowledged", "resolved", ...Object.keys(STEP)]);
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g,
@@ -201,6 +201,7 @@ async function refresh() {
   renderQueue();
   renderResidents();
   if (me.role === "official") await renderWorklists();
+  await renderSensors();
   if (selected) await renderDetail(selected).catch((error) => say(`경보를 열지 못했습니다: ${error.message}`));
 }
 
@@ -315,6 +316,16 @@ async function renderWorklists() {
   const [digest, trends] = await Promise.all([api("/api/v1/digest?days=3"), api("/api/v1/trends?days=30")]);
   $("wl-digest").innerHTML = list(digest, (d) => `${esc(d.name)} 어르신: ${esc(d.text)}`);
   $("wl-trends").innerHTML = list(trends, (t) => `${esc(t.name)} 어르신 · ${time(t.detected_at)}: ${esc(t.detail)}`);
+}
+
+async function renderSensors() {
+  // Sensors behind the gateways (hub/api/worklists.py): the lines come worded from the hub.
+  const list = (items, line) => items.map((x) => `<li>${line(x)}</li>`).join("") || "<li class=muted>없음</li>";
+  const [health, batteries] = await Promise.all([api("/api/v1/sensors"), api("/api/v1/batteries")]);
+  const lines = [...health.blind, ...health.sensors.filter((s) => s.line)];
+  $("wl-sensors").innerHTML = list(lines, (s) => `${esc(s.name)} 어르신 · ${esc(s.line)}`);
+  $("wl-batteries").innerHTML = list(batteries, (b) => `${esc(b.name)} 어르신 · ${esc(b.sensor)}` +
+    (b.battery_pct === null ? "" : ` (${b.battery_pct}%)`));
 }
 
 start();
