@@ -16,16 +16,18 @@ import typer
 from hub.cli_support import fail, open_database, settings_or_exit
 
 users_app = typer.Typer(
-    help="The API's users: operators, district officials and admins.", no_args_is_help=True
+    help="The API's users: operators, district officials, visiting nurses and admins.",
+    no_args_is_help=True,
 )
 
 
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Option(help="Shown on alert timelines, e.g. 김관제.")],
-    role: Annotated[str, typer.Option(help="operator, official or admin.")],
+    role: Annotated[str, typer.Option(help="operator, official, health_center or admin.")],
     district: Annotated[
-        str | None, typer.Option(help="An official's district, e.g. 유성구 (officials only).")
+        str | None,
+        typer.Option(help="An official's or nurse's district, e.g. 유성구 (those two only)."),
     ] = None,
 ) -> None:
     """Create a user and print their token, once (only its hash is kept).
@@ -33,6 +35,7 @@ def users_add(
     Examples:
     ``anbu users add --name 김관제 --role operator``;
     ``anbu users add --name 박주무관 --role official --district 유성구``;
+    ``anbu users add --name 이간호 --role health_center --district 유성구``;
     ``anbu users add --name 설치담당 --role admin``.
     """
     from pydantic import ValidationError
@@ -40,20 +43,22 @@ def users_add(
     from alerts.clock import SystemClock
     from hub.api.auth import create_user
     from hub.api.schemas import UserIn
+    from protocol.vocab import DISTRICT_ROLES
 
     try:
         user = UserIn(name=name, role=role, district=district)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise fail(f"--{field}: {first['msg']} (role: operator, official, admin)", 2) from None
-    if user.role == "official" and not user.district:
-        raise fail("공무원은 --district 가 필요합니다 / an official needs --district", 2)
+        roles = "operator, official, health_center, admin"
+        raise fail(f"--{field}: {first['msg']} (role: {roles})", 2) from None
+    if user.role in DISTRICT_ROLES and not user.district:
+        raise fail("공무원과 방문간호사는 --district 가 필요합니다 / they need --district", 2)
     from hub.districts import DistrictError, resolve_in
 
     settings = settings_or_exit()
     with open_database(settings) as engine:
-        if user.role == "official" and user.district:
+        if user.role in DISTRICT_ROLES and user.district:
             try:  # one of the hub's districts, stored by its canonical name
                 user.district = resolve_in(engine, user.district, settings.sido).name
             except DistrictError as error:
@@ -61,7 +66,7 @@ def users_add(
         user_id, token = create_user(
             engine, user.name, user.role, user.district, SystemClock().now()
         )
-    district_note = f" ({user.district})" if user.role == "official" else ""
+    district_note = f" ({user.district})" if user.role in DISTRICT_ROLES else ""
     typer.echo(
         f"사용자 {user_id} 생성 / created user {user_id}: {user.name}, {user.role}{district_note}"
     )

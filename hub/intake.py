@@ -37,8 +37,10 @@ from hub.store.db import Connection, Engine, reading, writing
 from hub.store.errors import UNREACHABLE
 from hub.store.events import add_dead_letter, last_seq, stored_payloads
 from hub.store.registry import device_status, set_device_status
+from hub.store.sensor_health import record_heartbeat
 from hub.store.states import due_times
 from hub.unit_of_work import Batch, Decider
+from hub.visits import is_visit_reading
 from protocol import Event, Rejection, parse, to_json
 
 __all__ = ["Intake"]
@@ -256,7 +258,12 @@ class Intake:
         if isinstance(parsed, Rejection):
             self._dead_letter(conn, message, now, parsed.reason, parsed.detail, tally)
             return
-        if not self._registry.knows_device(parsed.resident, parsed.device):
+        if not self._registry.knows_device(parsed.resident, parsed.device) and not (
+            # A nurse's reading from a home visit: no device of the home (hub.visits).
+            is_visit_reading(parsed, message)
+            and parsed.resident in self._registry.names
+            and self._registry.is_active(parsed.resident)
+        ):
             self._dead_letter(
                 conn,
                 message,
@@ -276,6 +283,8 @@ class Intake:
             # Paged all the same; the bound it broke is on record with its own reason.
             self._dead_letter(conn, message, now, issue.reason, issue.detail, tally)
         work.ledger.observed.append(taken)
+        if taken.kind == "heartbeat":  # a sensor gateway's word on its sensors, for the board
+            record_heartbeat(conn, taken.resident, taken.device, taken.message, now)
         core_input = to_input(taken, now, shift)
         if core_input is None:
             return

@@ -24,6 +24,7 @@ from hub.api.residents import district_of
 from hub.api.schemas import UserIn
 from hub.store.db import reading, writing
 from hub.store.users import list_users, revoke_user
+from protocol.vocab import DISTRICT_ROLES
 
 
 def access_router(backend: Backend, run: Runner) -> APIRouter:
@@ -37,7 +38,7 @@ def access_router(backend: Backend, run: Runner) -> APIRouter:
         An official's district must be one of the hub's (answered by its canonical name).
         """
         district = body.district
-        if body.role == "official" and district is not None:
+        if body.role in DISTRICT_ROLES and district is not None:
             district = district_of(backend, district).name
         user_id, token = run(
             lambda now: create_user(backend.engine, body.name, body.role, district, now)

@@ -5,8 +5,10 @@ A caller is either an API client with a bearer token or a browser with a session
 token). Roles: ``admin`` (the bootstrap ``ANBU_ADMIN_TOKEN``, and users an admin creates),
 ``operator``
 (the 24 h control centre: every resident and alert), ``official`` (one district's residents
-and alerts, read-only on alert work). Guardians never hold a token: their signed links are
-handled in :mod:`hub.api.guardian`. Tokens are random; only their SHA-256 is stored.
+and alerts, read-only on alert work), ``health_center`` (a visiting nurse: one district's
+residents and their readings, none of the alert work). Guardians never hold a token:
+their signed links are handled in :mod:`hub.api.guardian`. Tokens are random; only their
+SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from hub.api import sessions
 from hub.store.db import Engine, reading, writing
 from hub.store.users import add_user, user_by_token_hash
-from protocol.vocab import STAFF_ROLES, StaffRole
+from protocol.vocab import DISTRICT_ROLES, STAFF_ROLES, StaffRole
 
 Role = StaffRole
 ROLES = STAFF_ROLES
@@ -42,12 +44,12 @@ class Principal:
     district: str | None = None
 
     def sees_district(self, district: str) -> bool:
-        """Officials see only their own district; everyone else sees all."""
-        return self.role != "official" or self.district == district
+        """Officials and nurses see only their own district; everyone else sees all."""
+        return self.role not in DISTRICT_ROLES or self.district == district
 
     def districts(self) -> frozenset[str] | None:
         """The districts whose residents this caller may see; ``None`` for every district."""
-        if self.role != "official":
+        if self.role not in DISTRICT_ROLES:
             return None
         # An official without a district sees nothing, as :meth:`sees_district` says.
         return frozenset() if self.district is None else frozenset({self.district})
@@ -61,8 +63,8 @@ def create_user(
     engine: Engine, name: str, role: Role, district: str | None, now: datetime
 ) -> tuple[int, str]:
     """A new user and their token (returned once, never stored in clear)."""
-    if role == "official" and not district:
-        msg = "an official needs a district"
+    if role in DISTRICT_ROLES and not district:
+        msg = "an official or a nurse needs a district"
         raise ValueError(msg)
     token = secrets.token_urlsafe(24)
     with writing(engine) as conn:
@@ -70,7 +72,7 @@ def create_user(
             conn,
             name=name,
             role=role,
-            district=district if role == "official" else None,
+            district=district if role in DISTRICT_ROLES else None,
             token_hash=token_hash(token),
             now=now,
         )

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 
 from hub.api.auth import BEARER, AnyUser, Principal, authenticate
 from hub.api.backend import Backend
@@ -37,14 +37,17 @@ _KEEPALIVE_S = 15.0
 def board_router(backend: Backend) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/board", include_in_schema=False)
-    async def board_page(request: Request) -> HTMLResponse:
+    @router.get("/board", include_in_schema=False, response_model=None)
+    async def board_page(request: Request) -> HTMLResponse | RedirectResponse:
         # The shell loads without a session: a ``#token=`` link (never sent to us) signs in
         # from the page's script; without either, the script sends the browser to log in.
         try:
             who: Principal | None = await authenticate(request, await BEARER(request))
         except HTTPException:
             who = None
+        if who is not None and who.role == "health_center":
+            # The nurse's own page is the home-visit one: the board's alert work is not hers.
+            return RedirectResponse("/visits", status_code=303)
         return render(request, "board.html", who)
 
     @router.get("/board.js", include_in_schema=False)

@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from hub.api import sessions
 from hub.api.auth import BEARER, Principal, Role, authenticate
 from protocol.glossary import STAFF_ROLE_WORDS, glossary
-from protocol.vocab import KOREA_TZ, STAFF_ROLES
+from protocol.vocab import KOREA_TZ
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 TEMPLATES = WEB / "templates"
@@ -41,8 +41,10 @@ class NavItem:
     roles: frozenset[Role]
 
 
-_EVERYONE: frozenset[Role] = frozenset(STAFF_ROLES)
+# The alert work's views; the health centre's nurse sees only the home-visit page.
+_EVERYONE: frozenset[Role] = frozenset({"admin", "operator", "official"})
 _STAFF: frozenset[Role] = frozenset({"admin", "operator"})
+_VISITS: frozenset[Role] = frozenset({"admin", "health_center"})
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("/board", "경보 보드", _EVERYONE),
@@ -50,6 +52,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("/residents", "어르신", _EVERYONE),
     NavItem("/roster", "명단 가져오기", _STAFF),
     NavItem("/reports", "보고서", _EVERYONE),
+    NavItem("/visits", "방문 기록", _VISITS),
     NavItem("/users", "사용자", frozenset({"admin"})),
 )
 
@@ -139,7 +142,7 @@ def page_gate(*roles: Role) -> Callable[..., Any]:
     return check
 
 
-PageUser = Annotated[Principal, Depends(page_gate())]
+PageUser = Annotated[Principal, Depends(page_gate(*sorted(_EVERYONE)))]
 PageStaff = Annotated[Principal, Depends(page_gate("admin", "operator"))]
 PageAdmin = Annotated[Principal, Depends(page_gate("admin"))]
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from protocol.vocab import (
+    DISTRICT_ROLES,
     ID_REGEX,
     CentreStep,
     ContactRole,
@@ -207,11 +208,14 @@ class ActionIn(BaseModel):
 
 
 class UserIn(BaseModel):
-    # An official works for one district: the document says so as the route does.
+    # An official or a nurse works for one district: the document says so as the route does.
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "if": {"properties": {"role": {"const": "official"}}, "required": ["role"]},
+            "if": {
+                "properties": {"role": {"enum": list[Any](sorted(DISTRICT_ROLES))}},
+                "required": ["role"],
+            },
             "then": {"required": ["district"], "properties": {"district": {"type": "string"}}},
         },
     )

@@ -28,7 +28,7 @@ from hub.api.reports_page import district_groups
 from hub.api.residents import district_of
 from hub.store.db import reading, writing
 from hub.store.users import UserRow, list_users, revoke_user
-from protocol.vocab import STAFF_ROLES
+from protocol.vocab import DISTRICT_ROLES, STAFF_ROLES
 
 _ID = Path(ge=1, le=2**63 - 1)
 
@@ -92,10 +92,11 @@ def users_page_router(backend: Backend, run: Runner) -> APIRouter:
             error = "이름을 1자 이상 100자 이하로 적어 주세요."
         elif role not in STAFF_ROLES:
             error = "역할을 골라 주세요."
-        elif role == "official" and not district.strip():
-            error = "담당 공무원은 담당 구를 골라야 합니다."
+        elif role in DISTRICT_ROLES and not district.strip():
+            who_needs = "담당 공무원은" if role == "official" else "방문간호사는"
+            error = f"{who_needs} 담당 구를 골라야 합니다."
         chosen: str | None = None
-        if error is None and role == "official":
+        if error is None and role in DISTRICT_ROLES:
             try:
                 chosen = district_of(backend, district.strip()).name
             except HTTPException as refused:
