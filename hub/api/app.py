@@ -20,6 +20,7 @@ from hub.api.alerts import alerts_router
 from hub.api.backend import Backend, Runner
 from hub.api.board import board_router
 from hub.api.case_summary_page import case_summary_page_router
+from hub.api.device_feed import device_feed_router
 from hub.api.devices import devices_router
 from hub.api.guardian import guardian_router
 from hub.api.history_page import history_page_router
@@ -34,6 +35,7 @@ from hub.api.roster import roster_router
 from hub.api.roster_page import roster_page_router
 from hub.api.sessions import sessions_router
 from hub.api.users_page import users_page_router
+from hub.api.visits_page import visits_page_router
 from hub.api.worklists import worklists_router
 
 __all__ = ["Backend", "create_app"]
@@ -51,6 +53,7 @@ def create_app(backend: Backend) -> FastAPI:
     app.include_router(ops_router(backend))
     app.include_router(residents_router(backend, run))
     app.include_router(devices_router(backend))
+    app.include_router(device_feed_router(backend))
     app.include_router(guardian_router(backend, run))
     app.include_router(board_router(backend))
     app.include_router(worklists_router(backend))
@@ -65,6 +68,7 @@ def create_app(backend: Backend) -> FastAPI:
     app.include_router(reports_page_router(backend, run))
     app.include_router(users_page_router(backend, run))
     app.include_router(case_summary_page_router(backend, run))
+    app.include_router(visits_page_router(backend, run))
     app.mount("/static", static_files(), name="static")
     app.add_exception_handler(PageRefusedError, page_refused)
     document_errors(app)

@@ -58,6 +58,10 @@ POLICY: dict[tuple[str, str], set[str] | str] = {
     ("PATCH", "/api/v1/residents/{resident_id}"): {ADMIN},
     ("POST", "/api/v1/residents/{resident_id}/deactivate"): {ADMIN},
     ("POST", "/api/v1/residents/{resident_id}/reactivate"): {ADMIN},
+    ("GET", "/api/v1/sensors"): EVERYONE,
+    ("GET", "/api/v1/batteries"): EVERYONE,
+    # A phone's own feed token only (tests/hub/test_device_feed.py): every staff token is refused.
+    ("POST", "/api/v1/devices/feed"): set(),
 }
 EXTRA_POLICY: dict[tuple[str, str], set[str] | str] = {}  # routers added later register here
 
