@@ -72,3 +72,12 @@ def test_the_board_counts_residents_heard_within_the_window(start_hub: Any) -> N
     finally:
         for device in (r1, r2, r3, r4):
             device.close()
+
+
+def test_the_board_page_includes_the_coverage_line(start_hub: Any) -> None:
+    running = start_hub()
+    running.resident("r1")
+    page = running.http.get("/board")
+    assert 'hx-get="/board/coverage"' in page.text
+    line = running.http.get("/board/coverage").text
+    assert line == '<span class="unheard">모니터링 중 0 / 1명 · 1명 신호 없음 (최근 15분)</span>'
