@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from wyoming.pipeline import PipelineStage
 
@@ -42,6 +43,7 @@ def _stored(running: Any, kind: str) -> list[dict[str, Any]]:
     return [json.loads(row.payload) for row in rows]
 
 
+@pytest.mark.serial  # the emergency's latency bound is part of it: runs alone (scripts/test.sh)
 def test_a_wyoming_speaker_with_the_hub(
     start_hub: Any,  # noqa: F811 - pytest fixture
     mosquitto: MosquittoBroker,
