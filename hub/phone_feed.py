@@ -128,7 +128,7 @@ class PhoneFeeds:
         phone = self._phone(resident, device, at)
         phone.port.taken |= self._stored(resident, device, events)
         results: list[dict[str, str]] = []
-        error: tuple[int, str] | None = None
+        errors: list[tuple[int, str]] = []
         for index, event in enumerate(events):
             phone.port.index = index
             try:
@@ -140,8 +140,9 @@ class PhoneFeeds:
                 sent = json.dumps(event, ensure_ascii=False).encode()
                 self._dead_letter(topic, sent, now, f"event {index}: sos taken at arrival: {exc}")
             except FeedError as exc:
-                error = (index, str(exc))
-                break
+                # The rest are still taken: a bad event before an sos must not lose the call.
+                errors.append((index, str(exc)))
+                results.append({"outcome": "refused", "detail": str(exc)})
         batch = [
             Incoming(
                 topic=device_topic(resident, device, kind),
@@ -160,10 +161,21 @@ class PhoneFeeds:
             if reason is not None:
                 results[index] = {"outcome": "refused", "detail": reason}
         reasons = [reason for reason in refused if reason is not None]
-        if error is not None:
-            index, reason = error
-            raw = json.dumps(events[index], ensure_ascii=False)[:_PAYLOAD_KEEP]
-            return self._refuse(topic, raw.encode(), now, reason, len(results), index)
+        if errors:
+            taken = len(results) - len(errors)
+            answers = [
+                self._refuse(
+                    topic,
+                    json.dumps(events[index], ensure_ascii=False)[:_PAYLOAD_KEEP].encode(),
+                    now,
+                    reason,
+                    taken,
+                    index,
+                )
+                for index, reason in errors
+            ]
+            answers[0].body["results"] = results
+            return answers[0]
         if reasons:
             # Kept as dead letters by the intake; the sender hears the first reason.
             return FeedAnswer(400, {"detail": reasons[0], "results": results})
@@ -193,7 +205,7 @@ class PhoneFeeds:
     def _stored(self, resident: str, device: str, events: list[Any]) -> set[str]:
         """The protocol ids among this request's that the hub has stored already."""
         ids = {
-            protocol_id(event["id"])
+            protocol_id(event["id"], emergency=event.get("type") == SOS)
             for event in events
             if isinstance(event, dict) and isinstance(event.get("id"), str) and event["id"]
         }

@@ -43,14 +43,20 @@ _ID_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _PLAIN_ID_MAX: Final = 62  # "f-" + the sender's id within the protocol's 64 characters
 
 
-def protocol_id(ref: str | None) -> str:
+def protocol_id(ref: str | None, *, emergency: bool = False) -> str:
     """The protocol id of a feed event: its sender's ``id`` when it can be one, else its
-    digest (a distinct prefix, so the two never meet); a random one without an ``id``."""
+    digest (a distinct prefix, so the two never meet); a random one without an ``id``.
+
+    An emergency's ids are a space of their own (``fe``): a sender that reuses one id for
+    everything (a macro's magic text that did not expand) must not have its call for help
+    counted as a duplicate of a screen unlock.
+    """
+    prefix = "fe" if emergency else "f"
     if ref is None:
-        return f"f~{uuid.uuid4().hex}"
+        return f"{prefix}~{uuid.uuid4().hex}"
     if len(ref) <= _PLAIN_ID_MAX and not _ID_CONTROL.search(ref):
-        return f"f-{ref}"
-    return "f~" + hashlib.sha256(ref.encode("utf-8")).hexdigest()[:40]
+        return f"{prefix}-{ref}"
+    return f"{prefix}~" + hashlib.sha256(ref.encode("utf-8")).hexdigest()[:40]
 
 
 @dataclass
@@ -77,8 +83,8 @@ class FeedPort:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def _claim(self, ref: str | None) -> str | None:
-        event_id = protocol_id(ref)
+    def _claim(self, ref: str | None, *, emergency: bool = False) -> str | None:
+        event_id = protocol_id(ref, emergency=emergency)
         if event_id in self.taken:
             return None
         self.taken.add(event_id)
@@ -116,7 +122,7 @@ class FeedPort:
         ref: str | None = None,
         cancel_of: str | None = None,
     ) -> str | None:
-        event_id = self._claim(ref)
+        event_id = self._claim(ref, emergency=True)
         if event_id is None:
             return None
         message = Emergency(

@@ -29,7 +29,7 @@ from hub.store.db import reading
 from hub.store.errors import UNREACHABLE
 from hub.store.feed_tokens import FeedDevice, device_of_token
 
-__all__ = ["FEED_PATH", "device_feed_router"]
+__all__ = ["FEED_PATH", "bounded_body", "device_feed_router"]
 
 FEED_PATH = "/api/v1/devices/feed"
 _MAX_BODY = 64 * 1024
@@ -86,6 +86,20 @@ def _device(backend: Backend, token: str) -> FeedDevice:
     return found
 
 
+async def bounded_body(request: Request) -> bytes:
+    """The body, read no further than the limit: a chunked upload declares no length, and
+    reading it whole first would let one sender fill the memory of the hub that watches
+    everyone."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _MAX_BODY:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "본문은 64 KiB까지입니다")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def device_feed_router(backend: Backend) -> APIRouter:
     router = APIRouter(tags=["devices"])
     feeds = PhoneFeeds(backend.engine, backend.core)
@@ -105,9 +119,7 @@ def device_feed_router(backend: Backend) -> APIRouter:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > _MAX_BODY:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "본문은 64 KiB까지입니다")
-        body = await request.body()
-        if len(body) > _MAX_BODY:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "본문은 64 KiB까지입니다")
+        body = await bounded_body(request)
 
         def take(now: datetime) -> FeedAnswer:
             return feeds.take(phone.resident_id, phone.device_id, body, now)

@@ -9,19 +9,23 @@ The shipped MacroDroid macros' request bodies are posted as the app would post t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import HTTPException
 from sqlalchemy import select
+from starlette.requests import Request
 from typer.testing import CliRunner
 
 from alerts.clock import FakeClock
-from hub.api.device_feed import FEED_PATH
+from hub.api.device_feed import FEED_PATH, bounded_body
 from hub.cli import app
 from hub.phone_feed import protocol_id
 from hub.store.db import writing
@@ -89,6 +93,7 @@ def test_a_senders_id_is_the_protocol_id_or_its_digest() -> None:
     long = "x" * 128  # FEED.md allows 128 characters; the protocol 64
     assert protocol_id(long) == protocol_id(long) != protocol_id(long[:-1] + "y")
     assert protocol_id(long).startswith("f~")
+    assert protocol_id("md-1", emergency=True) == "fe-md-1" != protocol_id("md-1")
     assert len(protocol_id(long)) <= 64
     assert protocol_id("a\u0007b").startswith("f~")  # no control character reaches an id
     assert protocol_id(None) != protocol_id(None)  # without an id, every post is new
@@ -241,9 +246,32 @@ def test_a_phone_posts_its_feed_to_the_hub(
     running.settle()
     alerts = running.http.get("/api/v1/alerts", params={"resident": "r1"}).json()
     assert [a["kind"] for a in alerts if a["state"] != "resolved"] == ["emergency"]
-    kind, payload = _stored(running)["f-sos-1"]
+    kind, payload = _stored(running)["fe-sos-1"]
     assert (kind, payload["trigger"]) == ("emergency", "app")
     assert payload["ts"] != wrong_clock
+
+    # A bad event before it does not lose the call, and an id another kind used does not
+    # swallow it (a macro whose magic text did not expand sends one literal id for everything).
+    assert _post(base, token, {"type": "screen_unlock", "id": "same"}).status_code == 200
+    mixed = _post(base, token, [{"type": "toaster", "id": "x"}, {"type": "sos", "id": "same"}])
+    assert mixed.status_code == 400
+    assert mixed.json()["detail"].startswith("event 0: unknown event type 'toaster'")
+    assert [r["outcome"] for r in mixed.json()["results"]] == ["refused", "accepted"]
+    assert mixed.json()["taken"] == 1
+    assert _stored(running)["fe-same"][0] == "emergency"
+
+    # A body without a declared length (chunked) over the limit is refused too.
+    def chunked() -> Iterator[bytes]:
+        for _ in range(16):
+            yield b" " * 65536
+
+    flood = httpx.post(
+        base + FEED_PATH,
+        content=chunked(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert flood.status_code == 413
 
     # -- revoked, and a new token replaces the old ---------------------------------------------
     revoked = cli.invoke(app, ["devices", "feed-token", "revoke", "r1", "ph1"])
@@ -262,3 +290,20 @@ def test_a_phone_posts_its_feed_to_the_hub(
     printed = capfd.readouterr()
     for secret in (token, second, third):
         assert secret not in printed.out + printed.err
+
+
+def test_a_body_without_a_length_is_read_no_further_than_the_limit() -> None:
+    """A sender that never stops (chunked, no Content-Length) is cut off at 64 KiB: reading
+    it whole first would let one phone fill the memory of the hub that watches everyone."""
+    pulled = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        pulled += 1
+        return {"type": "http.request", "body": b" " * 4096, "more_body": pulled < 100_000}
+
+    scope = {"type": "http", "method": "POST", "path": FEED_PATH, "headers": []}
+    with pytest.raises(HTTPException) as refused:
+        asyncio.run(bounded_body(Request(scope, receive)))
+    assert refused.value.status_code == 413
+    assert pulled == 17  # 16 chunks of 4 KiB are the limit; the 17th is one byte too many
