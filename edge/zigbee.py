@@ -323,6 +323,8 @@ class Zigbee2MqttMapper:
         if at is None or press.last is None:
             return release  # untimed (a replay without times): only the release joins
         gap = at - press.last
+        if gap < timedelta(0):
+            return False  # the clock stepped back (NTP correcting it): a press of its own
         return gap <= self._debounce or (release and gap <= _HOLD_MAX)
 
     # -- health ---------------------------------------------------------------------------

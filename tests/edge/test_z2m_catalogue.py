@@ -126,6 +126,13 @@ def test_a_burst_of_presses_is_one_emergency_a_later_press_another() -> None:
     ]
 
 
+def test_a_press_after_the_clock_stepped_back_is_its_own_emergency() -> None:
+    # NTP sets a gateway's clock 10 min back between two calls for help: not one burst.
+    mapper = Zigbee2MqttMapper(SOS)
+    assert _press(mapper, "single", T0) == [ButtonPress("sos", "single")]
+    assert _press(mapper, "single", T0 - timedelta(minutes=10)) == [ButtonPress("sos", "single")]
+
+
 def test_hold_then_release_is_one_press_even_when_held_long() -> None:
     mapper = Zigbee2MqttMapper(SOS)
     assert _press(mapper, "hold", T0) == [ButtonPress("sos", "hold")]
