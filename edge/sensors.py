@@ -8,7 +8,8 @@ kettle. This adapter subscribes to the local Zigbee2MQTT broker and hands each m
 What the gateway can see goes into every heartbeat (``edge/ZIGBEE.md``):
 
 * ``sensing: false`` with ``sensing_problem`` ``gateway_offline`` while ``bridge/state`` says
-  offline, ``gateway_silent`` once Zigbee2MQTT has published nothing for ``gateway_silent_s``;
+  offline, ``gateway_silent`` once Zigbee2MQTT, having shown it speaks on its own (a live
+  ``bridge/health``), has published nothing for ``gateway_silent_s``;
   a change sends a heartbeat at once, so the hub hears "cannot see", not "nobody moved".
 * ``sensors``: each sensor's availability, battery, link quality, last message and, for a
   water sensor that is wet, since when.
@@ -87,6 +88,12 @@ class SensorsAdapter(AdapterBase):
         self._silent_after = timedelta(seconds=config.gateway_silent_s)
         self._bridge_online: bool | None = None
         self._heard: datetime | None = None  # Zigbee2MQTT's last live message (or our start)
+        # Whether Zigbee2MQTT has shown it speaks on its own (bridge/health, 2.x's periodic
+        # check): only then is its silence the gateway's. Without it, sensors that report
+        # only on events are silent while a resident sleeps or lies still, and calling that
+        # blind would keep the resident's silence from the guardian.
+        self._health_topic = f"{config.base_topic}/bridge/health"
+        self._speaks = False
         self._problem: SensingProblem | None = None
         self._saved_changes = -1
         self._saved_heard: datetime | None = None
@@ -189,6 +196,7 @@ class SensorsAdapter(AdapterBase):
             observations = self.mapper.feed(topic, payload, retained=retained, at=at)
             if not retained and self.mapper.is_gateway_topic(topic):
                 self._heard = max(at, self._heard) if self._heard else at
+                self._speaks = self._speaks or topic == self._health_topic
             for item in observations:
                 if isinstance(item, BridgeState):
                     self._bridge_online = item.online
@@ -225,7 +233,7 @@ class SensorsAdapter(AdapterBase):
         problem: SensingProblem | None = None
         if self._bridge_online is False:
             problem = "gateway_offline"
-        elif self._heard is not None and now - self._heard >= self._silent_after:
+        elif self._speaks and self._heard is not None and now - self._heard >= self._silent_after:
             problem = "gateway_silent"
         if problem == self._problem:
             return False

@@ -135,6 +135,7 @@ def test_a_stopped_bridge_is_a_device_problem_and_no_guardian_sms(
     # (Zigbee2MQTT's last live message before it stops).
     wait_until(lambda: any(b.get("sensing") is True for b in _kinds(running, "heartbeat")))
     assert edge.link.connected and _online(running)
+    _send(mosquitto, adapter, f"{Z}/bridge/health", '{"response_time": 1, "devices": {}}')
     _send(mosquitto, adapter, f"{Z}/거실 동작 센서", '{"occupancy": true}')
     wait_until(lambda: _kinds(running, "activity"))
     last_heard = clock.now()

@@ -97,12 +97,20 @@ def test_heartbeats_say_what_the_gateway_can_see(
         beat = _next_beat(agent, recorder, 4)
         assert "active_since" not in next(s for s in beat["sensors"] if s["name"] == LEAK)
 
-        # Nothing from Zigbee2MQTT for longer than gateway_silent_s: it cannot see.
-        clock.advance(timedelta(seconds=601))
+        # Silent past gateway_silent_s, but Zigbee2MQTT never said it speaks on its own (no
+        # bridge/health): event-only sensors are silent while the resident sleeps, so the
+        # silence is not called the gateway's.
+        clock.advance(timedelta(seconds=1201))
+        agent.heartbeat_now()
         beat = _next_beat(agent, recorder, 5)
+        assert beat["sensing"] is True
+        # Once it has (2.x's periodic health check), nothing past the bound: it cannot see.
+        _send(mosquitto, agent, f"{Z}/bridge/health", {"response_time": 1, "devices": {}})
+        clock.advance(timedelta(seconds=601))
+        beat = _next_beat(agent, recorder, 6)
         assert (beat["sensing"], beat["sensing_problem"]) == (False, "gateway_silent")
         _send(mosquitto, agent, f"{Z}/bridge/health", {"response_time": 1, "devices": {}})
-        assert _next_beat(agent, recorder, 6)["sensing"] is True
+        assert _next_beat(agent, recorder, 7)["sensing"] is True
     finally:
         agent.close(announce_offline=False)
         recorder.close()
