@@ -13,6 +13,10 @@
 const drafts = {};        // alert id -> { note, outcome, closing }
 const openGroups = new Set();  // "alert|role|number" of notification groups left open
 let detailRun = 0;
+// The alert opened by the operator waits for the panel's first full render to take focus:
+// a refresh overtaking that render (an SSE event) would otherwise leave the title focused
+// above a panel whose buttons come later, and Tab would miss them.
+let focusWanted = null;
 
 // The address keeps the alert open: /board#alert=<id> opens it (a link, a reload).
 const linkedAlert = () => new URLSearchParams(location.hash.slice(1)).get("alert");
@@ -58,7 +62,8 @@ function openDetail(alertId, focus) {
   $("note-save").onclick = () => saveNote(alertId);
   $("resolve").onclick = () => confirmResolve(alertId);
   renderQueue();
-  renderDetail(alertId).then(() => { if (focus) $("detail-title")?.focus(); }, (error) => {
+  focusWanted = focus ? alertId : null;
+  renderDetail(alertId).then(() => {}, (error) => {
     // A link to an alert this user cannot see, or one that never was: say so in the panel.
     if (selected === alertId) say(`경보를 열지 못했습니다: ${error.message}`);
   });
@@ -140,6 +145,10 @@ async function renderDetail(alertId) {
     group.ontoggle = () => { if (group.open) openGroups.add(group.dataset.group); else openGroups.delete(group.dataset.group); };
   }
   $("d-resident").innerHTML = residentInfo(resident, activity);
+  if (focusWanted === alertId) {
+    focusWanted = null;
+    $("detail-title")?.focus();
+  }
 }
 
 function actionButtons(alert, acked) {
