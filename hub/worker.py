@@ -117,9 +117,20 @@ class IngestWorker:
         self._queue.put_message(message, SUBMIT_WAIT_S)
 
     def call(self, fn: Callable[[datetime], T], timeout: float = 15.0) -> T:
-        """Run ``fn(now)`` on the worker thread and return its result (or raise its error)."""
+        """Run ``fn(now)`` on the worker thread and return its result (or raise its error).
+
+        TimeoutError when it has not started within ``timeout``: it is then withdrawn and
+        never runs, so a caller that answers "try again" (503) is not telling a sender to
+        repeat what the hub will still store (a phone's sos, paged twice).
+        """
         future: Future[T] = Future()
         self._queue.put_control(_Call(fn, future))
+        try:
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            if future.cancel():
+                raise
+        # Already running: its own outcome, within one more bound.
         return future.result(timeout=timeout)
 
     def backlog(self) -> int:
@@ -244,6 +255,8 @@ class IngestWorker:
                 self._ack(message)
             self.processed += len(messages)
         for call in calls:
+            if not call.future.set_running_or_notify_cancel():
+                continue  # its caller gave up waiting and withdrew it
             try:
                 call.future.set_result(call.fn(self._clock.now()))
             except Exception as error:

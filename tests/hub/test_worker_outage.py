@@ -64,3 +64,31 @@ def test_the_worker_survives_an_outage_that_starts_with_a_step_due() -> None:
         assert worker.call(lambda now: "served", timeout=10) == "served"
     finally:
         worker.stop()
+
+
+def test_a_call_that_waited_too_long_is_withdrawn_and_never_runs() -> None:
+    """A caller that timed out answers "try again" (the phone feed's 503): the work must not
+    still be done behind its back, or the sender's retry stores it twice."""
+    core = _AwayDatabase()
+    core.back.set()
+    worker = IngestWorker(core, SystemClock(), ack=lambda _m: None, wake_outbox=lambda: None)  # type: ignore[arg-type]
+    worker.start()
+    release = threading.Event()
+    ran: list[str] = []
+    try:
+        blocker = threading.Thread(target=lambda: worker.call(lambda now: release.wait(10)))
+        blocker.start()
+        assert wait_until(lambda: worker.backlog() == 0, timeout=5)  # the worker is held
+        try:
+            worker.call(lambda now: ran.append("late"), timeout=0.2)
+        except TimeoutError:
+            pass
+        else:
+            raise AssertionError("the call should have timed out behind the held worker")
+        release.set()
+        blocker.join(timeout=10)
+        assert worker.call(lambda now: "served", timeout=10) == "served"
+        assert ran == []
+    finally:
+        release.set()
+        worker.stop()
