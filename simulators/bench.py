@@ -191,12 +191,17 @@ def run_ingest_bench(
             hub.stop()
         broker.close()
         shutil.rmtree(workdir, ignore_errors=True)
+    write_figures(result, output, say)
+    return result
+
+
+def write_figures(result: dict[str, Any], output: Path, say: Out) -> None:
+    """Write a benchmark's figures as JSON to ``output`` and print them (and where they went)."""
     text = json.dumps(result, indent=2, ensure_ascii=False)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text + "\n", encoding="utf-8")
     say(text)
     say(f"written to {output}")
-    return result
 
 
 # ---------------------------------------------------------------------- measurements

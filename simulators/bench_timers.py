@@ -22,7 +22,6 @@ The figures are returned, printed through ``out`` and written to ``output`` as J
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 import os
 import secrets
@@ -60,6 +59,7 @@ from simulators.bench import (
     _count,
     _percentile,
     _register_one,
+    write_figures,
 )
 
 Out = Callable[[str], None]
@@ -167,11 +167,7 @@ def run_timers_bench(
             hub.stop()
         broker.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text + "\n", encoding="utf-8")
-    say(text)
-    say(f"written to {output}")
+    write_figures(result, output, say)
     return result
 
 
